@@ -1,0 +1,1 @@
+"""Small shared kernel: settings, database, clock and time helpers."""

@@ -1,0 +1,1 @@
+"""Who can be asked: regions, teams, people, rosters and coverage rules."""

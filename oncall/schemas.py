@@ -1,0 +1,467 @@
+"""The configuration vocabulary: regions, teams, people, rosters and coverage rules.
+
+These models are the contract between the YAML files under ``regions/``, the
+database tables and the pure pairing engine. They validate one entity at a
+time; cross references (a rule naming an unknown team) are checked by
+``oncall.validation`` over the whole set, so every error names where it is.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, time
+from enum import StrEnum
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from core.timeutil import AMS
+from oncall.phones import normalize_phone
+
+SLUG = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
+CBS_CODE = r"^GM\d{4}$"
+
+Slug = Annotated[str, Field(pattern=SLUG, description="Stable identifier: lower case, digits, '-', '_', '.'")]
+CbsCode = Annotated[str, Field(pattern=CBS_CODE, description="CBS municipality code, e.g. GM0402")]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class TeamKind(StrEnum):
+    VEILIG_THUIS = "veilig_thuis"
+    CIT = "cit"
+    CRISISDIENST = "crisisdienst"
+    GEDRAGSWETENSCHAPPER = "gedragswetenschapper"
+    VERTROUWENSARTS = "vertrouwensarts"
+    RVDK = "rvdk"
+    OM = "om"
+    RECLASSERING = "reclassering"
+
+
+class CaseType(StrEnum):
+    HG = "HG"  # huiselijk geweld
+    KM = "KM"  # kindermishandeling
+
+
+class Mode(StrEnum):
+    ON_SCENE = "on_scene"
+    PHONE = "phone"
+    VIDEO = "video"
+
+
+class RuleRole(StrEnum):
+    RESPOND = "respond"  # sends (or phones) a worker for the incident
+    CONSULT = "consult"  # must agree before a responder goes out (e.g. gedragswetenschapper)
+    PARTNER = "partner"  # can be consulted by phone in the first hour (OM, 3RO, RvdK, ...)
+
+
+class PersonRole(StrEnum):
+    VICTIM = "victim"
+    SUSPECT = "suspect"
+    CHILD = "child"
+    WITNESS = "witness"
+    OTHER = "other"
+
+
+class Flag(StrEnum):
+    WEAPONS = "weapons"
+    CHILDREN_PRESENT = "children_present"
+    HUISVERBOD_CONSIDERED = "huisverbod_considered"
+    INJURIES = "injuries"
+
+
+class Day(StrEnum):
+    MON = "mon"
+    TUE = "tue"
+    WED = "wed"
+    THU = "thu"
+    FRI = "fri"
+    SAT = "sat"
+    SUN = "sun"
+
+    @property
+    def index(self) -> int:
+        return list(Day).index(self)
+
+
+WEEKDAYS = (Day.MON, Day.TUE, Day.WED, Day.THU, Day.FRI)
+ALL_DAYS = tuple(Day)
+_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
+
+
+def parse_clock(value: str) -> int:
+    """'HH:MM' (or '24:00') to minutes after local midnight."""
+    if not isinstance(value, str) or not _TIME.match(value):
+        raise ValueError(f"'{value}' is not a time of day as HH:MM (00:00 to 24:00)")
+    hours, minutes = value.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+class Window(Frozen):
+    """A weekly window in Europe/Amsterdam wall-clock time.
+
+    Start is inclusive, end exclusive. An end at or before the start means the
+    window runs past midnight into the next day; the window belongs to the day
+    it starts on (so a Friday 17:00-08:30 window covers Saturday 03:00).
+    """
+
+    days: tuple[Day, ...] = ALL_DAYS
+    start: str = "00:00"
+    end: str = "24:00"
+
+    @field_validator("days", mode="before")
+    @classmethod
+    def _expand_days(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, list | tuple):
+            out: list[str] = []
+            for item in value:
+                text = str(item).strip().lower()
+                if text in ("weekdays", "werkdagen", "mon-fri"):
+                    out.extend(d.value for d in WEEKDAYS)
+                elif text in ("weekend", "sat-sun"):
+                    out.extend(["sat", "sun"])
+                elif text in ("all", "daily", "mon-sun"):
+                    out.extend(d.value for d in ALL_DAYS)
+                else:
+                    out.append(text)
+            return tuple(dict.fromkeys(out))
+        return value
+
+    @field_validator("start", "end")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        parse_clock(value)
+        return value
+
+    @model_validator(mode="after")
+    def _shape(self) -> Window:
+        if not self.days:
+            raise ValueError("a window needs at least one day")
+        if self.start == "24:00":
+            raise ValueError("a window cannot start at 24:00; use 00:00")
+        if self.start == self.end:
+            raise ValueError("start and end are equal; use 00:00-24:00 for a whole day")
+        return self
+
+    @property
+    def start_min(self) -> int:
+        return parse_clock(self.start)
+
+    @property
+    def end_min(self) -> int:
+        return parse_clock(self.end)
+
+    @property
+    def crosses_midnight(self) -> bool:
+        return self.end_min <= self.start_min
+
+
+class HolidayPolicy(StrEnum):
+    CLOSED = "closed"  # public holidays are outside office hours: windows do not open on them
+    OPEN = "open"  # holidays are treated like the weekday they fall on
+
+
+class Hours(StrEnum):
+    ALWAYS = "always"
+    OFFICE_HOURS = "office_hours"  # the team's office hours (default Mon-Fri 09:00-17:00)
+    AFTER_HOURS = "after_hours"  # everything outside office hours, holidays included
+    WINDOWS = "windows"  # the rule's own windows
+
+
+DEFAULT_OFFICE_HOURS = (Window(days=WEEKDAYS, start="09:00", end="17:00"),)
+
+
+class Region(Frozen):
+    id: Slug
+    name: str = Field(min_length=1)
+    office_hours: tuple[Window, ...] | None = None
+
+
+class Municipality(Frozen):
+    code: CbsCode
+    name: str = Field(min_length=1)
+
+
+class Basisteam(Frozen):
+    id: Slug
+    name: str = Field(min_length=1)
+    region: Slug
+    municipalities: tuple[CbsCode, ...] = ()
+
+
+class Team(Frozen):
+    id: Slug
+    kind: TeamKind
+    name: str = Field(min_length=1)
+    region: Slug | None = None
+    phone: str | None = Field(default=None, description="The team's own 24/7 line, if any")
+    office_hours: tuple[Window, ...] | None = None
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_phone(value)
+
+
+class Membership(Frozen):
+    team: Slug
+    role: Literal["worker", "coordinator", "backup", "consultant"] = "worker"
+
+
+class Person(Frozen):
+    id: Slug
+    name: str = Field(min_length=1)
+    phones: tuple[str, ...] = ()
+    active: bool = True
+    memberships: tuple[Membership, ...] = ()
+
+    @field_validator("phones", mode="before")
+    @classmethod
+    def _phones(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, list | tuple):
+            return tuple(normalize_phone(str(v)) for v in value)
+        return value
+
+
+def parse_local_datetime(value: object) -> datetime:
+    """ISO text or datetime; naive values are Europe/Amsterdam wall clock."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise ValueError(f"'{value}' is not an ISO date-time such as 2026-03-29T17:00") from exc
+    if not isinstance(value, datetime):
+        raise ValueError("expected a date-time")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=AMS)
+    return value
+
+
+LocalDateTime = Annotated[datetime, Field(description="ISO date-time; without offset it is Amsterdam time")]
+
+
+class Handoff(Frozen):
+    """When a rotation passes to the next participant.
+
+    ``daily`` and ``weekly`` hand off at a local time (``at``), which stays at that
+    local hour across DST; ``hours`` hands off every N wall-clock hours from the
+    rotation start (12 keeps 08:00/20:00 shifts at 08:00/20:00 all year).
+    """
+
+    every: Literal["daily", "weekly", "hours"]
+    at: str = "09:00"
+    weekday: Day = Day.MON
+    hours: int | None = Field(default=None, ge=1, le=24 * 28)
+
+    @field_validator("at")
+    @classmethod
+    def _at(cls, value: str) -> str:
+        if parse_clock(value) >= 24 * 60:
+            raise ValueError("a handoff time must be before 24:00")
+        return value
+
+    @model_validator(mode="after")
+    def _hours(self) -> Handoff:
+        if self.every == "hours" and self.hours is None:
+            raise ValueError("every: hours needs 'hours' (the shift length)")
+        if self.every != "hours" and self.hours is not None:
+            raise ValueError("'hours' only applies to every: hours")
+        return self
+
+
+class Layer(StrEnum):
+    PRIMARY = "primary"
+    BACKUP = "backup"
+
+
+class Rotation(Frozen):
+    id: Slug
+    team: Slug
+    layer: Layer = Layer.PRIMARY
+    participants: tuple[Slug, ...] = Field(min_length=1)
+    start: LocalDateTime
+    until: LocalDateTime | None = None
+    handoff: Handoff
+    windows: tuple[Window, ...] | None = Field(
+        default=None, description="Only on call within these windows (e.g. piket after 17:00)"
+    )
+    holidays: HolidayPolicy = HolidayPolicy.OPEN
+
+    @field_validator("start", "until", mode="before")
+    @classmethod
+    def _parse(cls, value: object) -> object:
+        return None if value is None else parse_local_datetime(value)
+
+    @model_validator(mode="after")
+    def _order(self) -> Rotation:
+        if self.until is not None and self.until <= self.start:
+            raise ValueError("'until' must be after 'start'")
+        return self
+
+
+class Shift(Frozen):
+    """An explicit, one-off shift (outside any rotation)."""
+
+    team: Slug
+    person: Slug
+    start: LocalDateTime
+    end: LocalDateTime
+    layer: Layer = Layer.PRIMARY
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _parse(cls, value: object) -> object:
+        return parse_local_datetime(value)
+
+    @model_validator(mode="after")
+    def _order(self) -> Shift:
+        if self.end <= self.start:
+            raise ValueError("'end' must be after 'start'")
+        return self
+
+
+class OverrideKind(StrEnum):
+    REPLACE = "replace"  # ``person`` takes the place of ``replaces``
+    ADD = "add"  # ``person`` is on call in addition
+    REMOVE = "remove"  # ``person`` is not on call (sick, on leave)
+
+
+class Override(Frozen):
+    id: Slug
+    team: Slug
+    kind: OverrideKind
+    person: Slug
+    replaces: Slug | None = None
+    start: LocalDateTime
+    end: LocalDateTime
+    layer: Layer = Layer.PRIMARY
+    reason: str | None = None
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _parse(cls, value: object) -> object:
+        return parse_local_datetime(value)
+
+    @model_validator(mode="after")
+    def _shape(self) -> Override:
+        if self.end <= self.start:
+            raise ValueError("'end' must be after 'start'")
+        if self.kind == OverrideKind.REPLACE and not self.replaces:
+            raise ValueError("kind: replace needs 'replaces' (the person being replaced)")
+        if self.kind != OverrideKind.REPLACE and self.replaces:
+            raise ValueError("'replaces' only applies to kind: replace")
+        if self.replaces == self.person:
+            raise ValueError("a person cannot replace themselves")
+        return self
+
+
+class Area(Frozen):
+    basisteams: tuple[Slug, ...] = ()
+    municipalities: tuple[CbsCode, ...] = ()
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Area:
+        if not self.basisteams and not self.municipalities:
+            raise ValueError("an area needs at least one basisteam or municipality")
+        return self
+
+
+class AgeLimit(Frozen):
+    min: int = Field(default=0, ge=0, le=130)
+    max: int = Field(default=130, ge=0, le=130)
+    applies_to: tuple[PersonRole, ...] = (PersonRole.VICTIM, PersonRole.CHILD)
+
+    @model_validator(mode="after")
+    def _order(self) -> AgeLimit:
+        if self.min > self.max:
+            raise ValueError(f"min age {self.min} is above max age {self.max}")
+        if not self.applies_to:
+            raise ValueError("applies_to needs at least one role")
+        return self
+
+
+class Condition(Frozen):
+    """All listed facts must hold (flags set, case type among those given)."""
+
+    flags: tuple[Flag, ...] = ()
+    case_types: tuple[CaseType, ...] = ()
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Condition:
+        if not self.flags and not self.case_types:
+            raise ValueError("a condition needs flags or case_types")
+        return self
+
+
+class ExceptionEffect(StrEnum):
+    WAIVE_AGE = "waive_age"  # e.g. adults too when a huisverbod is considered
+    WAIVE_HOURS = "waive_hours"  # e.g. always come when children have injuries
+    EXCLUDE = "exclude"  # the rule does not apply (e.g. weapons: police only)
+
+
+class RuleException(Frozen):
+    when: Condition
+    effect: ExceptionEffect
+    note: str | None = None
+
+
+class Consult(Frozen):
+    team: Slug
+    note: str | None = None
+
+
+class CoverageRule(Frozen):
+    id: Slug
+    team: Slug
+    role: RuleRole = RuleRole.RESPOND
+    priority: int = Field(default=100, ge=0, le=10_000, description="Lower is tried first")
+    area: Area | None = Field(default=None, description="None: the whole country (partners)")
+    case_types: tuple[CaseType, ...] = (CaseType.HG, CaseType.KM)
+    hours: Hours = Hours.ALWAYS
+    windows: tuple[Window, ...] = ()
+    holidays: HolidayPolicy = HolidayPolicy.CLOSED
+    age: AgeLimit | None = None
+    exceptions: tuple[RuleException, ...] = ()
+    mode: Mode = Mode.ON_SCENE
+    staff: int = Field(default=1, ge=1, le=2)
+    consult: Consult | None = None
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> CoverageRule:
+        if self.windows and self.hours not in (Hours.WINDOWS, Hours.ALWAYS):
+            raise ValueError("give either 'windows' or hours: office_hours/after_hours, not both")
+        if self.windows and self.hours == Hours.ALWAYS:
+            object.__setattr__(self, "hours", Hours.WINDOWS)
+        if self.hours == Hours.WINDOWS and not self.windows:
+            raise ValueError("hours: windows needs at least one window")
+        if not self.case_types:
+            raise ValueError("case_types needs at least one of HG, KM")
+        if self.role != RuleRole.RESPOND and self.consult is not None:
+            raise ValueError("only a respond rule can require a consult")
+        return self
+
+
+class ConfigSet(Frozen):
+    """Everything the pairing engine needs, as one value."""
+
+    regions: tuple[Region, ...] = ()
+    municipalities: tuple[Municipality, ...] = ()
+    basisteams: tuple[Basisteam, ...] = ()
+    teams: tuple[Team, ...] = ()
+    people: tuple[Person, ...] = ()
+    rotations: tuple[Rotation, ...] = ()
+    shifts: tuple[Shift, ...] = ()
+    overrides: tuple[Override, ...] = ()
+    rules: tuple[CoverageRule, ...] = ()
+
+    SECTIONS: ClassVar[tuple[str, ...]] = (
+        "regions", "municipalities", "basisteams", "teams", "people",
+        "rotations", "shifts", "overrides", "rules",
+    )
