@@ -65,6 +65,7 @@ REASONS: dict[str, str] = {
     "age_out": "geen {roles} binnen leeftijd {min}-{max} (leeftijden: {ages})",
     "age_unknown": "geen leeftijd bekend van {roles}; leeftijdsgrens niet toegepast",
     "age_no_persons": "geen {roles} bij de melding; leeftijdsgrens niet toegepast",
+    "age_partly_unknown": "leeftijd niet van alle {roles} bekend (bekend: {ages}); leeftijdsgrens niet toegepast",
     # --- exceptions ---
     "exception_waive_age": "uitzondering: leeftijdsgrens vervalt omdat {condition}",
     "exception_waive_hours": "uitzondering: tijden vervallen omdat {condition}",

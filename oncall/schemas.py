@@ -82,7 +82,7 @@ class Day(StrEnum):
     SUN = "sun"
 
     @property
-    def index(self) -> int:
+    def index(self) -> int:  # type: ignore[override]
         return list(Day).index(self)
 
 

@@ -1,0 +1,236 @@
+"""Command line: migrate, load and validate configuration, ask who is on call, dry-run pairing,
+serve the API and run the demo."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+import webbrowser
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+from pydantic import ValidationError
+
+from core import migrate
+from core.clock import SystemClock
+from core.db import make_engine, make_session_factory, session_scope
+from core.settings import get_settings
+from core.timeutil import AMS, ensure_utc
+from dispatch.pairing import Plan, pair
+from dispatch.schemas import IncidentCreate
+from dispatch.service import facts_from, resolve_area
+from oncall import service as oncall_service
+from oncall.loader import ConfigError, load_paths
+from oncall.schemas import parse_local_datetime
+from oncall.snapshot import ConfigSnapshot
+
+app = typer.Typer(help="Samen op in acuut: dispatch and on-call.", no_args_is_help=True)
+config_app = typer.Typer(help="Regions, teams, rosters and rules.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema (Alembic).", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(db_app, name="db")
+
+PathsArg = Annotated[list[Path] | None, typer.Argument(help="YAML files or directories")]
+ConfigOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--config", "-c", help="Use these YAML files instead of the database"),
+]
+AtOpt = Annotated[
+    str | None, typer.Option("--at", help="ISO instant; without offset Amsterdam time")
+]
+
+
+def _instant(at: str | None) -> datetime:
+    if at is None:
+        return SystemClock().now()
+    try:
+        return ensure_utc(parse_local_datetime(at))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--at") from exc
+
+
+def _load_or_exit(paths: list[Path]) -> ConfigSnapshot:
+    try:
+        return ConfigSnapshot(load_paths(paths))
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(code=2) from exc
+
+
+def _snapshot(config: list[Path] | None) -> ConfigSnapshot:
+    if config:
+        return _load_or_exit(config)
+    settings = get_settings()
+    factory = make_session_factory(make_engine(settings.database_url))
+    with session_scope(factory) as session:
+        return ConfigSnapshot(oncall_service.read_config(session=session),
+                              oncall_service.get_version(session=session))
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Create or upgrade the schema of SAMENOP_DATABASE_URL."""
+    settings = get_settings()
+    _ensure_sqlite_dir(settings.database_url)
+    migrate.upgrade(settings.database_url, revision)
+    typer.echo(f"schema at {revision}")
+
+
+@config_app.command("validate")
+def config_validate(paths: PathsArg = None) -> None:
+    """Check YAML configuration; every problem is listed with file, path and rule."""
+    snapshot = _load_or_exit(paths or [Path(get_settings().regions_dir)])
+    counts = {k: len(getattr(snapshot.config, k)) for k in snapshot.config.SECTIONS}
+    typer.echo("valid: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+
+
+@config_app.command("load")
+def config_load(paths: PathsArg = None) -> None:
+    """Validate and store configuration in the database (replaces it, in one transaction)."""
+    settings = get_settings()
+    chosen = paths or [Path(settings.regions_dir)]
+    snapshot = _load_or_exit(chosen)
+    _ensure_sqlite_dir(settings.database_url)
+    migrate.upgrade(settings.database_url)
+    factory = make_session_factory(make_engine(settings.database_url))
+    with session_scope(factory) as session:
+        version = oncall_service.write_config(
+            session=session, config=snapshot.config, now=SystemClock().now(),
+            source="cli: " + ", ".join(str(p) for p in chosen))
+    typer.echo(f"loaded configuration version {version}")
+
+
+@config_app.command("export")
+def config_export(config: ConfigOpt = None) -> None:
+    """Print the configuration as JSON."""
+    typer.echo(_snapshot(config).config.model_dump_json(indent=2, exclude_none=True))
+
+
+@app.command("oncall")
+def oncall_cmd(
+    team: Annotated[list[str] | None, typer.Option("--team", "-t", help="Team id(s)")] = None,
+    at: AtOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Who is on call for a team at an instant (default: now)."""
+    snapshot = _snapshot(config)
+    instant = _instant(at)
+    teams = team or [t.id for t in snapshot.config.teams]
+    for team_id in teams:
+        if team_id not in snapshot.teams:
+            typer.echo(f"unknown team '{team_id}'", err=True)
+            raise typer.Exit(code=2)
+        oc = snapshot.on_call(team_id, instant)
+        typer.echo(f"{snapshot.teams[team_id].name} ({team_id}) at "
+                   f"{instant.astimezone(AMS):%Y-%m-%d %H:%M %Z}:")
+        if not oc.entries:
+            typer.echo("  nobody on call")
+        for e in oc.entries:
+            name = snapshot.people[e.person].name if e.person in snapshot.people else e.person
+            until = e.until.astimezone(AMS).strftime("%Y-%m-%d %H:%M") if e.until else "open"
+            typer.echo(f"  {e.layer.value:8} {name} ({e.person}) via {e.source} until {until}")
+        for pid, why in oc.removed:
+            typer.echo(f"  removed  {pid}: {why.text}")
+
+
+def print_plan(plan: Plan) -> None:
+    typer.echo(f"status: {plan.status}  region: {plan.region or '-'}  at: "
+               f"{plan.at.astimezone(AMS):%Y-%m-%d %H:%M %Z}")
+    for r in plan.reasons:
+        typer.echo(f"  · {r.text} [{r.code}]")
+    typer.echo("rules:")
+    for ev in plan.rules:
+        typer.echo(f"  {'✔' if ev.matched else '✘'} {ev.rule}")
+        for r in ev.reasons:
+            typer.echo(f"      {r.text} [{r.code}]")
+    for label, resp in [("response", plan.response)] + [("alternative", a) for a in plan.alternatives]:
+        if resp is None:
+            continue
+        typer.echo(f"{label}: {resp.team_name} — {resp.mode}, {resp.staff} person(s), rule {resp.rule}")
+        if resp.consult:
+            typer.echo(f"  consult first: {resp.consult.team_name}: "
+                       + (", ".join(c.name for c in resp.consult.candidates) or "nobody on call"))
+        for c in resp.candidates:
+            typer.echo(f"  {c.order}. {c.name} ({c.layer}) " + "; ".join(r.text for r in c.reasons))
+        for s in resp.skipped:
+            typer.echo(f"  skipped {s.person}: " + "; ".join(r.text for r in s.reasons))
+        if resp.team_line:
+            typer.echo(f"  team line: {resp.team_line}")
+    for p in plan.partners:
+        typer.echo(f"partner: {p.name} ({p.kind}) {p.phone or ''}")
+    typer.echo(f"if nobody comes: {plan.expectation.text}")
+
+
+@app.command("pair")
+def pair_cmd(
+    incident_file: Annotated[Path, typer.Argument(help="Incident as JSON or YAML")],
+    at: AtOpt = None,
+    config: ConfigOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON")] = False,
+) -> None:
+    """Dry-run the pairing of an incident at an instant (default: its reported_at)."""
+    try:
+        raw = yaml.safe_load(incident_file.read_text())
+        data = IncidentCreate.model_validate(raw)
+    except (OSError, yaml.YAMLError) as exc:
+        typer.echo(f"{incident_file}: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+    except ValidationError as exc:
+        for e in exc.errors():
+            typer.echo(f"{incident_file}: {'.'.join(str(x) for x in e['loc'])}: {e['msg']}",
+                       err=True)
+        raise typer.Exit(code=2) from exc
+    snapshot = _snapshot(config)
+    instant = _instant(at) if at else data.reported_at
+    settings = get_settings()
+    basisteam, municipality = resolve_area(snapshot, data.basisteam, data.municipality)
+    plan = pair(facts_from(data, basisteam, municipality), snapshot, instant,
+                national=(settings.national_fallback_name, settings.national_fallback_phone))
+    if as_json:
+        typer.echo(json.dumps(plan.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print_plan(plan)
+
+
+@app.command("serve")
+def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Run the API (migrations first)."""
+    import uvicorn
+
+    settings = get_settings()
+    _ensure_sqlite_dir(settings.database_url)
+    migrate.upgrade(settings.database_url)
+    uvicorn.run("api.main:app", host=host, port=port, log_level="info")
+
+
+@app.command("demo")
+def demo(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    open_browser: Annotated[bool, typer.Option("--open/--no-open")] = True,
+) -> None:
+    """Embedded demo: SQLite, the example regions, the dashboard in your browser."""
+    import uvicorn
+
+    settings = get_settings()
+    config_load([Path(settings.regions_dir)])
+    url = f"http://{host}:{port}/"
+    typer.echo(f"dashboard: {url}   API docs: {url}docs   API key: {settings.api_keys[0]}")
+    if open_browser:
+        threading.Thread(target=lambda: (time.sleep(1.5), webbrowser.open(url)),
+                         daemon=True).start()
+    uvicorn.run("api.main:app", host=host, port=port, log_level="info")
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

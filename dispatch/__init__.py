@@ -1,0 +1,1 @@
+"""Incidents from the police feed, the pairing engine and the dispatch record."""

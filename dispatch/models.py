@@ -1,0 +1,113 @@
+"""Incidents from the police feed, their dispatch (the plan), its candidates and the event log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import Base, UTCDateTime
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+EventId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Incident(Base):
+    """What the police feed told us, minimised: roles and ages, never names or addresses."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (UniqueConstraint("source", "external_id", name="uq_incidents_source_external"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str] = mapped_column(String(128))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    basisteam_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    municipality_code: Mapped[str | None] = mapped_column(String(6), nullable=True)
+    case_type: Mapped[str] = mapped_column(String(4))
+    persons: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    flags: Mapped[list[str]] = mapped_column(JSON)
+    police_unit: Mapped[str] = mapped_column(String(64))
+    police_callback: Mapped[str] = mapped_column(String(20))
+
+    dispatch: Mapped[Dispatch] = relationship(back_populates="incident", uselist=False)
+
+
+class Dispatch(Base):
+    """The answer to one incident: the stored plan, with a reason for every decision."""
+
+    __tablename__ = "dispatches"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    incident_id: Mapped[str] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), unique=True
+    )
+    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    status: Mapped[str] = mapped_column(String(24), index=True)
+    region_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    team_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    mode: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    staff_needed: Mapped[int] = mapped_column(Integer, default=0)
+    config_version: Mapped[int] = mapped_column(Integer)
+    planned_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    plan: Mapped[dict[str, Any]] = mapped_column(JSON)
+    outcome: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    incident: Mapped[Incident] = relationship(back_populates="dispatch")
+    assignments: Mapped[list[Assignment]] = relationship(
+        order_by="Assignment.position", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class Assignment(Base):
+    """One person (or line) to ask, in order: the queue escalation walks through."""
+
+    __tablename__ = "assignments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dispatch_id: Mapped[str] = mapped_column(
+        ForeignKey("dispatches.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    purpose: Mapped[str] = mapped_column(String(16))  # respond | consult | team_line
+    team_id: Mapped[str] = mapped_column(String(64))
+    person_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    phone: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    mode: Mapped[str] = mapped_column(String(16))
+    layer: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="planned")
+    reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+
+class Event(Base):
+    """Outbox: every state change writes one in the same transaction; ids only grow."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
+    dispatch_id: Mapped[str | None] = mapped_column(
+        ForeignKey("dispatches.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    type: Mapped[str] = mapped_column(String(48))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AuditLog(Base):
+    """Who read or changed what: reads of incident details are logged (AVG)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(48))
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)

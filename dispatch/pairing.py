@@ -1,0 +1,318 @@
+"""The pairing engine: ``pair(incident, snapshot, at) -> Plan``, a pure function.
+
+Same incident, same configuration, same instant: same plan. The plan says which
+team comes, how (on scene, phone, video), how many people, who to ask in which
+order, which consult must agree first, which partners can be asked now, and what
+the police can expect if nobody comes; every rule and every person considered
+carries the reasons it was taken or skipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from core.texts import MODE_NL, TEAM_KIND_NL, Reason, reason
+from core.timeutil import AMS, ensure_utc
+from oncall.facts import IncidentFacts
+from oncall.phones import display_phone
+from oncall.schemas import CoverageRule, Mode, RuleRole
+from oncall.scope import RuleEvaluation, evaluate_rule
+from oncall.snapshot import ConfigSnapshot
+
+STATUS_PAIRED = "paired"  # someone can be asked for the response the rules want
+STATUS_NO_CANDIDATES = "no_candidates"  # rules apply, but nobody is on call: use the expectation
+STATUS_FALLBACK = "fallback"  # no rule covers this incident: national line
+
+
+@dataclass(frozen=True)
+class Candidate:
+    order: int
+    person: str
+    name: str
+    team: str
+    phones: tuple[str, ...]
+    layer: str
+    source: str
+    until: datetime | None
+    reasons: tuple[Reason, ...]
+
+
+@dataclass(frozen=True)
+class Skipped:
+    person: str
+    team: str
+    reasons: tuple[Reason, ...]
+
+
+@dataclass(frozen=True)
+class ConsultPlan:
+    team: str
+    team_name: str
+    team_line: str | None
+    candidates: tuple[Candidate, ...]
+    skipped: tuple[Skipped, ...]
+    reasons: tuple[Reason, ...]
+
+
+@dataclass(frozen=True)
+class ResponsePlan:
+    rule: str
+    team: str
+    team_name: str
+    team_kind: str
+    mode: str
+    staff: int
+    team_line: str | None
+    candidates: tuple[Candidate, ...]
+    skipped: tuple[Skipped, ...]
+    consult: ConsultPlan | None
+    reasons: tuple[Reason, ...]
+
+
+@dataclass(frozen=True)
+class PartnerPlan:
+    rule: str
+    team: str
+    name: str
+    kind: str
+    mode: str
+    phone: str | None
+    on_call: tuple[Candidate, ...]
+    reasons: tuple[Reason, ...]
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What the police can count on if nobody comes (or nobody answers)."""
+
+    mode: str
+    team: str | None
+    name: str
+    phone: str | None
+    text: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    at: datetime
+    status: str
+    region: str | None
+    response: ResponsePlan | None
+    alternatives: tuple[ResponsePlan, ...]
+    partners: tuple[PartnerPlan, ...]
+    expectation: Expectation
+    rules: tuple[RuleEvaluation, ...]
+    reasons: tuple[Reason, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) >= {"code", "text", "params"}:
+            return {"code": value["code"], "text": value["text"]}
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if hasattr(value, "value") and not isinstance(value, str | int | float | bool):
+        return value.value
+    return value
+
+
+def _until_text(until: datetime | None) -> str:
+    return "onbepaald" if until is None else until.astimezone(AMS).strftime("%d-%m %H:%M")
+
+
+def _candidates(
+    snapshot: ConfigSnapshot, team: str, at: datetime
+) -> tuple[tuple[Candidate, ...], tuple[Skipped, ...], tuple[Reason, ...]]:
+    """People on call for ``team`` now (primary, then backup) who can be reached."""
+    oncall = snapshot.on_call(team, at)
+    members = snapshot.members.get(team, {})
+    taken: list[Candidate] = []
+    skipped: list[Skipped] = [
+        Skipped(person=pid, team=team, reasons=(why,)) for pid, why in oncall.removed
+    ]
+    for entry in oncall.entries:
+        person = snapshot.people.get(entry.person)
+        label = person.name if person else entry.person
+        why: Reason | None = None
+        if person is None or entry.person not in members:
+            why = reason("person_not_member", person=label, team=team)
+        elif not person.active:
+            why = reason("person_inactive", person=label)
+        elif not person.phones:
+            why = reason("person_no_phone", person=label)
+        if why is not None:
+            skipped.append(Skipped(person=entry.person, team=team, reasons=(*entry.reasons, why)))
+            continue
+        assert person is not None
+        extra = (reason("backup_layer"),) if entry.layer.value == "backup" else ()
+        taken.append(
+            Candidate(
+                order=len(taken) + 1,
+                person=person.id,
+                name=person.name,
+                team=team,
+                phones=person.phones,
+                layer=entry.layer.value,
+                source=entry.source,
+                until=entry.until,
+                reasons=(*entry.reasons, *extra),
+            )
+        )
+    team_name = snapshot.teams[team].name if team in snapshot.teams else team
+    notes = () if taken else (reason("roster_gap", team=team_name),)
+    return tuple(taken), tuple(skipped), notes
+
+
+def _line(snapshot: ConfigSnapshot, team: str) -> str | None:
+    t = snapshot.teams.get(team)
+    return t.phone if t else None
+
+
+def _consult(snapshot: ConfigSnapshot, rule: CoverageRule, at: datetime) -> ConsultPlan | None:
+    if rule.consult is None:
+        return None
+    team = snapshot.teams[rule.consult.team]
+    cands, skipped, notes = _candidates(snapshot, team.id, at)
+    reasons = [reason("consult_required", team=team.name)]
+    if not cands:
+        reasons.append(reason("consult_no_candidates", team=team.name))
+    reasons.extend(notes)
+    return ConsultPlan(
+        team=team.id, team_name=team.name, team_line=team.phone, candidates=cands,
+        skipped=skipped, reasons=tuple(reasons),
+    )
+
+
+def _response(
+    snapshot: ConfigSnapshot, rule: CoverageRule, evaluation: RuleEvaluation, at: datetime
+) -> ResponsePlan:
+    team = snapshot.teams[rule.team]
+    cands, skipped, notes = _candidates(snapshot, team.id, at)
+    line_reason = (
+        reason("team_line", team=team.name, phone=display_phone(team.phone))
+        if team.phone else reason("team_no_line", team=team.name)
+    )
+    return ResponsePlan(
+        rule=rule.id,
+        team=team.id,
+        team_name=team.name,
+        team_kind=team.kind.value,
+        mode=rule.mode.value,
+        staff=rule.staff,
+        team_line=team.phone,
+        candidates=cands,
+        skipped=skipped,
+        consult=_consult(snapshot, rule, at),
+        reasons=(
+            *evaluation.reasons,
+            reason("rule_matched", rule=rule.id, mode=MODE_NL[rule.mode.value], staff=rule.staff),
+            *notes,
+            line_reason,
+        ),
+    )
+
+
+def _expectation(
+    snapshot: ConfigSnapshot, responses: list[ResponsePlan], national: tuple[str, str]
+) -> Expectation:
+    """The best thing the police can count on when the first choice does not work out."""
+    name, phone = national
+    for plan in responses[1:] + responses[:1]:
+        if plan.mode == Mode.VIDEO.value and (plan.candidates or plan.team_line):
+            return Expectation(mode="video", team=plan.team, name=plan.team_name,
+                               phone=plan.team_line,
+                               text=reason("expect_video", team=plan.team_name).text)
+        if plan.mode == Mode.PHONE.value and (plan.candidates or plan.team_line):
+            shown = display_phone(plan.team_line) if plan.team_line else "piketnummer"
+            return Expectation(mode="phone", team=plan.team, name=plan.team_name,
+                               phone=plan.team_line,
+                               text=reason("expect_phone", team=plan.team_name, phone=shown).text)
+    for plan in responses:
+        if plan.team_line:
+            return Expectation(
+                mode="phone", team=plan.team, name=plan.team_name, phone=plan.team_line,
+                text=reason("expect_phone", team=plan.team_name,
+                            phone=display_phone(plan.team_line)).text,
+            )
+    return Expectation(mode="phone", team=None, name=name, phone=phone,
+                       text=reason("expect_national", name=name, phone=phone).text)
+
+
+def pair(
+    incident: IncidentFacts,
+    snapshot: ConfigSnapshot,
+    at: datetime,
+    *,
+    national: tuple[str, str] = ("Veilig Thuis (landelijk)", "0800-2000"),
+) -> Plan:
+    """Decide who to ask for ``incident`` at instant ``at``; never raises for bad luck."""
+    at = ensure_utc(at)
+    region = snapshot.region_of(incident.basisteam, incident.municipality)
+    fallback = Expectation(mode="phone", team=None, name=national[0], phone=national[1],
+                           text=reason("expect_national", name=national[0], phone=national[1]).text)
+
+    if not incident.basisteam and not incident.municipality:
+        return Plan(at=at, status=STATUS_FALLBACK, region=None, response=None, alternatives=(),
+                    partners=(), expectation=fallback, rules=(),
+                    reasons=(reason("area_missing"),
+                             reason("national_fallback", name=national[0], phone=national[1])))
+    if not snapshot.knows_area(incident.basisteam, incident.municipality):
+        area = " / ".join(x for x in (incident.basisteam, incident.municipality) if x)
+        unknown = reason("area_unknown", area=area)
+    else:
+        unknown = None
+
+    evaluations: list[RuleEvaluation] = []
+    matched_respond: list[tuple[CoverageRule, RuleEvaluation]] = []
+    partners: list[PartnerPlan] = []
+    for rule in sorted(snapshot.rules_near(incident.basisteam, incident.municipality),
+                       key=lambda r: (r.priority, snapshot.rule_position[r.id])):
+        ev = evaluate_rule(
+            rule, incident, at,
+            office_hours=snapshot.office_hours(rule.team),
+            basisteam_municipalities=snapshot.basisteam_municipalities,
+            municipality_basisteams=snapshot.municipality_basisteams,
+        )
+        evaluations.append(ev)
+        if not ev.matched:
+            continue
+        if rule.role == RuleRole.RESPOND:
+            matched_respond.append((rule, ev))
+        elif rule.role == RuleRole.PARTNER:
+            team = snapshot.teams[rule.team]
+            on_call, _, _ = _candidates(snapshot, team.id, at)
+            partners.append(PartnerPlan(
+                rule=rule.id, team=team.id, name=team.name, kind=team.kind.value,
+                mode=rule.mode.value, phone=team.phone, on_call=on_call,
+                reasons=(*ev.reasons, reason("partner_available",
+                                             team=TEAM_KIND_NL[team.kind.value]))))
+
+    responses = [_response(snapshot, rule, ev, at) for rule, ev in matched_respond]
+    reasons: list[Reason] = [unknown] if unknown else []
+    if not responses:
+        reasons += [reason("no_rule"),
+                    reason("national_fallback", name=national[0], phone=national[1])]
+        return Plan(at=at, status=STATUS_FALLBACK, region=region, response=None,
+                    alternatives=(), partners=tuple(partners), expectation=fallback,
+                    rules=tuple(evaluations), reasons=tuple(reasons))
+
+    chosen = next((r for r in responses if r.candidates), None)
+    status = STATUS_PAIRED if chosen else STATUS_NO_CANDIDATES
+    if chosen is None:
+        chosen = responses[0]
+    others = [r for r in responses if r is not chosen]
+    for other in others:
+        reasons.append(reason("rule_lower_priority", rule=other.rule,
+                              priority=snapshot.config.rules[snapshot.rule_position[other.rule]].priority))
+    expectation = _expectation(snapshot, [chosen, *others], national)
+    return Plan(at=at, status=status, region=region, response=chosen,
+                alternatives=tuple(others), partners=tuple(partners), expectation=expectation,
+                rules=tuple(evaluations), reasons=tuple(reasons))

@@ -1,0 +1,118 @@
+"""What the police feed sends and what it gets back."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from oncall.phones import normalize_phone
+from oncall.schemas import CaseType, Flag, PersonRole, parse_local_datetime
+
+SOURCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+
+
+class PersonIn(BaseModel):
+    """A person involved: role and age only. Names and addresses are never accepted."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: PersonRole
+    age: int | None = Field(default=None, ge=0, le=130)
+
+
+class IncidentCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "source": "meldkamer-midden-nederland",
+                    "external_id": "MK-2026-000123",
+                    "reported_at": "2026-11-28T23:40:00+01:00",
+                    "basisteam": "gooi-vechtstreek-noord",
+                    "municipality": "GM0402",
+                    "case_type": "HG",
+                    "persons": [{"role": "victim", "age": 34}, {"role": "child", "age": 6},
+                                {"role": "suspect", "age": 38}],
+                    "flags": ["children_present", "huisverbod_considered"],
+                    "police_unit": "GV-21",
+                    "police_callback": "06 12345678",
+                }
+            ]
+        },
+    )
+
+    source: str = Field(pattern=SOURCE_PATTERN, description="The feed or control room sending it")
+    external_id: str = Field(min_length=1, max_length=128, description="Its own id for the incident")
+    reported_at: datetime = Field(
+        description="Time of the report; pairing is computed for this instant. "
+        "Without an offset it is read as Europe/Amsterdam time."
+    )
+    basisteam: str | None = Field(default=None, max_length=64, description="Basisteam id or name")
+    municipality: str | None = Field(
+        default=None, max_length=100, description="CBS code (GM0402) or municipality name"
+    )
+    case_type: CaseType = Field(description="HG (huiselijk geweld) or KM (kindermishandeling)")
+    persons: list[PersonIn] = Field(default_factory=list, max_length=50)
+    flags: list[Flag] = Field(default_factory=list)
+    police_unit: str = Field(min_length=1, max_length=64)
+    police_callback: str = Field(description="Number the worker can call the unit back on")
+
+    @field_validator("reported_at", mode="before")
+    @classmethod
+    def _reported_at(cls, value: Any) -> Any:
+        return parse_local_datetime(value)
+
+    @field_validator("case_type", mode="before")
+    @classmethod
+    def _case_type(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("flags", mode="before")
+    @classmethod
+    def _flags(cls, value: Any) -> Any:
+        if isinstance(value, dict):  # {"weapons": true, "injuries": false}
+            return [k for k, v in value.items() if v]
+        return value
+
+    @field_validator("flags")
+    @classmethod
+    def _unique_flags(cls, value: list[Flag]) -> list[Flag]:
+        return sorted(set(value), key=lambda f: f.value)
+
+    @field_validator("police_callback")
+    @classmethod
+    def _callback(cls, value: str) -> str:
+        return normalize_phone(value)
+
+    @field_validator("basisteam", "municipality")
+    @classmethod
+    def _blank(cls, value: str | None) -> str | None:
+        return value or None
+
+
+class DispatchRead(BaseModel):
+    id: str
+    reference: str
+    incident_id: str
+    source: str
+    external_id: str
+    status: str
+    region: str | None
+    team: str | None
+    mode: str | None
+    staff_needed: int
+    reported_at: datetime
+    received_at: datetime
+    planned_at: datetime
+    config_version: int
+    plan: dict[str, Any]
+    assignments: list[dict[str, Any]]
+
+
+class ConfigLoadResult(BaseModel):
+    version: int
+    counts: dict[str, int]

@@ -1,0 +1,1 @@
+"""Delivering messages to contact points (providers come with paging)."""

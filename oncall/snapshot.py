@@ -1,0 +1,157 @@
+"""An immutable, indexed view of one configuration version, built once per version.
+
+Pairing runs against this so that a national configuration (hundreds of rules,
+thousands of people, a year of shifts and overrides) answers in microseconds:
+rules are indexed by area, shifts and overrides by team and start time.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Generic, TypeVar
+
+from oncall.rotation import OnCall, on_call
+from oncall.schemas import (
+    DEFAULT_OFFICE_HOURS,
+    ConfigSet,
+    CoverageRule,
+    Override,
+    Person,
+    Shift,
+    Team,
+    Window,
+)
+
+T = TypeVar("T", Shift, Override)
+
+
+@dataclass
+class _Intervals(Generic[T]):
+    """Items with [start, end), found by instant without scanning them all."""
+
+    items: list[T] = field(default_factory=list)
+    starts: list[datetime] = field(default_factory=list)
+    max_len: timedelta = timedelta(0)
+
+    @classmethod
+    def build(cls, items: Sequence[T]) -> _Intervals[T]:
+        ordered = sorted(items, key=lambda x: x.start)
+        longest = max((x.end - x.start for x in ordered), default=timedelta(0))
+        return cls(items=ordered, starts=[x.start for x in ordered], max_len=longest)
+
+    def at(self, instant: datetime) -> list[T]:
+        hi = bisect_right(self.starts, instant)
+        lo = bisect_right(self.starts, instant - self.max_len - timedelta(microseconds=1))
+        return [x for x in self.items[lo:hi] if x.start <= instant < x.end]
+
+
+class ConfigSnapshot:
+    """Lookups the pairing engine needs, over one immutable ``ConfigSet``."""
+
+    def __init__(self, config: ConfigSet, version: int = 0) -> None:
+        self.config = config
+        self.version = version
+        self.teams: dict[str, Team] = {t.id: t for t in config.teams}
+        self.people: dict[str, Person] = {p.id: p for p in config.people}
+        self.regions = {r.id: r for r in config.regions}
+        self.municipalities = {x.code: x for x in config.municipalities}
+        self.basisteams = {b.id: b for b in config.basisteams}
+        self.rule_position = {r.id: i for i, r in enumerate(config.rules)}
+        self.basisteam_municipalities: dict[str, frozenset[str]] = {
+            b.id: frozenset(b.municipalities) for b in config.basisteams
+        }
+        served: dict[str, set[str]] = {}
+        for b in config.basisteams:
+            for code in b.municipalities:
+                served.setdefault(code, set()).add(b.id)
+        self.municipality_basisteams: dict[str, frozenset[str]] = {
+            k: frozenset(v) for k, v in served.items()
+        }
+        self.members: dict[str, dict[str, str]] = {}
+        for p in config.people:
+            for ms in p.memberships:
+                self.members.setdefault(ms.team, {})[p.id] = ms.role
+
+        self.national_rules: list[CoverageRule] = []
+        self._by_basisteam: dict[str, list[CoverageRule]] = {}
+        self._by_municipality: dict[str, list[CoverageRule]] = {}
+        for rule in config.rules:
+            if rule.area is None:
+                self.national_rules.append(rule)
+                continue
+            for b in rule.area.basisteams:
+                self._by_basisteam.setdefault(b, []).append(rule)
+            for code in rule.area.municipalities:
+                self._by_municipality.setdefault(code, []).append(rule)
+
+        self._rotations: dict[str, list] = {}
+        for rot in config.rotations:
+            self._rotations.setdefault(rot.team, []).append(rot)
+        shifts: dict[str, list[Shift]] = {}
+        for sh in config.shifts:
+            shifts.setdefault(sh.team, []).append(sh)
+        self._shifts = {team: _Intervals.build(v) for team, v in shifts.items()}
+        overrides: dict[str, list[Override]] = {}
+        for ov in config.overrides:
+            overrides.setdefault(ov.team, []).append(ov)
+        # Overrides keep config order among equals (precedence depends on it).
+        self._override_order = {o.id: i for i, o in enumerate(config.overrides)}
+        self._overrides = {team: _Intervals.build(v) for team, v in overrides.items()}
+
+    # --- areas ---------------------------------------------------------------
+    def knows_area(self, basisteam: str | None, municipality: str | None) -> bool:
+        return (basisteam in self.basisteams) or (municipality in self.municipalities)
+
+    def region_of(self, basisteam: str | None, municipality: str | None) -> str | None:
+        if basisteam in self.basisteams:
+            return self.basisteams[basisteam].region
+        for b in sorted(self.municipality_basisteams.get(municipality or "", ())):
+            return self.basisteams[b].region
+        return None
+
+    def rules_near(self, basisteam: str | None, municipality: str | None) -> list[CoverageRule]:
+        """Rules whose area could cover this place, plus national ones, in config order."""
+        found: dict[str, CoverageRule] = {r.id: r for r in self.national_rules}
+        bts: set[str] = set()
+        if basisteam:
+            bts.add(basisteam)
+        if municipality:
+            bts |= self.municipality_basisteams.get(municipality, frozenset())
+            for rule in self._by_municipality.get(municipality, ()):
+                found[rule.id] = rule
+        for b in bts:
+            for rule in self._by_basisteam.get(b, ()):
+                found[rule.id] = rule
+        if basisteam and not municipality:
+            for code in self.basisteam_municipalities.get(basisteam, ()):
+                for rule in self._by_municipality.get(code, ()):
+                    found[rule.id] = rule
+        return sorted(found.values(), key=lambda r: self.rule_position[r.id])
+
+    def team_rules(self, team: str, role: str) -> list[CoverageRule]:
+        return [r for r in self.config.rules if r.team == team and r.role == role]
+
+    # --- time ----------------------------------------------------------------
+    def office_hours(self, team_id: str) -> tuple[Window, ...]:
+        team = self.teams.get(team_id)
+        if team and team.office_hours:
+            return team.office_hours
+        if team and team.region and self.regions[team.region].office_hours:
+            return self.regions[team.region].office_hours or DEFAULT_OFFICE_HOURS
+        return DEFAULT_OFFICE_HOURS
+
+    def on_call(self, team: str, at: datetime) -> OnCall:
+        shifts = self._shifts.get(team)
+        overrides = self._overrides.get(team)
+        active_overrides = overrides.at(at) if overrides else []
+        active_overrides.sort(key=lambda o: self._override_order[o.id])
+        return on_call(
+            team,
+            at,
+            rotations=self._rotations.get(team, []),
+            shifts=shifts.at(at) if shifts else [],
+            overrides=active_overrides,
+        )
