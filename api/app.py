@@ -41,8 +41,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         ],
     )
     app.state.samenop = AppState(
-        settings=settings, engine=engine, sessions=make_session_factory(engine),
-        snapshots=SnapshotCache(), clock=clock or SystemClock(),
+        settings=settings,
+        engine=engine,
+        sessions=make_session_factory(engine),
+        snapshots=SnapshotCache(),
+        clock=clock or SystemClock(),
     )
     errors.install(app)
     app.include_router(incidents.router)

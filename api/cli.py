@@ -68,8 +68,9 @@ def _snapshot(config: list[Path] | None) -> ConfigSnapshot:
     settings = get_settings()
     factory = make_session_factory(make_engine(settings.database_url))
     with session_scope(factory) as session:
-        return ConfigSnapshot(oncall_service.read_config(session=session),
-                              oncall_service.get_version(session=session))
+        return ConfigSnapshot(
+            oncall_service.read_config(session=session), oncall_service.get_version(session=session)
+        )
 
 
 @db_app.command("upgrade")
@@ -100,8 +101,11 @@ def config_load(paths: PathsArg = None) -> None:
     factory = make_session_factory(make_engine(settings.database_url))
     with session_scope(factory) as session:
         version = oncall_service.write_config(
-            session=session, config=snapshot.config, now=SystemClock().now(),
-            source="cli: " + ", ".join(str(p) for p in chosen))
+            session=session,
+            config=snapshot.config,
+            now=SystemClock().now(),
+            source="cli: " + ", ".join(str(p) for p in chosen),
+        )
     typer.echo(f"loaded configuration version {version}")
 
 
@@ -126,8 +130,10 @@ def oncall_cmd(
             typer.echo(f"unknown team '{team_id}'", err=True)
             raise typer.Exit(code=2)
         oc = snapshot.on_call(team_id, instant)
-        typer.echo(f"{snapshot.teams[team_id].name} ({team_id}) at "
-                   f"{instant.astimezone(AMS):%Y-%m-%d %H:%M %Z}:")
+        typer.echo(
+            f"{snapshot.teams[team_id].name} ({team_id}) at "
+            f"{instant.astimezone(AMS):%Y-%m-%d %H:%M %Z}:"
+        )
         if not oc.entries:
             typer.echo("  nobody on call")
         for e in oc.entries:
@@ -139,8 +145,10 @@ def oncall_cmd(
 
 
 def print_plan(plan: Plan) -> None:
-    typer.echo(f"status: {plan.status}  region: {plan.region or '-'}  at: "
-               f"{plan.at.astimezone(AMS):%Y-%m-%d %H:%M %Z}")
+    typer.echo(
+        f"status: {plan.status}  region: {plan.region or '-'}  at: "
+        f"{plan.at.astimezone(AMS):%Y-%m-%d %H:%M %Z}"
+    )
     for r in plan.reasons:
         typer.echo(f"  · {r.text} [{r.code}]")
     typer.echo("rules:")
@@ -148,13 +156,19 @@ def print_plan(plan: Plan) -> None:
         typer.echo(f"  {'✔' if ev.matched else '✘'} {ev.rule}")
         for r in ev.reasons:
             typer.echo(f"      {r.text} [{r.code}]")
-    for label, resp in [("response", plan.response)] + [("alternative", a) for a in plan.alternatives]:
+    for label, resp in [("response", plan.response)] + [
+        ("alternative", a) for a in plan.alternatives
+    ]:
         if resp is None:
             continue
-        typer.echo(f"{label}: {resp.team_name} — {resp.mode}, {resp.staff} person(s), rule {resp.rule}")
+        typer.echo(
+            f"{label}: {resp.team_name} — {resp.mode}, {resp.staff} person(s), rule {resp.rule}"
+        )
         if resp.consult:
-            typer.echo(f"  consult first: {resp.consult.team_name}: "
-                       + (", ".join(c.name for c in resp.consult.candidates) or "nobody on call"))
+            typer.echo(
+                f"  consult first: {resp.consult.team_name}: "
+                + (", ".join(c.name for c in resp.consult.candidates) or "nobody on call")
+            )
         for c in resp.candidates:
             typer.echo(f"  {c.order}. {c.name} ({c.layer}) " + "; ".join(r.text for r in c.reasons))
         for s in resp.skipped:
@@ -182,15 +196,20 @@ def pair_cmd(
         raise typer.Exit(code=2) from exc
     except ValidationError as exc:
         for e in exc.errors():
-            typer.echo(f"{incident_file}: {'.'.join(str(x) for x in e['loc'])}: {e['msg']}",
-                       err=True)
+            typer.echo(
+                f"{incident_file}: {'.'.join(str(x) for x in e['loc'])}: {e['msg']}", err=True
+            )
         raise typer.Exit(code=2) from exc
     snapshot = _snapshot(config)
     instant = _instant(at) if at else data.reported_at
     settings = get_settings()
     basisteam, municipality = resolve_area(snapshot, data.basisteam, data.municipality)
-    plan = pair(facts_from(data, basisteam, municipality), snapshot, instant,
-                national=(settings.national_fallback_name, settings.national_fallback_phone))
+    plan = pair(
+        facts_from(data, basisteam, municipality),
+        snapshot,
+        instant,
+        national=(settings.national_fallback_name, settings.national_fallback_phone),
+    )
     if as_json:
         typer.echo(json.dumps(plan.to_dict(), indent=2, ensure_ascii=False))
     else:
@@ -222,8 +241,9 @@ def demo(
     url = f"http://{host}:{port}/"
     typer.echo(f"dashboard: {url}   API docs: {url}docs   API key: {settings.api_keys[0]}")
     if open_browser:
-        threading.Thread(target=lambda: (time.sleep(1.5), webbrowser.open(url)),
-                         daemon=True).start()
+        threading.Thread(
+            target=lambda: (time.sleep(1.5), webbrowser.open(url)), daemon=True
+        ).start()
     uvicorn.run("api.main:app", host=host, port=port, log_level="info")
 
 

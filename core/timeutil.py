@@ -29,7 +29,7 @@ def local(value: datetime) -> datetime:
 
 @lru_cache(maxsize=64)
 def _nl_holidays(year: int) -> dict[date, str]:
-    return dict(holidays.country_holidays("NL", years=year).items())
+    return dict(holidays.country_holidays("NL", years=year, language="nl").items())
 
 
 def holiday_name(day: date) -> str | None:

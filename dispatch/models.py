@@ -18,7 +18,9 @@ class Incident(Base):
     """What the police feed told us, minimised: roles and ages, never names or addresses."""
 
     __tablename__ = "incidents"
-    __table_args__ = (UniqueConstraint("source", "external_id", name="uq_incidents_source_external"),)
+    __table_args__ = (
+        UniqueConstraint("source", "external_id", name="uq_incidents_source_external"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     source: Mapped[str] = mapped_column(String(64))

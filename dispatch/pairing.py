@@ -186,8 +186,12 @@ def _consult(snapshot: ConfigSnapshot, rule: CoverageRule, at: datetime) -> Cons
         reasons.append(reason("consult_no_candidates", team=team.name))
     reasons.extend(notes)
     return ConsultPlan(
-        team=team.id, team_name=team.name, team_line=team.phone, candidates=cands,
-        skipped=skipped, reasons=tuple(reasons),
+        team=team.id,
+        team_name=team.name,
+        team_line=team.phone,
+        candidates=cands,
+        skipped=skipped,
+        reasons=tuple(reasons),
     )
 
 
@@ -198,7 +202,8 @@ def _response(
     cands, skipped, notes = _candidates(snapshot, team.id, at)
     line_reason = (
         reason("team_line", team=team.name, phone=display_phone(team.phone))
-        if team.phone else reason("team_no_line", team=team.name)
+        if team.phone
+        else reason("team_no_line", team=team.name)
     )
     return ResponsePlan(
         rule=rule.id,
@@ -227,23 +232,40 @@ def _expectation(
     name, phone = national
     for plan in responses[1:] + responses[:1]:
         if plan.mode == Mode.VIDEO.value and (plan.candidates or plan.team_line):
-            return Expectation(mode="video", team=plan.team, name=plan.team_name,
-                               phone=plan.team_line,
-                               text=reason("expect_video", team=plan.team_name).text)
+            return Expectation(
+                mode="video",
+                team=plan.team,
+                name=plan.team_name,
+                phone=plan.team_line,
+                text=reason("expect_video", team=plan.team_name).text,
+            )
         if plan.mode == Mode.PHONE.value and (plan.candidates or plan.team_line):
             shown = display_phone(plan.team_line) if plan.team_line else "piketnummer"
-            return Expectation(mode="phone", team=plan.team, name=plan.team_name,
-                               phone=plan.team_line,
-                               text=reason("expect_phone", team=plan.team_name, phone=shown).text)
+            return Expectation(
+                mode="phone",
+                team=plan.team,
+                name=plan.team_name,
+                phone=plan.team_line,
+                text=reason("expect_phone", team=plan.team_name, phone=shown).text,
+            )
     for plan in responses:
         if plan.team_line:
             return Expectation(
-                mode="phone", team=plan.team, name=plan.team_name, phone=plan.team_line,
-                text=reason("expect_phone", team=plan.team_name,
-                            phone=display_phone(plan.team_line)).text,
+                mode="phone",
+                team=plan.team,
+                name=plan.team_name,
+                phone=plan.team_line,
+                text=reason(
+                    "expect_phone", team=plan.team_name, phone=display_phone(plan.team_line)
+                ).text,
             )
-    return Expectation(mode="phone", team=None, name=name, phone=phone,
-                       text=reason("expect_national", name=name, phone=phone).text)
+    return Expectation(
+        mode="phone",
+        team=None,
+        name=name,
+        phone=phone,
+        text=reason("expect_national", name=name, phone=phone).text,
+    )
 
 
 def pair(
@@ -256,14 +278,29 @@ def pair(
     """Decide who to ask for ``incident`` at instant ``at``; never raises for bad luck."""
     at = ensure_utc(at)
     region = snapshot.region_of(incident.basisteam, incident.municipality)
-    fallback = Expectation(mode="phone", team=None, name=national[0], phone=national[1],
-                           text=reason("expect_national", name=national[0], phone=national[1]).text)
+    fallback = Expectation(
+        mode="phone",
+        team=None,
+        name=national[0],
+        phone=national[1],
+        text=reason("expect_national", name=national[0], phone=national[1]).text,
+    )
 
     if not incident.basisteam and not incident.municipality:
-        return Plan(at=at, status=STATUS_FALLBACK, region=None, response=None, alternatives=(),
-                    partners=(), expectation=fallback, rules=(),
-                    reasons=(reason("area_missing"),
-                             reason("national_fallback", name=national[0], phone=national[1])))
+        return Plan(
+            at=at,
+            status=STATUS_FALLBACK,
+            region=None,
+            response=None,
+            alternatives=(),
+            partners=(),
+            expectation=fallback,
+            rules=(),
+            reasons=(
+                reason("area_missing"),
+                reason("national_fallback", name=national[0], phone=national[1]),
+            ),
+        )
     if not snapshot.knows_area(incident.basisteam, incident.municipality):
         area = " / ".join(x for x in (incident.basisteam, incident.municipality) if x)
         unknown = reason("area_unknown", area=area)
@@ -273,10 +310,14 @@ def pair(
     evaluations: list[RuleEvaluation] = []
     matched_respond: list[tuple[CoverageRule, RuleEvaluation]] = []
     partners: list[PartnerPlan] = []
-    for rule in sorted(snapshot.rules_near(incident.basisteam, incident.municipality),
-                       key=lambda r: (r.priority, snapshot.rule_position[r.id])):
+    for rule in sorted(
+        snapshot.rules_near(incident.basisteam, incident.municipality),
+        key=lambda r: (r.priority, snapshot.rule_position[r.id]),
+    ):
         ev = evaluate_rule(
-            rule, incident, at,
+            rule,
+            incident,
+            at,
             office_hours=snapshot.office_hours(rule.team),
             basisteam_municipalities=snapshot.basisteam_municipalities,
             municipality_basisteams=snapshot.municipality_basisteams,
@@ -289,20 +330,40 @@ def pair(
         elif rule.role == RuleRole.PARTNER:
             team = snapshot.teams[rule.team]
             on_call, _, _ = _candidates(snapshot, team.id, at)
-            partners.append(PartnerPlan(
-                rule=rule.id, team=team.id, name=team.name, kind=team.kind.value,
-                mode=rule.mode.value, phone=team.phone, on_call=on_call,
-                reasons=(*ev.reasons, reason("partner_available",
-                                             team=TEAM_KIND_NL[team.kind.value]))))
+            partners.append(
+                PartnerPlan(
+                    rule=rule.id,
+                    team=team.id,
+                    name=team.name,
+                    kind=team.kind.value,
+                    mode=rule.mode.value,
+                    phone=team.phone,
+                    on_call=on_call,
+                    reasons=(
+                        *ev.reasons,
+                        reason("partner_available", team=TEAM_KIND_NL[team.kind.value]),
+                    ),
+                )
+            )
 
     responses = [_response(snapshot, rule, ev, at) for rule, ev in matched_respond]
     reasons: list[Reason] = [unknown] if unknown else []
     if not responses:
-        reasons += [reason("no_rule"),
-                    reason("national_fallback", name=national[0], phone=national[1])]
-        return Plan(at=at, status=STATUS_FALLBACK, region=region, response=None,
-                    alternatives=(), partners=tuple(partners), expectation=fallback,
-                    rules=tuple(evaluations), reasons=tuple(reasons))
+        reasons += [
+            reason("no_rule"),
+            reason("national_fallback", name=national[0], phone=national[1]),
+        ]
+        return Plan(
+            at=at,
+            status=STATUS_FALLBACK,
+            region=region,
+            response=None,
+            alternatives=(),
+            partners=tuple(partners),
+            expectation=fallback,
+            rules=tuple(evaluations),
+            reasons=tuple(reasons),
+        )
 
     chosen = next((r for r in responses if r.candidates), None)
     status = STATUS_PAIRED if chosen else STATUS_NO_CANDIDATES
@@ -310,9 +371,22 @@ def pair(
         chosen = responses[0]
     others = [r for r in responses if r is not chosen]
     for other in others:
-        reasons.append(reason("rule_lower_priority", rule=other.rule,
-                              priority=snapshot.config.rules[snapshot.rule_position[other.rule]].priority))
+        reasons.append(
+            reason(
+                "rule_lower_priority",
+                rule=other.rule,
+                priority=snapshot.config.rules[snapshot.rule_position[other.rule]].priority,
+            )
+        )
     expectation = _expectation(snapshot, [chosen, *others], national)
-    return Plan(at=at, status=status, region=region, response=chosen,
-                alternatives=tuple(others), partners=tuple(partners), expectation=expectation,
-                rules=tuple(evaluations), reasons=tuple(reasons))
+    return Plan(
+        at=at,
+        status=status,
+        region=region,
+        response=chosen,
+        alternatives=tuple(others),
+        partners=tuple(partners),
+        expectation=expectation,
+        rules=tuple(evaluations),
+        reasons=tuple(reasons),
+    )

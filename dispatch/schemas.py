@@ -35,8 +35,11 @@ class IncidentCreate(BaseModel):
                     "basisteam": "gooi-vechtstreek-noord",
                     "municipality": "GM0402",
                     "case_type": "HG",
-                    "persons": [{"role": "victim", "age": 34}, {"role": "child", "age": 6},
-                                {"role": "suspect", "age": 38}],
+                    "persons": [
+                        {"role": "victim", "age": 34},
+                        {"role": "child", "age": 6},
+                        {"role": "suspect", "age": 38},
+                    ],
                     "flags": ["children_present", "huisverbod_considered"],
                     "police_unit": "GV-21",
                     "police_callback": "06 12345678",
@@ -46,7 +49,9 @@ class IncidentCreate(BaseModel):
     )
 
     source: str = Field(pattern=SOURCE_PATTERN, description="The feed or control room sending it")
-    external_id: str = Field(min_length=1, max_length=128, description="Its own id for the incident")
+    external_id: str = Field(
+        min_length=1, max_length=128, description="Its own id for the incident"
+    )
     reported_at: datetime = Field(
         description="Time of the report; pairing is computed for this instant. "
         "Without an offset it is read as Europe/Amsterdam time."

@@ -54,21 +54,29 @@ def resolve_area(
     if basisteam and basisteam not in snapshot.basisteams:
         wanted = basisteam.casefold()
         basisteam = next(
-            (b.id for b in snapshot.config.basisteams
-             if b.name.casefold() == wanted or b.id.casefold() == wanted),
+            (
+                b.id
+                for b in snapshot.config.basisteams
+                if b.name.casefold() == wanted or b.id.casefold() == wanted
+            ),
             basisteam,
         )
     if municipality and municipality not in snapshot.municipalities:
         wanted = municipality.casefold()
         municipality = next(
-            (x.code for x in snapshot.config.municipalities
-             if x.name.casefold() == wanted or x.code.casefold() == wanted),
+            (
+                x.code
+                for x in snapshot.config.municipalities
+                if x.name.casefold() == wanted or x.code.casefold() == wanted
+            ),
             municipality,
         )
     return basisteam, municipality
 
 
-def facts_from(data: IncidentCreate, basisteam: str | None, municipality: str | None) -> IncidentFacts:
+def facts_from(
+    data: IncidentCreate, basisteam: str | None, municipality: str | None
+) -> IncidentFacts:
     return IncidentFacts(
         case_type=data.case_type,
         basisteam=basisteam,
@@ -80,9 +88,9 @@ def facts_from(data: IncidentCreate, basisteam: str | None, municipality: str | 
 
 def _find(session: Session, source: str, external_id: str) -> Dispatch | None:
     return session.scalar(
-        select(Dispatch).join(Incident).where(
-            Incident.source == source, Incident.external_id == external_id
-        )
+        select(Dispatch)
+        .join(Incident)
+        .where(Incident.source == source, Incident.external_id == external_id)
     )
 
 
@@ -93,17 +101,41 @@ def _assignments(plan: Plan) -> list[Assignment]:
         return rows
     if response.consult is not None:
         for c in response.consult.candidates:
-            rows.append(Assignment(purpose="consult", team_id=c.team, person_id=c.person,
-                                   phone=c.phones[0], mode="phone", layer=c.layer,
-                                   reasons=[r.as_dict() for r in c.reasons]))
+            rows.append(
+                Assignment(
+                    purpose="consult",
+                    team_id=c.team,
+                    person_id=c.person,
+                    phone=c.phones[0],
+                    mode="phone",
+                    layer=c.layer,
+                    reasons=[r.as_dict() for r in c.reasons],
+                )
+            )
     for c in response.candidates:
-        rows.append(Assignment(purpose="respond", team_id=c.team, person_id=c.person,
-                               phone=c.phones[0], mode=response.mode, layer=c.layer,
-                               reasons=[r.as_dict() for r in c.reasons]))
+        rows.append(
+            Assignment(
+                purpose="respond",
+                team_id=c.team,
+                person_id=c.person,
+                phone=c.phones[0],
+                mode=response.mode,
+                layer=c.layer,
+                reasons=[r.as_dict() for r in c.reasons],
+            )
+        )
     if response.team_line:
-        rows.append(Assignment(purpose="team_line", team_id=response.team, person_id=None,
-                               phone=response.team_line, mode="phone", layer="team_line",
-                               reasons=[]))
+        rows.append(
+            Assignment(
+                purpose="team_line",
+                team_id=response.team,
+                person_id=None,
+                phone=response.team_line,
+                mode="phone",
+                layer="team_line",
+                reasons=[],
+            )
+        )
     for i, row in enumerate(rows, start=1):
         row.position = i
         row.status = "planned"
@@ -129,24 +161,40 @@ def intake(
         return _replay(existing, data, digest)
 
     basisteam, municipality = resolve_area(snapshot, data.basisteam, data.municipality)
-    plan = pair(facts_from(data, basisteam, municipality), snapshot, data.reported_at,
-                national=national)
+    plan = pair(
+        facts_from(data, basisteam, municipality), snapshot, data.reported_at, national=national
+    )
     plan_dict = plan.to_dict()
     incident = Incident(
-        id=str(uuid.uuid4()), source=data.source, external_id=data.external_id,
-        request_hash=digest, reported_at=data.reported_at, received_at=now,
-        basisteam_id=basisteam, municipality_code=municipality, case_type=data.case_type.value,
+        id=str(uuid.uuid4()),
+        source=data.source,
+        external_id=data.external_id,
+        request_hash=digest,
+        reported_at=data.reported_at,
+        received_at=now,
+        basisteam_id=basisteam,
+        municipality_code=municipality,
+        case_type=data.case_type.value,
         persons=[p.model_dump(mode="json") for p in data.persons],
-        flags=[f.value for f in data.flags], police_unit=data.police_unit,
+        flags=[f.value for f in data.flags],
+        police_unit=data.police_unit,
         police_callback=data.police_callback,
     )
     response = plan.response
     dispatch = Dispatch(
-        id=str(uuid.uuid4()), incident=incident, reference=new_reference(), status=plan.status,
-        region_id=plan.region, team_id=response.team if response else None,
+        id=str(uuid.uuid4()),
+        incident=incident,
+        reference=new_reference(),
+        status=plan.status,
+        region_id=plan.region,
+        team_id=response.team if response else None,
         mode=response.mode if response else plan.expectation.mode,
-        staff_needed=response.staff if response else 0, config_version=snapshot.version,
-        planned_at=plan.at, plan=plan_dict, created_at=now, updated_at=now,
+        staff_needed=response.staff if response else 0,
+        config_version=snapshot.version,
+        planned_at=plan.at,
+        plan=plan_dict,
+        created_at=now,
+        updated_at=now,
         assignments=_assignments(plan),
     )
     session.add(dispatch)
@@ -159,15 +207,32 @@ def intake(
         if winner is None:
             raise
         return _replay(winner, data, digest)
-    summary = {"reference": dispatch.reference, "status": dispatch.status,
-               "region": dispatch.region_id, "team": dispatch.team_id, "mode": dispatch.mode}
-    session.add_all([
-        Event(dispatch_id=dispatch.id, type="incident.received", created_at=now,
-              payload={"incident_id": incident.id, "source": data.source,
-                       "basisteam": basisteam, "municipality": municipality,
-                       "case_type": data.case_type.value}),
-        Event(dispatch_id=dispatch.id, type="dispatch.planned", created_at=now, payload=summary),
-    ])
+    summary = {
+        "reference": dispatch.reference,
+        "status": dispatch.status,
+        "region": dispatch.region_id,
+        "team": dispatch.team_id,
+        "mode": dispatch.mode,
+    }
+    session.add_all(
+        [
+            Event(
+                dispatch_id=dispatch.id,
+                type="incident.received",
+                created_at=now,
+                payload={
+                    "incident_id": incident.id,
+                    "source": data.source,
+                    "basisteam": basisteam,
+                    "municipality": municipality,
+                    "case_type": data.case_type.value,
+                },
+            ),
+            Event(
+                dispatch_id=dispatch.id, type="dispatch.planned", created_at=now, payload=summary
+            ),
+        ]
+    )
     return IntakeResult(dispatch=dispatch, created=True)
 
 
@@ -190,26 +255,59 @@ def list_dispatches(*, session: Session, limit: int = 50) -> list[Dispatch]:
     return list(session.scalars(select(Dispatch).order_by(Dispatch.created_at.desc()).limit(limit)))
 
 
-def audit(*, session: Session, now: datetime, actor: str, action: str, object_type: str,
-          object_id: str, detail: str | None = None) -> None:
-    session.add(AuditLog(at=now, actor=actor, action=action, object_type=object_type,
-                         object_id=object_id, detail=detail))
+def audit(
+    *,
+    session: Session,
+    now: datetime,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    detail: str | None = None,
+) -> None:
+    session.add(
+        AuditLog(
+            at=now,
+            actor=actor,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            detail=detail,
+        )
+    )
 
 
 def to_read(dispatch: Dispatch) -> DispatchRead:
     incident = dispatch.incident
     return DispatchRead(
-        id=dispatch.id, reference=dispatch.reference, incident_id=incident.id,
-        source=incident.source, external_id=incident.external_id, status=dispatch.status,
-        region=dispatch.region_id, team=dispatch.team_id, mode=dispatch.mode,
-        staff_needed=dispatch.staff_needed, reported_at=incident.reported_at,
-        received_at=incident.received_at, planned_at=dispatch.planned_at,
-        config_version=dispatch.config_version, plan=dispatch.plan,
+        id=dispatch.id,
+        reference=dispatch.reference,
+        incident_id=incident.id,
+        source=incident.source,
+        external_id=incident.external_id,
+        status=dispatch.status,
+        region=dispatch.region_id,
+        team=dispatch.team_id,
+        mode=dispatch.mode,
+        staff_needed=dispatch.staff_needed,
+        reported_at=incident.reported_at,
+        received_at=incident.received_at,
+        planned_at=dispatch.planned_at,
+        config_version=dispatch.config_version,
+        plan=dispatch.plan,
         assignments=[_assignment_dict(a) for a in dispatch.assignments],
     )
 
 
 def _assignment_dict(a: Assignment) -> dict[str, Any]:
-    return {"position": a.position, "purpose": a.purpose, "team": a.team_id,
-            "person": a.person_id, "phone": a.phone, "mode": a.mode, "layer": a.layer,
-            "status": a.status, "reasons": a.reasons}
+    return {
+        "position": a.position,
+        "purpose": a.purpose,
+        "team": a.team_id,
+        "person": a.person_id,
+        "phone": a.phone,
+        "mode": a.mode,
+        "layer": a.layer,
+        "status": a.status,
+        "reasons": a.reasons,
+    }

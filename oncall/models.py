@@ -33,7 +33,9 @@ class Basisteam(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    region_id: Mapped[str] = mapped_column(ForeignKey("regions.id", ondelete="RESTRICT"), index=True)
+    region_id: Mapped[str] = mapped_column(
+        ForeignKey("regions.id", ondelete="RESTRICT"), index=True
+    )
 
 
 class BasisteamMunicipality(Base):
@@ -127,9 +129,7 @@ class RotationParticipant(Base):
         ForeignKey("rotations.id", ondelete="CASCADE"), primary_key=True
     )
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
-    person_id: Mapped[str] = mapped_column(
-        ForeignKey("people.id", ondelete="RESTRICT"), index=True
-    )
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id", ondelete="RESTRICT"), index=True)
 
 
 class Shift(Base):

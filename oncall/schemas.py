@@ -9,7 +9,7 @@ time; cross references (a rule naming an unknown team) are checked by
 from __future__ import annotations
 
 import re
-from datetime import datetime, time
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, ClassVar, Literal
 
@@ -21,7 +21,9 @@ from oncall.phones import normalize_phone
 SLUG = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 CBS_CODE = r"^GM\d{4}$"
 
-Slug = Annotated[str, Field(pattern=SLUG, description="Stable identifier: lower case, digits, '-', '_', '.'")]
+Slug = Annotated[
+    str, Field(pattern=SLUG, description="Stable identifier: lower case, digits, '-', '_', '.'")
+]
 CbsCode = Annotated[str, Field(pattern=CBS_CODE, description="CBS municipality code, e.g. GM0402")]
 
 
@@ -82,7 +84,8 @@ class Day(StrEnum):
     SUN = "sun"
 
     @property
-    def index(self) -> int:  # type: ignore[override]
+    def number(self) -> int:
+        """Monday is 0, as ``date.weekday()``."""
         return list(Day).index(self)
 
 
@@ -243,7 +246,9 @@ def parse_local_datetime(value: object) -> datetime:
     return value
 
 
-LocalDateTime = Annotated[datetime, Field(description="ISO date-time; without offset it is Amsterdam time")]
+LocalDateTime = Annotated[
+    datetime, Field(description="ISO date-time; without offset it is Amsterdam time")
+]
 
 
 class Handoff(Frozen):
@@ -462,6 +467,13 @@ class ConfigSet(Frozen):
     rules: tuple[CoverageRule, ...] = ()
 
     SECTIONS: ClassVar[tuple[str, ...]] = (
-        "regions", "municipalities", "basisteams", "teams", "people",
-        "rotations", "shifts", "overrides", "rules",
+        "regions",
+        "municipalities",
+        "basisteams",
+        "teams",
+        "people",
+        "rotations",
+        "shifts",
+        "overrides",
+        "rules",
     )

@@ -21,8 +21,18 @@ from oncall.snapshot import ConfigSnapshot
 
 _RULE_KEYS = {"id", "team", "role", "priority", "consult"}
 _DELETE_ORDER = (
-    m.CoverageRule, m.Override, m.Shift, m.RotationParticipant, m.Rotation, m.Membership,
-    m.ContactPoint, m.Person, m.Team, m.BasisteamMunicipality, m.Basisteam, m.Municipality,
+    m.CoverageRule,
+    m.Override,
+    m.Shift,
+    m.RotationParticipant,
+    m.Rotation,
+    m.Membership,
+    m.ContactPoint,
+    m.Person,
+    m.Team,
+    m.BasisteamMunicipality,
+    m.Basisteam,
+    m.Municipality,
     m.Region,
 )
 
@@ -50,59 +60,131 @@ def write_config(*, session: Session, config: s.ConfigSet, now: datetime, source
         if rows:
             session.execute(insert(model), rows)
 
-    bulk(m.Region, [
-        {"id": r.id, "name": r.name, "office_hours": _windows(r.office_hours)}
-        for r in config.regions
-    ])
+    bulk(
+        m.Region,
+        [
+            {"id": r.id, "name": r.name, "office_hours": _windows(r.office_hours)}
+            for r in config.regions
+        ],
+    )
     bulk(m.Municipality, [{"code": x.code, "name": x.name} for x in config.municipalities])
-    bulk(m.Basisteam, [{"id": b.id, "name": b.name, "region_id": b.region} for b in config.basisteams])
-    bulk(m.BasisteamMunicipality, [
-        {"basisteam_id": b.id, "municipality_code": code, "position": i}
-        for b in config.basisteams for i, code in enumerate(b.municipalities)
-    ])
-    bulk(m.Team, [
-        {"id": t.id, "kind": t.kind.value, "name": t.name, "region_id": t.region, "phone": t.phone,
-         "office_hours": _windows(t.office_hours)}
-        for t in config.teams
-    ])
+    bulk(
+        m.Basisteam,
+        [{"id": b.id, "name": b.name, "region_id": b.region} for b in config.basisteams],
+    )
+    bulk(
+        m.BasisteamMunicipality,
+        [
+            {"basisteam_id": b.id, "municipality_code": code, "position": i}
+            for b in config.basisteams
+            for i, code in enumerate(b.municipalities)
+        ],
+    )
+    bulk(
+        m.Team,
+        [
+            {
+                "id": t.id,
+                "kind": t.kind.value,
+                "name": t.name,
+                "region_id": t.region,
+                "phone": t.phone,
+                "office_hours": _windows(t.office_hours),
+            }
+            for t in config.teams
+        ],
+    )
     bulk(m.Person, [{"id": p.id, "name": p.name, "active": p.active} for p in config.people])
-    bulk(m.ContactPoint, [
-        {"person_id": p.id, "position": i, "kind": "phone", "value": phone}
-        for p in config.people for i, phone in enumerate(p.phones)
-    ])
-    bulk(m.Membership, [
-        {"person_id": p.id, "team_id": ms.team, "role": ms.role, "position": i}
-        for p in config.people for i, ms in enumerate(p.memberships)
-    ])
-    bulk(m.Rotation, [
-        {"id": r.id, "team_id": r.team, "layer": r.layer.value, "start": r.start, "until": r.until,
-         "handoff": r.handoff.model_dump(mode="json", exclude_none=True),
-         "windows": _windows(r.windows), "holidays": r.holidays.value, "position": i}
-        for i, r in enumerate(config.rotations)
-    ])
-    bulk(m.RotationParticipant, [
-        {"rotation_id": r.id, "position": i, "person_id": pid}
-        for r in config.rotations for i, pid in enumerate(r.participants)
-    ])
-    bulk(m.Shift, [
-        {"team_id": x.team, "person_id": x.person, "start": x.start, "end": x.end,
-         "layer": x.layer.value}
-        for x in config.shifts
-    ])
-    bulk(m.Override, [
-        {"id": o.id, "team_id": o.team, "kind": o.kind.value, "person_id": o.person,
-         "replaces_id": o.replaces, "start": o.start, "end": o.end, "layer": o.layer.value,
-         "reason": o.reason, "position": i}
-        for i, o in enumerate(config.overrides)
-    ])
-    bulk(m.CoverageRule, [
-        {"id": r.id, "team_id": r.team, "role": r.role.value, "priority": r.priority,
-         "consult_team_id": r.consult.team if r.consult else None,
-         "spec": {**r.model_dump(mode="json", exclude=_RULE_KEYS, exclude_none=True),
-                  "consult_note": r.consult.note if r.consult else None},
-         "position": i}
-        for i, r in enumerate(config.rules)
-    ])
+    bulk(
+        m.ContactPoint,
+        [
+            {"person_id": p.id, "position": i, "kind": "phone", "value": phone}
+            for p in config.people
+            for i, phone in enumerate(p.phones)
+        ],
+    )
+    bulk(
+        m.Membership,
+        [
+            {"person_id": p.id, "team_id": ms.team, "role": ms.role, "position": i}
+            for p in config.people
+            for i, ms in enumerate(p.memberships)
+        ],
+    )
+    bulk(
+        m.Rotation,
+        [
+            {
+                "id": r.id,
+                "team_id": r.team,
+                "layer": r.layer.value,
+                "start": r.start,
+                "until": r.until,
+                "handoff": r.handoff.model_dump(mode="json", exclude_none=True),
+                "windows": _windows(r.windows),
+                "holidays": r.holidays.value,
+                "position": i,
+            }
+            for i, r in enumerate(config.rotations)
+        ],
+    )
+    bulk(
+        m.RotationParticipant,
+        [
+            {"rotation_id": r.id, "position": i, "person_id": pid}
+            for r in config.rotations
+            for i, pid in enumerate(r.participants)
+        ],
+    )
+    bulk(
+        m.Shift,
+        [
+            {
+                "team_id": x.team,
+                "person_id": x.person,
+                "start": x.start,
+                "end": x.end,
+                "layer": x.layer.value,
+            }
+            for x in config.shifts
+        ],
+    )
+    bulk(
+        m.Override,
+        [
+            {
+                "id": o.id,
+                "team_id": o.team,
+                "kind": o.kind.value,
+                "person_id": o.person,
+                "replaces_id": o.replaces,
+                "start": o.start,
+                "end": o.end,
+                "layer": o.layer.value,
+                "reason": o.reason,
+                "position": i,
+            }
+            for i, o in enumerate(config.overrides)
+        ],
+    )
+    bulk(
+        m.CoverageRule,
+        [
+            {
+                "id": r.id,
+                "team_id": r.team,
+                "role": r.role.value,
+                "priority": r.priority,
+                "consult_team_id": r.consult.team if r.consult else None,
+                "spec": {
+                    **r.model_dump(mode="json", exclude=_RULE_KEYS, exclude_none=True),
+                    "consult_note": r.consult.note if r.consult else None,
+                },
+                "position": i,
+            }
+            for i, r in enumerate(config.rules)
+        ],
+    )
 
     if state is None:
         state = m.ConfigState(id=1, version=0, updated_at=now)
@@ -121,22 +203,28 @@ def _local(value: datetime | None) -> datetime | None:
 def read_config(*, session: Session) -> s.ConfigSet:
     """The stored configuration as the same value the YAML loader produces."""
     links: dict[str, list[str]] = {}
-    for row in session.scalars(select(m.BasisteamMunicipality).order_by(
-        m.BasisteamMunicipality.basisteam_id, m.BasisteamMunicipality.position
-    )):
+    for row in session.scalars(
+        select(m.BasisteamMunicipality).order_by(
+            m.BasisteamMunicipality.basisteam_id, m.BasisteamMunicipality.position
+        )
+    ):
         links.setdefault(row.basisteam_id, []).append(row.municipality_code)
     memberships: dict[str, list[s.Membership]] = {}
-    for ms in session.scalars(select(m.Membership).order_by(m.Membership.person_id,
-                                                            m.Membership.position)):
+    for ms in session.scalars(
+        select(m.Membership).order_by(m.Membership.person_id, m.Membership.position)
+    ):
         memberships.setdefault(ms.person_id, []).append(s.Membership(team=ms.team_id, role=ms.role))  # type: ignore[arg-type]
     phones: dict[str, list[str]] = {}
-    for cp in session.scalars(select(m.ContactPoint).order_by(m.ContactPoint.person_id,
-                                                              m.ContactPoint.position)):
+    for cp in session.scalars(
+        select(m.ContactPoint).order_by(m.ContactPoint.person_id, m.ContactPoint.position)
+    ):
         phones.setdefault(cp.person_id, []).append(cp.value)
     participants: dict[str, list[str]] = {}
-    for rp in session.scalars(select(m.RotationParticipant).order_by(
-        m.RotationParticipant.rotation_id, m.RotationParticipant.position
-    )):
+    for rp in session.scalars(
+        select(m.RotationParticipant).order_by(
+            m.RotationParticipant.rotation_id, m.RotationParticipant.position
+        )
+    ):
         participants.setdefault(rp.rotation_id, []).append(rp.person_id)
 
     return s.ConfigSet(
@@ -149,41 +237,74 @@ def read_config(*, session: Session) -> s.ConfigSet:
             for x in session.scalars(select(m.Municipality).order_by(m.Municipality.code))
         ),
         basisteams=tuple(
-            s.Basisteam(id=b.id, name=b.name, region=b.region_id,
-                        municipalities=tuple(links.get(b.id, ())))
+            s.Basisteam(
+                id=b.id, name=b.name, region=b.region_id, municipalities=tuple(links.get(b.id, ()))
+            )
             for b in session.scalars(select(m.Basisteam).order_by(m.Basisteam.id))
         ),
         teams=tuple(
-            s.Team(id=t.id, kind=t.kind, name=t.name, region=t.region_id,  # type: ignore[arg-type]
-                   phone=t.phone, office_hours=t.office_hours)  # type: ignore[arg-type]
+            s.Team(
+                id=t.id,
+                kind=t.kind,
+                name=t.name,
+                region=t.region_id,  # type: ignore[arg-type]
+                phone=t.phone,
+                office_hours=t.office_hours,
+            )  # type: ignore[arg-type]
             for t in session.scalars(select(m.Team).order_by(m.Team.id))
         ),
         people=tuple(
-            s.Person(id=p.id, name=p.name, active=p.active, phones=tuple(phones.get(p.id, ())),
-                     memberships=tuple(memberships.get(p.id, ())))
+            s.Person(
+                id=p.id,
+                name=p.name,
+                active=p.active,
+                phones=tuple(phones.get(p.id, ())),
+                memberships=tuple(memberships.get(p.id, ())),
+            )
             for p in session.scalars(select(m.Person).order_by(m.Person.id))
         ),
         rotations=tuple(
-            s.Rotation(id=r.id, team=r.team_id, layer=r.layer,  # type: ignore[arg-type]
-                       participants=tuple(participants.get(r.id, ())), start=_local(r.start),
-                       until=_local(r.until), handoff=r.handoff,  # type: ignore[arg-type]
-                       windows=r.windows, holidays=r.holidays)  # type: ignore[arg-type]
+            s.Rotation(
+                id=r.id,
+                team=r.team_id,
+                layer=r.layer,  # type: ignore[arg-type]
+                participants=tuple(participants.get(r.id, ())),
+                start=_local(r.start),
+                until=_local(r.until),
+                handoff=r.handoff,  # type: ignore[arg-type]
+                windows=r.windows,
+                holidays=r.holidays,
+            )  # type: ignore[arg-type]
             for r in session.scalars(select(m.Rotation).order_by(m.Rotation.position))
         ),
         shifts=tuple(
-            s.Shift(team=x.team_id, person=x.person_id, start=_local(x.start),  # type: ignore[arg-type]
-                    end=_local(x.end), layer=x.layer)  # type: ignore[arg-type]
+            s.Shift(
+                team=x.team_id,
+                person=x.person_id,
+                start=_local(x.start),  # type: ignore[arg-type]
+                end=_local(x.end),
+                layer=x.layer,
+            )  # type: ignore[arg-type]
             for x in session.scalars(select(m.Shift).order_by(m.Shift.start, m.Shift.id))
         ),
         overrides=tuple(
-            s.Override(id=o.id, team=o.team_id, kind=o.kind, person=o.person_id,  # type: ignore[arg-type]
-                       replaces=o.replaces_id, start=_local(o.start), end=_local(o.end),  # type: ignore[arg-type]
-                       layer=o.layer, reason=o.reason)  # type: ignore[arg-type]
+            s.Override(
+                id=o.id,
+                team=o.team_id,
+                kind=o.kind,
+                person=o.person_id,  # type: ignore[arg-type]
+                replaces=o.replaces_id,
+                start=_local(o.start),
+                end=_local(o.end),  # type: ignore[arg-type]
+                layer=o.layer,
+                reason=o.reason,
+            )  # type: ignore[arg-type]
             for o in session.scalars(select(m.Override).order_by(m.Override.position))
         ),
-        rules=tuple(_rule(r) for r in session.scalars(
-            select(m.CoverageRule).order_by(m.CoverageRule.position)
-        )),
+        rules=tuple(
+            _rule(r)
+            for r in session.scalars(select(m.CoverageRule).order_by(m.CoverageRule.position))
+        ),
     )
 
 
@@ -192,8 +313,14 @@ def _rule(row: m.CoverageRule) -> s.CoverageRule:
     note = spec.pop("consult_note", None)
     consult = {"team": row.consult_team_id, "note": note} if row.consult_team_id else None
     return s.CoverageRule.model_validate(
-        {**spec, "id": row.id, "team": row.team_id, "role": row.role, "priority": row.priority,
-         "consult": consult}
+        {
+            **spec,
+            "id": row.id,
+            "team": row.team_id,
+            "role": row.role,
+            "priority": row.priority,
+            "consult": consult,
+        }
     )
 
 

@@ -32,8 +32,11 @@ from oncall.snapshot import ConfigSnapshot
 ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "test-key-0123456789"
 PG_ADMIN = os.environ.get("SAMENOP_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
-BACKENDS = [b.strip() for b in os.environ.get("SAMENOP_TEST_DATABASES",
-                                              "sqlite,postgresql").split(",") if b.strip()]
+BACKENDS = [
+    b.strip()
+    for b in os.environ.get("SAMENOP_TEST_DATABASES", "sqlite,postgresql").split(",")
+    if b.strip()
+]
 
 
 def _pg_url(name: str) -> str:
@@ -58,16 +61,20 @@ def _make_database(backend: str, tmp: Path) -> tuple[str, object]:
         try:
             admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5)
         except psycopg.OperationalError as exc:
-            pytest.exit(f"PostgreSQL is required for these tests and is unreachable at "
-                        f"{PG_ADMIN}: {exc}. Start it, or set SAMENOP_TEST_DATABASES=sqlite.",
-                        returncode=3)
+            pytest.exit(
+                f"PostgreSQL is required for these tests and is unreachable at "
+                f"{PG_ADMIN}: {exc}. Start it, or set SAMENOP_TEST_DATABASES=sqlite.",
+                returncode=3,
+            )
         admin.execute(f'CREATE DATABASE "{name}"')
         return _pg_url(name), (admin, name)
     raise ValueError(f"unknown test backend {backend!r}")
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def db_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     url, handle = _make_database(request.param, tmp_path_factory.mktemp(request.param))
     migrate.upgrade(url)
     yield url
@@ -97,8 +104,12 @@ def connection(engine: Engine) -> Iterator[Connection]:
 
 @pytest.fixture
 def sessions(connection: Connection) -> sessionmaker[Session]:
-    return sessionmaker(bind=connection, join_transaction_mode="create_savepoint",
-                        expire_on_commit=False, autoflush=False)
+    return sessionmaker(
+        bind=connection,
+        join_transaction_mode="create_savepoint",
+        expire_on_commit=False,
+        autoflush=False,
+    )
 
 
 @pytest.fixture
@@ -111,9 +122,9 @@ def session(sessions: sessionmaker[Session]) -> Iterator[Session]:
 def loaded(sessions: sessionmaker[Session], example_config: ConfigSet) -> int:
     """The example regions stored in the test transaction; returns the config version."""
     with sessions() as s:
-        version = oncall_service.write_config(session=s, config=example_config,
-                                              now=datetime(2026, 1, 1, tzinfo=UTC),
-                                              source="tests")
+        version = oncall_service.write_config(
+            session=s, config=example_config, now=datetime(2026, 1, 1, tzinfo=UTC), source="tests"
+        )
         s.commit()
     return version
 
@@ -129,8 +140,9 @@ def settings(db_url: str) -> Settings:
 
 
 @pytest.fixture
-def client(settings: Settings, sessions: sessionmaker[Session], clock: ManualClock,
-           loaded: int) -> Iterator[TestClient]:
+def client(
+    settings: Settings, sessions: sessionmaker[Session], clock: ManualClock, loaded: int
+) -> Iterator[TestClient]:
     app = create_app(settings, clock=clock)
     app.state.samenop.sessions = sessions
     with TestClient(app, headers={"X-API-Key": API_KEY}) as c:

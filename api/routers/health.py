@@ -16,5 +16,8 @@ router = APIRouter(tags=["health"])
 @router.get("/healthz", summary="Ready: the database answers and a configuration is loaded")
 def healthz(session: DbSession, state: State) -> dict[str, Any]:
     session.execute(text("SELECT 1"))
-    return {"status": "ok", "database": state.engine.dialect.name,
-            "config_version": get_version(session=session)}
+    return {
+        "status": "ok",
+        "database": state.engine.dialect.name,
+        "config_version": get_version(session=session),
+    }

@@ -17,15 +17,22 @@ _CONFLICT = {"description": "Same source and external_id, different content"}
     "",
     response_model=DispatchRead,
     status_code=status.HTTP_201_CREATED,
-    responses={200: {"description": "A retry: the dispatch made the first time",
-                     "model": DispatchRead},
-               409: _CONFLICT, 401: {"description": "Missing or unknown API key"},
-               422: {"description": "Invalid input; each bad field is named"}},
+    responses={
+        200: {"description": "A retry: the dispatch made the first time", "model": DispatchRead},
+        409: _CONFLICT,
+        401: {"description": "Missing or unknown API key"},
+        422: {"description": "Invalid input; each bad field is named"},
+    },
     summary="Receive an incident from the police feed and pair it",
 )
 def create_incident(
-    data: IncidentCreate, response: Response, session: DbSession, snapshot: Snapshot,
-    clock: AppClock, settings: AppSettings, caller: Caller,
+    data: IncidentCreate,
+    response: Response,
+    session: DbSession,
+    snapshot: Snapshot,
+    clock: AppClock,
+    settings: AppSettings,
+    caller: Caller,
 ) -> DispatchRead:
     """Idempotent on (source, external_id): a retry returns the same dispatch with 200.
 
@@ -35,30 +42,50 @@ def create_incident(
     now = clock.now()
     try:
         result = service.intake(
-            session=session, data=data, snapshot=snapshot, now=now,
+            session=session,
+            data=data,
+            snapshot=snapshot,
+            now=now,
             national=(settings.national_fallback_name, settings.national_fallback_phone),
         )
     except service.IdempotencyConflict as exc:
         raise HTTPException(status_code=status.HTTP_409_CONFLICT, detail=str(exc)) from exc
     if result.created:
-        service.audit(session=session, now=now, actor=caller, action="incident.create",
-                      object_type="dispatch", object_id=result.dispatch.id)
+        service.audit(
+            session=session,
+            now=now,
+            actor=caller,
+            action="incident.create",
+            object_type="dispatch",
+            object_id=result.dispatch.id,
+        )
     session.commit()
     if not result.created:
         response.status_code = status.HTTP_200_OK
     return service.to_read(result.dispatch)
 
 
-@router.get("/{dispatch_id}", response_model=DispatchRead, summary="A dispatch with its plan",
-            responses={404: {"description": "No such incident or dispatch"}})
-def get_incident(dispatch_id: str, session: DbSession, clock: AppClock,
-                 caller: Caller) -> DispatchRead:
+@router.get(
+    "/{dispatch_id}",
+    response_model=DispatchRead,
+    summary="A dispatch with its plan",
+    responses={404: {"description": "No such incident or dispatch"}},
+)
+def get_incident(
+    dispatch_id: str, session: DbSession, clock: AppClock, caller: Caller
+) -> DispatchRead:
     """Look up by dispatch id, incident id or reference (SO-XXXXXX). Reads are audit-logged."""
     dispatch = service.get_dispatch(session=session, dispatch_id=dispatch_id)
     if dispatch is None:
         raise HTTPException(status_code=404, detail=f"no incident or dispatch '{dispatch_id}'")
-    service.audit(session=session, now=clock.now(), actor=caller, action="incident.read",
-                  object_type="dispatch", object_id=dispatch.id)
+    service.audit(
+        session=session,
+        now=clock.now(),
+        actor=caller,
+        action="incident.read",
+        object_type="dispatch",
+        object_id=dispatch.id,
+    )
     session.commit()
     return service.to_read(dispatch)
 

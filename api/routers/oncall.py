@@ -45,23 +45,41 @@ def _team_on_call(snapshot: ConfigSnapshot, team_id: str, at: datetime) -> OnCal
     people = []
     for e in oc.entries:
         p = snapshot.people.get(e.person)
-        people.append(OnCallPerson(
-            person=e.person, name=p.name if p else e.person, phones=list(p.phones) if p else [],
-            layer=e.layer.value, source=e.source, since=e.since, until=e.until,
-            reasons=[r.as_dict() for r in e.reasons]))
+        people.append(
+            OnCallPerson(
+                person=e.person,
+                name=p.name if p else e.person,
+                phones=list(p.phones) if p else [],
+                layer=e.layer.value,
+                source=e.source,
+                since=e.since,
+                until=e.until,
+                reasons=[r.as_dict() for r in e.reasons],
+            )
+        )
     return OnCallTeam(
-        team=team.id, team_name=team.name, kind=team.kind.value, team_line=team.phone, at=at,
+        team=team.id,
+        team_name=team.name,
+        kind=team.kind.value,
+        team_line=team.phone,
+        at=at,
         on_call=people,
-        removed=[{"person": pid, "reason": r.as_dict()} for pid, r in oc.removed])
+        removed=[{"person": pid, "reason": r.as_dict()} for pid, r in oc.removed],
+    )
 
 
 @router.get("/oncall", response_model=list[OnCallTeam], summary="Who is on call")
 def who_is_on_call(
-    snapshot: Snapshot, clock: AppClock, caller: Caller,
-    team: Annotated[list[str] | None, Query(description="Team id(s); all teams when omitted")] = None,
+    snapshot: Snapshot,
+    clock: AppClock,
+    caller: Caller,
+    team: Annotated[
+        list[str] | None, Query(description="Team id(s); all teams when omitted")
+    ] = None,
     region: Annotated[str | None, Query(description="Only teams of this region")] = None,
-    at: Annotated[str | None, Query(description="ISO instant; without offset Amsterdam time; "
-                                                "default now")] = None,
+    at: Annotated[
+        str | None, Query(description="ISO instant; without offset Amsterdam time; default now")
+    ] = None,
 ) -> list[OnCallTeam]:
     if at is None:
         instant = clock.now()
@@ -70,8 +88,7 @@ def who_is_on_call(
             instant = ensure_utc(parse_local_datetime(at))
         except ValueError as exc:
             raise HTTPException(status_code=422, detail=f"at: {exc}") from exc
-    teams = team or [t.id for t in snapshot.config.teams
-                     if region is None or t.region == region]
+    teams = team or [t.id for t in snapshot.config.teams if region is None or t.region == region]
     unknown = [t for t in teams if t not in snapshot.teams]
     if unknown:
         raise HTTPException(status_code=404, detail=f"unknown team(s): {', '.join(unknown)}")
@@ -97,42 +114,72 @@ async def _parse_body(request: Request) -> ConfigSet:
             return config
         config = ConfigSet.model_validate_json(raw)
     except ConfigError as exc:
-        raise HTTPException(status_code=422, detail={
-            "message": "configuration rejected; nothing was changed",
-            "issues": [{"path": i.path, "rule": i.message} for i in exc.issues]}) from exc
+        raise HTTPException(
+            status_code=422,
+            detail={
+                "message": "configuration rejected; nothing was changed",
+                "issues": [{"path": i.path, "rule": i.message} for i in exc.issues],
+            },
+        ) from exc
     except ValidationError as exc:
-        raise HTTPException(status_code=422, detail={
-            "message": "configuration rejected; nothing was changed",
-            "issues": [{"path": ".".join(str(x) for x in e["loc"]), "rule": e["msg"]}
-                       for e in exc.errors()]}) from exc
+        raise HTTPException(
+            status_code=422,
+            detail={
+                "message": "configuration rejected; nothing was changed",
+                "issues": [
+                    {"path": ".".join(str(x) for x in e["loc"]), "rule": e["msg"]}
+                    for e in exc.errors()
+                ],
+            },
+        ) from exc
     issues = validate_references(config, {})
     if issues:
-        raise HTTPException(status_code=422, detail={
-            "message": "configuration rejected; nothing was changed",
-            "issues": [{"path": i.path, "rule": i.message} for i in issues]})
+        raise HTTPException(
+            status_code=422,
+            detail={
+                "message": "configuration rejected; nothing was changed",
+                "issues": [{"path": i.path, "rule": i.message} for i in issues],
+            },
+        )
     return config
 
 
-@router.put("/config", summary="Replace the whole configuration (JSON or YAML)",
-            openapi_extra={"requestBody": {"content": {
+@router.put(
+    "/config",
+    summary="Replace the whole configuration (JSON or YAML)",
+    openapi_extra={
+        "requestBody": {
+            "content": {
                 "application/json": {"schema": {"type": "object"}},
-                "application/yaml": {"schema": {"type": "string"}}}}})
-async def put_config(request: Request, session: DbSession, clock: AppClock,
-                     caller: Caller) -> dict[str, Any]:
+                "application/yaml": {"schema": {"type": "string"}},
+            }
+        }
+    },
+)
+async def put_config(
+    request: Request, session: DbSession, clock: AppClock, caller: Caller
+) -> dict[str, Any]:
     """Validated as a whole first; on any error nothing changes (422 lists every issue)."""
     config = await _parse_body(request)
-    version = oncall_service.write_config(session=session, config=config, now=clock.now(),
-                                          source=f"api by {caller}")
+    version = oncall_service.write_config(
+        session=session, config=config, now=clock.now(), source=f"api by {caller}"
+    )
     session.commit()
     return {"version": version, "counts": {k: len(getattr(config, k)) for k in ConfigSet.SECTIONS}}
 
 
-@router.post("/config/validate", summary="Check a configuration without storing it",
-             openapi_extra={"requestBody": {"content": {
-                 "application/json": {"schema": {"type": "object"}},
-                 "application/yaml": {"schema": {"type": "string"}}}}})
+@router.post(
+    "/config/validate",
+    summary="Check a configuration without storing it",
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "application/yaml": {"schema": {"type": "string"}},
+            }
+        }
+    },
+)
 async def validate_config(request: Request, caller: Caller) -> dict[str, Any]:
     config = await _parse_body(request)
     return {"valid": True, "counts": {k: len(getattr(config, k)) for k in ConfigSet.SECTIONS}}
-
-

@@ -15,7 +15,9 @@ from dispatch import service
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
-templates.env.filters["local"] = lambda d: d.astimezone(AMS).strftime("%d-%m-%Y %H:%M") if d else "—"
+templates.env.filters["local"] = lambda d: (
+    d.astimezone(AMS).strftime("%d-%m-%Y %H:%M") if d else "—"
+)
 templates.env.globals.update(MODE_NL=MODE_NL, CASE_TYPE_NL=CASE_TYPE_NL, TEAM_KIND_NL=TEAM_KIND_NL)
 
 STATUS_NL = {
@@ -27,18 +29,27 @@ templates.env.globals["STATUS_NL"] = STATUS_NL
 
 
 @router.get("/", response_class=HTMLResponse)
-def dashboard(request: Request, session: DbSession, snapshot: Snapshot,
-              clock: AppClock) -> HTMLResponse:
+def dashboard(
+    request: Request, session: DbSession, snapshot: Snapshot, clock: AppClock
+) -> HTMLResponse:
     now = clock.now()
     dispatches = service.list_dispatches(session=session, limit=50)
     teams = []
     for team in snapshot.config.teams:
         oc = snapshot.on_call(team.id, now)
-        names = [snapshot.people[e.person].name if e.person in snapshot.people else e.person
-                 for e in oc.entries]
+        names = [
+            snapshot.people[e.person].name if e.person in snapshot.people else e.person
+            for e in oc.entries
+        ]
         teams.append({"team": team, "names": names, "entries": oc.entries})
     return templates.TemplateResponse(
-        request, "dashboard.html",
-        {"dispatches": dispatches, "teams": teams, "now": now, "version": snapshot.version,
-         "regions": {r.id: r.name for r in snapshot.config.regions}},
+        request,
+        "dashboard.html",
+        {
+            "dispatches": dispatches,
+            "teams": teams,
+            "now": now,
+            "version": snapshot.version,
+            "regions": {r.id: r.name for r in snapshot.config.regions},
+        },
     )

@@ -1,0 +1,242 @@
+"""Intake over HTTP against a real database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.app import create_app
+from core.db import make_session_factory
+from core.settings import Settings
+from dispatch.models import AuditLog, Dispatch, Event, Incident
+from oncall import service as oncall_service
+from tests.dispatch.test_pairing import CONFIG, WM
+
+from ..conftest import API_KEY
+
+
+@pytest.fixture
+def loaded(sessions: sessionmaker[Session]) -> int:
+    with sessions() as s:
+        version = oncall_service.write_config(
+            session=s, config=CONFIG, now=datetime(2026, 1, 1, tzinfo=UTC), source="tests"
+        )
+        s.commit()
+    return version
+
+
+def body(**over: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "source": "meldkamer-test",
+        "external_id": f"MK-{uuid.uuid4().hex[:10]}",
+        "reported_at": "2026-03-10T14:00:00+01:00",
+        "basisteam": WM,
+        "case_type": "HG",
+        "persons": [{"role": "victim", "age": 34}, {"role": "child", "age": 6}],
+        "flags": ["children_present"],
+        "police_unit": "WM-12",
+        "police_callback": "06 12345678",
+    }
+    data.update(over)
+    return data
+
+
+def count(session: Session, model: type) -> int:
+    return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_create_returns_plan_with_reasons(client: TestClient) -> None:
+    r = client.post("/api/v1/incidents", json=body())
+    assert r.status_code == 201, r.text
+    data = r.json()
+    assert data["status"] == "paired"
+    assert data["team"] == "vt-zl" and data["mode"] == "on_scene" and data["staff_needed"] == 2
+    assert data["reference"].startswith("SO-")
+    plan = data["plan"]
+    assert plan["response"]["rule"] == "zl-samen-op"
+    assert [c["person"] for c in plan["response"]["candidates"]] == ["anna", "cor"]
+    assert all(r["text"] for r in plan["response"]["reasons"])
+    assert [a["purpose"] for a in data["assignments"]] == ["respond", "respond", "team_line"]
+    assert data["assignments"][0]["phone"] == "+31612340001"
+
+    again = client.get(f"/api/v1/incidents/{data['id']}")
+    assert again.status_code == 200 and again.json()["plan"] == plan
+    by_ref = client.get(f"/api/v1/incidents/{data['reference']}")
+    assert by_ref.json()["id"] == data["id"]
+
+
+def test_retry_returns_same_dispatch_with_200(client: TestClient, session: Session) -> None:
+    payload = body()
+    first = client.post("/api/v1/incidents", json=payload)
+    second = client.post("/api/v1/incidents", json=payload)
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert first.json()["id"] == second.json()["id"]
+    assert first.json()["reference"] == second.json()["reference"]
+    n = session.scalar(
+        select(func.count())
+        .select_from(Incident)
+        .where(Incident.external_id == payload["external_id"])
+    )
+    assert n == 1
+    events = session.scalars(select(Event.type).where(Event.dispatch_id == first.json()["id"]))
+    assert sorted(events) == ["dispatch.planned", "incident.received"]
+
+
+def test_retry_with_equivalent_formatting_is_still_a_retry(client: TestClient) -> None:
+    payload = body()
+    first = client.post("/api/v1/incidents", json=payload)
+    same = dict(
+        payload,
+        case_type="hg",
+        reported_at="2026-03-10T13:00:00Z",
+        police_callback="+31 6 1234 5678",
+    )
+    second = client.post("/api/v1/incidents", json=same)
+    assert second.status_code == 200 and second.json()["id"] == first.json()["id"]
+
+
+def test_same_external_id_different_content_conflicts(client: TestClient) -> None:
+    payload = body()
+    client.post("/api/v1/incidents", json=payload)
+    r = client.post("/api/v1/incidents", json=dict(payload, case_type="KM"))
+    assert r.status_code == 409
+    assert payload["external_id"] in r.json()["detail"]
+
+
+def test_unknown_area_is_accepted_with_national_fallback(client: TestClient) -> None:
+    r = client.post(
+        "/api/v1/incidents", json=body(basisteam="onbekend-team", municipality="GM9999")
+    )
+    assert r.status_code == 201
+    data = r.json()
+    assert data["status"] == "fallback"
+    assert data["plan"]["expectation"]["phone"] == "0800-2000"
+    assert "area_unknown" in [x["code"] for x in data["plan"]["reasons"]]
+
+
+def test_area_by_name_is_resolved(client: TestClient) -> None:
+    r = client.post("/api/v1/incidents", json=body(basisteam=None, municipality="stein"))
+    assert r.status_code == 201
+    assert r.json()["plan"]["response"]["rule"] == "zl-samen-op"
+
+
+@pytest.mark.parametrize(
+    "field,value,where,rule_part",
+    [
+        ("case_type", "XX", "case_type", "HG"),
+        ("police_callback", "12345", "police_callback", "phone number"),
+        ("persons", [{"role": "victim", "age": 200}], "persons[0].age", "less than or equal"),
+        ("persons", [{"role": "buurman", "age": 40}], "persons[0].role", "victim"),
+        ("persons", [{"role": "victim", "name": "Jan"}], "persons[0].name", "not permitted"),
+        ("reported_at", "gisteren", "reported_at", "ISO"),
+        ("flags", ["vuurwerk"], "flags[0]", "weapons"),
+        ("source", "", "source", "pattern"),
+    ],
+)
+def test_bad_input_names_field_and_rule(
+    client: TestClient, session: Session, field: str, value: Any, where: str, rule_part: str
+) -> None:
+    before = count(session, Incident)
+    r = client.post("/api/v1/incidents", json=body(**{field: value}))
+    assert r.status_code == 422
+    errors = r.json()["errors"]
+    assert any(e["field"] == where and rule_part in e["rule"] for e in errors), errors
+    assert count(session, Incident) == before
+
+
+def test_missing_fields_are_all_named(client: TestClient) -> None:
+    r = client.post("/api/v1/incidents", json={"source": "x"})
+    assert r.status_code == 422
+    fields = {e["field"] for e in r.json()["errors"]}
+    assert {"external_id", "reported_at", "case_type", "police_unit", "police_callback"} <= fields
+
+
+def test_api_key_required(client: TestClient) -> None:
+    r = client.post("/api/v1/incidents", json=body(), headers={"X-API-Key": "wrong"})
+    assert r.status_code == 401
+    assert "X-API-Key" in r.json()["detail"]
+
+
+def test_reads_are_audit_logged(client: TestClient, session: Session) -> None:
+    created = client.post("/api/v1/incidents", json=body()).json()
+    client.get(f"/api/v1/incidents/{created['id']}")
+    actions = session.scalars(select(AuditLog.action).where(AuditLog.object_id == created["id"]))
+    assert sorted(actions) == ["incident.create", "incident.read"]
+
+
+def test_unknown_dispatch_is_404(client: TestClient) -> None:
+    r = client.get("/api/v1/incidents/nope")
+    assert r.status_code == 404 and "nope" in r.json()["detail"]
+
+
+def test_oncall_endpoint(client: TestClient) -> None:
+    r = client.get("/api/v1/oncall", params={"team": "vt-zl", "at": "2026-06-02T14:00"})
+    assert r.status_code == 200
+    [team] = r.json()
+    assert [p["person"] for p in team["on_call"]] == ["cor"]
+    assert team["removed"][0]["person"] == "anna"
+    assert team["team_line"] == "+318002000"
+    bad = client.get("/api/v1/oncall", params={"team": "geen-team"})
+    assert bad.status_code == 404
+
+
+def test_openapi_documents_every_route(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert {
+        "/api/v1/incidents",
+        "/api/v1/incidents/{dispatch_id}",
+        "/api/v1/oncall",
+        "/api/v1/config",
+    } <= set(spec["paths"])
+    post = spec["paths"]["/api/v1/incidents"]["post"]
+    assert {"200", "201", "409", "422"} <= set(post["responses"])
+    assert "examples" in spec["components"]["schemas"]["IncidentCreate"]
+
+
+def test_dashboard_lists_dispatch(client: TestClient) -> None:
+    ref = client.post("/api/v1/incidents", json=body()).json()["reference"]
+    page = client.get("/")
+    assert page.status_code == 200
+    assert ref in page.text and "Meldingen" in page.text
+
+
+def test_concurrent_duplicates_make_one_dispatch(engine: Engine, settings: Settings) -> None:
+    """Real commits from parallel requests: the unique constraint lets one win."""
+    factory = make_session_factory(engine)
+    with factory() as s:
+        oncall_service.write_config(
+            session=s, config=CONFIG, now=datetime(2026, 1, 1, tzinfo=UTC), source="tests"
+        )
+        s.commit()
+    app = create_app(settings)
+    app.state.samenop.sessions = factory
+    payload = body()
+    results: list[tuple[int, str]] = []
+    try:
+        with TestClient(app, headers={"X-API-Key": API_KEY}) as c:
+
+            def post() -> None:
+                r = c.post("/api/v1/incidents", json=payload)
+                results.append((r.status_code, r.json()["id"]))
+
+            threads = [threading.Thread(target=post) for _ in range(6)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        assert sorted(code for code, _ in results) == [200] * 5 + [201]
+        assert len({i for _, i in results}) == 1
+    finally:
+        with factory() as s:
+            s.query(Dispatch).delete()
+            s.query(Incident).delete()
+            s.query(Event).delete()
+            s.query(AuditLog).delete()
+            s.commit()
