@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -69,7 +69,8 @@ class IncidentCreate(BaseModel):
     @field_validator("reported_at", mode="before")
     @classmethod
     def _reported_at(cls, value: Any) -> Any:
-        return parse_local_datetime(value)
+        # Stored and compared in UTC, so "+01:00" and "Z" spellings are the same request.
+        return parse_local_datetime(value).astimezone(UTC)
 
     @field_validator("case_type", mode="before")
     @classmethod
