@@ -241,9 +241,12 @@ def demo(
     url = f"http://{host}:{port}/"
     typer.echo(f"dashboard: {url}   API docs: {url}docs   API key: {settings.api_keys[0]}")
     if open_browser:
-        threading.Thread(
-            target=lambda: (time.sleep(1.5), webbrowser.open(url)), daemon=True
-        ).start()
+
+        def _open() -> None:
+            time.sleep(1.5)  # let uvicorn bind first
+            webbrowser.open(url)
+
+        threading.Thread(target=_open, daemon=True).start()
     uvicorn.run("api.main:app", host=host, port=port, log_level="info")
 
 

@@ -72,6 +72,7 @@ REASONS: dict[str, str] = {
     "exception_exclude": "uitzondering: regel vervalt omdat {condition}",
     # --- rule outcome ---
     "rule_matched": "regel {rule} van toepassing ({mode}, {staff} pers.)",
+    "rule_no_candidates": "regel {rule} geldt ook, maar niemand van {team} kan nu gevraagd worden",
     "rule_lower_priority": "regel {rule} geldt ook, maar heeft lagere prioriteit ({priority})",
     "rule_role_other": "regel {rule} is voor {role}",
     # --- rosters and candidates ---

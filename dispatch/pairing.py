@@ -370,14 +370,16 @@ def pair(
     if chosen is None:
         chosen = responses[0]
     others = [r for r in responses if r is not chosen]
-    for other in others:
-        reasons.append(
-            reason(
-                "rule_lower_priority",
-                rule=other.rule,
-                priority=snapshot.config.rules[snapshot.rule_position[other.rule]].priority,
-            )
-        )
+    passed = True
+    for other in responses:
+        if other is chosen:
+            passed = False
+            continue
+        if passed:  # tried first, but nobody of that team can be asked now
+            reasons.append(reason("rule_no_candidates", rule=other.rule, team=other.team_name))
+        else:
+            priority = snapshot.config.rules[snapshot.rule_position[other.rule]].priority
+            reasons.append(reason("rule_lower_priority", rule=other.rule, priority=priority))
     expectation = _expectation(snapshot, [chosen, *others], national)
     return Plan(
         at=at,

@@ -213,7 +213,7 @@ def read_config(*, session: Session) -> s.ConfigSet:
     for ms in session.scalars(
         select(m.Membership).order_by(m.Membership.person_id, m.Membership.position)
     ):
-        memberships.setdefault(ms.person_id, []).append(s.Membership(team=ms.team_id, role=ms.role))  # type: ignore[arg-type]
+        memberships.setdefault(ms.person_id, []).append(s.Membership(team=ms.team_id, role=ms.role))
     phones: dict[str, list[str]] = {}
     for cp in session.scalars(
         select(m.ContactPoint).order_by(m.ContactPoint.person_id, m.ContactPoint.position)
@@ -229,7 +229,7 @@ def read_config(*, session: Session) -> s.ConfigSet:
 
     return s.ConfigSet(
         regions=tuple(
-            s.Region(id=r.id, name=r.name, office_hours=r.office_hours)  # type: ignore[arg-type]
+            s.Region(id=r.id, name=r.name, office_hours=r.office_hours)
             for r in session.scalars(select(m.Region).order_by(m.Region.id))
         ),
         municipalities=tuple(
@@ -247,10 +247,10 @@ def read_config(*, session: Session) -> s.ConfigSet:
                 id=t.id,
                 kind=t.kind,
                 name=t.name,
-                region=t.region_id,  # type: ignore[arg-type]
+                region=t.region_id,
                 phone=t.phone,
                 office_hours=t.office_hours,
-            )  # type: ignore[arg-type]
+            )
             for t in session.scalars(select(m.Team).order_by(m.Team.id))
         ),
         people=tuple(
@@ -267,24 +267,24 @@ def read_config(*, session: Session) -> s.ConfigSet:
             s.Rotation(
                 id=r.id,
                 team=r.team_id,
-                layer=r.layer,  # type: ignore[arg-type]
+                layer=r.layer,
                 participants=tuple(participants.get(r.id, ())),
                 start=_local(r.start),
                 until=_local(r.until),
-                handoff=r.handoff,  # type: ignore[arg-type]
+                handoff=r.handoff,
                 windows=r.windows,
                 holidays=r.holidays,
-            )  # type: ignore[arg-type]
+            )
             for r in session.scalars(select(m.Rotation).order_by(m.Rotation.position))
         ),
         shifts=tuple(
             s.Shift(
                 team=x.team_id,
                 person=x.person_id,
-                start=_local(x.start),  # type: ignore[arg-type]
+                start=_local(x.start),
                 end=_local(x.end),
                 layer=x.layer,
-            )  # type: ignore[arg-type]
+            )
             for x in session.scalars(select(m.Shift).order_by(m.Shift.start, m.Shift.id))
         ),
         overrides=tuple(
@@ -292,13 +292,13 @@ def read_config(*, session: Session) -> s.ConfigSet:
                 id=o.id,
                 team=o.team_id,
                 kind=o.kind,
-                person=o.person_id,  # type: ignore[arg-type]
+                person=o.person_id,
                 replaces=o.replaces_id,
                 start=_local(o.start),
-                end=_local(o.end),  # type: ignore[arg-type]
+                end=_local(o.end),
                 layer=o.layer,
                 reason=o.reason,
-            )  # type: ignore[arg-type]
+            )
             for o in session.scalars(select(m.Override).order_by(m.Override.position))
         ),
         rules=tuple(

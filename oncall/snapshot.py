@@ -20,6 +20,7 @@ from oncall.schemas import (
     CoverageRule,
     Override,
     Person,
+    Rotation,
     Shift,
     Team,
     Window,
@@ -82,12 +83,12 @@ class ConfigSnapshot:
             if rule.area is None:
                 self.national_rules.append(rule)
                 continue
-            for b in rule.area.basisteams:
-                self._by_basisteam.setdefault(b, []).append(rule)
+            for bt in rule.area.basisteams:
+                self._by_basisteam.setdefault(bt, []).append(rule)
             for code in rule.area.municipalities:
                 self._by_municipality.setdefault(code, []).append(rule)
 
-        self._rotations: dict[str, list] = {}
+        self._rotations: dict[str, list[Rotation]] = {}
         for rot in config.rotations:
             self._rotations.setdefault(rot.team, []).append(rot)
         shifts: dict[str, list[Shift]] = {}
