@@ -10,7 +10,7 @@ import time
 import webbrowser
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import yaml
@@ -23,7 +23,7 @@ from core.settings import get_settings
 from core.timeutil import AMS, ensure_utc
 from dispatch.pairing import Plan, pair
 from dispatch.schemas import IncidentCreate
-from dispatch.service import facts_from, resolve_area
+from dispatch.service import facts_from, intake, resolve_area
 from oncall import service as oncall_service
 from oncall.loader import ConfigError, load_paths
 from oncall.schemas import parse_local_datetime
@@ -238,6 +238,7 @@ def demo(
 
     settings = get_settings()
     config_load([Path(settings.regions_dir)])
+    _seed_demo_incidents()
     url = f"http://{host}:{port}/"
     typer.echo(f"dashboard: {url}   API docs: {url}docs   API key: {settings.api_keys[0]}")
     if open_browser:
@@ -248,6 +249,63 @@ def demo(
 
         threading.Thread(target=_open, daemon=True).start()
     uvicorn.run("api.main:app", host=host, port=port, log_level="info")
+
+
+DEMO_INCIDENTS: tuple[dict[str, Any], ...] = (
+    {
+        "basisteam": "gooi-en-vechtstreek-noord",
+        "municipality": "GM0402",
+        "case_type": "HG",
+        "persons": [
+            {"role": "victim", "age": 34},
+            {"role": "child", "age": 6},
+            {"role": "suspect", "age": 38},
+        ],
+        "flags": ["children_present"],
+    },
+    {
+        "basisteam": "ijmond",
+        "case_type": "HG",
+        "persons": [{"role": "victim", "age": 41}],
+        "flags": ["huisverbod_considered"],
+    },
+    {
+        "municipality": "Sittard-Geleen",
+        "case_type": "KM",
+        "persons": [{"role": "child", "age": 9}, {"role": "suspect", "age": 35}],
+        "flags": [],
+    },
+    {"basisteam": "onbekend", "case_type": "HG", "persons": [], "flags": []},
+)
+
+
+def _seed_demo_incidents() -> None:
+    """A few incidents at 'now' so the dashboard shows plans from the first second."""
+    settings = get_settings()
+    factory = make_session_factory(make_engine(settings.database_url))
+    now = SystemClock().now()
+    with session_scope(factory) as session:
+        snapshot = ConfigSnapshot(
+            oncall_service.read_config(session=session), oncall_service.get_version(session=session)
+        )
+        for i, extra in enumerate(DEMO_INCIDENTS, start=1):
+            data = IncidentCreate.model_validate(
+                {
+                    "source": "demo",
+                    "external_id": f"demo-{now:%Y%m%d%H%M%S}-{i}",
+                    "reported_at": now.isoformat(),
+                    "police_unit": f"DEMO-{i}",
+                    "police_callback": "06 12345678",
+                    **extra,
+                }
+            )
+            intake(
+                session=session,
+                data=data,
+                snapshot=snapshot,
+                now=now,
+                national=(settings.national_fallback_name, settings.national_fallback_phone),
+            )
 
 
 def _ensure_sqlite_dir(url: str) -> None:
