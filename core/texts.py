@@ -46,6 +46,8 @@ REASONS: dict[str, str] = {
     "area_outside": "{area} valt buiten het werkgebied van deze regel",
     "area_national": "regel geldt landelijk",
     "area_unknown": "gebied {area} is niet geconfigureerd",
+    "area_ignored": "'{value}' is niet geconfigureerd; {used} gebruikt",
+    "area_conflict": "gemeente {municipality} hoort niet bij basisteam {basisteam}; de gemeente (plaats van het incident) is aangehouden",
     "area_missing": "melding noemt geen basisteam of gemeente",
     # --- case type ---
     "case_type_ok": "soort melding {case_type} valt onder de regel",

@@ -29,7 +29,7 @@ class Incident(Base):
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     basisteam_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
-    municipality_code: Mapped[str | None] = mapped_column(String(6), nullable=True)
+    municipality_code: Mapped[str | None] = mapped_column(String(100), nullable=True)
     case_type: Mapped[str] = mapped_column(String(4))
     persons: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     flags: Mapped[list[str]] = mapped_column(JSON)

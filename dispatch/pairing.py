@@ -9,7 +9,7 @@ carries the reasons it was taken or skipped.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -226,7 +226,10 @@ def _response(
 
 
 def _expectation(
-    snapshot: ConfigSnapshot, responses: list[ResponsePlan], national: tuple[str, str]
+    snapshot: ConfigSnapshot,
+    responses: list[ResponsePlan],
+    national: tuple[str, str],
+    region: str | None,
 ) -> Expectation:
     """The best thing the police can count on when the first choice does not work out."""
     name, phone = national
@@ -259,6 +262,15 @@ def _expectation(
                     "expect_phone", team=plan.team_name, phone=display_phone(plan.team_line)
                 ).text,
             )
+    for team in snapshot.config.teams:  # the region's own 24/7 line beats the national one
+        if team.region == region and team.phone and team.kind.value in _LINE_KINDS:
+            return Expectation(
+                mode="phone",
+                team=team.id,
+                name=team.name,
+                phone=team.phone,
+                text=reason("expect_phone", team=team.name, phone=display_phone(team.phone)).text,
+            )
     return Expectation(
         mode="phone",
         team=None,
@@ -266,6 +278,40 @@ def _expectation(
         phone=phone,
         text=reason("expect_national", name=name, phone=phone).text,
     )
+
+
+_LINE_KINDS = ("veilig_thuis",)
+
+
+def _settle_area(
+    snapshot: ConfigSnapshot, incident: IncidentFacts
+) -> tuple[IncidentFacts, list[Reason]]:
+    """Drop an area value that is unknown or contradicts the other, and say so.
+
+    The municipality is where the incident is; when the basisteam given does not
+    serve it, the municipality decides.
+    """
+    basisteam, municipality = incident.basisteam, incident.municipality
+    notes: list[Reason] = []
+    known_b = basisteam in snapshot.basisteams
+    known_m = municipality in snapshot.municipalities
+    if basisteam and municipality:
+        if known_m and not known_b:
+            notes.append(reason("area_ignored", value=basisteam, used=municipality))
+            basisteam = None
+        elif known_b and not known_m:
+            notes.append(reason("area_ignored", value=municipality, used=basisteam))
+            municipality = None
+        elif known_b and known_m:
+            serving = snapshot.municipality_basisteams.get(municipality or "", frozenset())
+            if serving and basisteam not in serving:
+                notes.append(
+                    reason("area_conflict", basisteam=basisteam, municipality=municipality)
+                )
+                basisteam = None
+    if (basisteam, municipality) == (incident.basisteam, incident.municipality):
+        return incident, notes
+    return replace(incident, basisteam=basisteam, municipality=municipality), notes
 
 
 def pair(
@@ -277,7 +323,6 @@ def pair(
 ) -> Plan:
     """Decide who to ask for ``incident`` at instant ``at``; never raises for bad luck."""
     at = ensure_utc(at)
-    region = snapshot.region_of(incident.basisteam, incident.municipality)
     fallback = Expectation(
         mode="phone",
         team=None,
@@ -301,11 +346,11 @@ def pair(
                 reason("national_fallback", name=national[0], phone=national[1]),
             ),
         )
+    incident, area_notes = _settle_area(snapshot, incident)
+    region = snapshot.region_of(incident.basisteam, incident.municipality)
     if not snapshot.knows_area(incident.basisteam, incident.municipality):
         area = " / ".join(x for x in (incident.basisteam, incident.municipality) if x)
-        unknown = reason("area_unknown", area=area)
-    else:
-        unknown = None
+        area_notes.append(reason("area_unknown", area=area))
 
     evaluations: list[RuleEvaluation] = []
     matched_respond: list[tuple[CoverageRule, RuleEvaluation]] = []
@@ -347,7 +392,7 @@ def pair(
             )
 
     responses = [_response(snapshot, rule, ev, at) for rule, ev in matched_respond]
-    reasons: list[Reason] = [unknown] if unknown else []
+    reasons: list[Reason] = list(area_notes)
     if not responses:
         reasons += [
             reason("no_rule"),
@@ -380,7 +425,7 @@ def pair(
         else:
             priority = snapshot.config.rules[snapshot.rule_position[other.rule]].priority
             reasons.append(reason("rule_lower_priority", rule=other.rule, priority=priority))
-    expectation = _expectation(snapshot, [chosen, *others], national)
+    expectation = _expectation(snapshot, [chosen, *others], national, region)
     return Plan(
         at=at,
         status=status,

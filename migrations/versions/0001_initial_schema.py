@@ -56,7 +56,7 @@ def upgrade() -> None:
         sa.Column("reported_at", core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("received_at", core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("basisteam_id", sa.String(length=64), nullable=True),
-        sa.Column("municipality_code", sa.String(length=6), nullable=True),
+        sa.Column("municipality_code", sa.String(length=100), nullable=True),
         sa.Column("case_type", sa.String(length=4), nullable=False),
         sa.Column("persons", sa.JSON(), nullable=False),
         sa.Column("flags", sa.JSON(), nullable=False),
