@@ -91,6 +91,8 @@ class Event(Base):
     """Outbox: every state change writes one in the same transaction; ids only grow."""
 
     __tablename__ = "events"
+    # Never reuse an id on SQLite, even after the newest row is deleted.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
     dispatch_id: Mapped[str | None] = mapped_column(
@@ -105,6 +107,7 @@ class AuditLog(Base):
     """Who read or changed what: reads of incident details are logged (AVG)."""
 
     __tablename__ = "audit_log"
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -152,7 +152,6 @@ def _candidates(
             skipped.append(Skipped(person=entry.person, team=team, reasons=(*entry.reasons, why)))
             continue
         assert person is not None
-        extra = (reason("backup_layer"),) if entry.layer.value == "backup" else ()
         taken.append(
             Candidate(
                 order=len(taken) + 1,
@@ -163,7 +162,7 @@ def _candidates(
                 layer=entry.layer.value,
                 source=entry.source,
                 until=entry.until,
-                reasons=(*entry.reasons, *extra),
+                reasons=entry.reasons,
             )
         )
     team_name = snapshot.teams[team].name if team in snapshot.teams else team

@@ -19,6 +19,7 @@ class Region(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     office_hours: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Municipality(Base):
@@ -26,6 +27,7 @@ class Municipality(Base):
 
     code: Mapped[str] = mapped_column(String(6), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    position: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Basisteam(Base):
@@ -36,6 +38,7 @@ class Basisteam(Base):
     region_id: Mapped[str] = mapped_column(
         ForeignKey("regions.id", ondelete="RESTRICT"), index=True
     )
+    position: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class BasisteamMunicipality(Base):
@@ -61,6 +64,7 @@ class Team(Base):
     )
     phone: Mapped[str | None] = mapped_column(String(20), nullable=True)
     office_hours: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Person(Base):
@@ -69,6 +73,7 @@ class Person(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
 
     contact_points: Mapped[list[ContactPoint]] = relationship(
         order_by="ContactPoint.position", cascade="all, delete-orphan", lazy="selectin"
@@ -141,6 +146,7 @@ class Shift(Base):
     start: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     end: Mapped[datetime] = mapped_column(UTCDateTime)
     layer: Mapped[str] = mapped_column(String(16), default="primary")
+    position: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Override(Base):

@@ -63,14 +63,23 @@ def write_config(*, session: Session, config: s.ConfigSet, now: datetime, source
     bulk(
         m.Region,
         [
-            {"id": r.id, "name": r.name, "office_hours": _windows(r.office_hours)}
-            for r in config.regions
+            {"id": r.id, "name": r.name, "office_hours": _windows(r.office_hours), "position": i}
+            for i, r in enumerate(config.regions)
         ],
     )
-    bulk(m.Municipality, [{"code": x.code, "name": x.name} for x in config.municipalities])
+    bulk(
+        m.Municipality,
+        [
+            {"code": x.code, "name": x.name, "position": i}
+            for i, x in enumerate(config.municipalities)
+        ],
+    )
     bulk(
         m.Basisteam,
-        [{"id": b.id, "name": b.name, "region_id": b.region} for b in config.basisteams],
+        [
+            {"id": b.id, "name": b.name, "region_id": b.region, "position": i}
+            for i, b in enumerate(config.basisteams)
+        ],
     )
     bulk(
         m.BasisteamMunicipality,
@@ -90,11 +99,18 @@ def write_config(*, session: Session, config: s.ConfigSet, now: datetime, source
                 "region_id": t.region,
                 "phone": t.phone,
                 "office_hours": _windows(t.office_hours),
+                "position": i,
             }
-            for t in config.teams
+            for i, t in enumerate(config.teams)
         ],
     )
-    bulk(m.Person, [{"id": p.id, "name": p.name, "active": p.active} for p in config.people])
+    bulk(
+        m.Person,
+        [
+            {"id": p.id, "name": p.name, "active": p.active, "position": i}
+            for i, p in enumerate(config.people)
+        ],
+    )
     bulk(
         m.ContactPoint,
         [
@@ -145,8 +161,9 @@ def write_config(*, session: Session, config: s.ConfigSet, now: datetime, source
                 "start": x.start,
                 "end": x.end,
                 "layer": x.layer.value,
+                "position": i,
             }
-            for x in config.shifts
+            for i, x in enumerate(config.shifts)
         ],
     )
     bulk(
@@ -230,17 +247,17 @@ def read_config(*, session: Session) -> s.ConfigSet:
     return s.ConfigSet(
         regions=tuple(
             s.Region(id=r.id, name=r.name, office_hours=r.office_hours)
-            for r in session.scalars(select(m.Region).order_by(m.Region.id))
+            for r in session.scalars(select(m.Region).order_by(m.Region.position))
         ),
         municipalities=tuple(
             s.Municipality(code=x.code, name=x.name)
-            for x in session.scalars(select(m.Municipality).order_by(m.Municipality.code))
+            for x in session.scalars(select(m.Municipality).order_by(m.Municipality.position))
         ),
         basisteams=tuple(
             s.Basisteam(
                 id=b.id, name=b.name, region=b.region_id, municipalities=tuple(links.get(b.id, ()))
             )
-            for b in session.scalars(select(m.Basisteam).order_by(m.Basisteam.id))
+            for b in session.scalars(select(m.Basisteam).order_by(m.Basisteam.position))
         ),
         teams=tuple(
             s.Team(
@@ -251,7 +268,7 @@ def read_config(*, session: Session) -> s.ConfigSet:
                 phone=t.phone,
                 office_hours=t.office_hours,
             )
-            for t in session.scalars(select(m.Team).order_by(m.Team.id))
+            for t in session.scalars(select(m.Team).order_by(m.Team.position))
         ),
         people=tuple(
             s.Person(
@@ -261,7 +278,7 @@ def read_config(*, session: Session) -> s.ConfigSet:
                 phones=tuple(phones.get(p.id, ())),
                 memberships=tuple(memberships.get(p.id, ())),
             )
-            for p in session.scalars(select(m.Person).order_by(m.Person.id))
+            for p in session.scalars(select(m.Person).order_by(m.Person.position))
         ),
         rotations=tuple(
             s.Rotation(
@@ -285,7 +302,7 @@ def read_config(*, session: Session) -> s.ConfigSet:
                 end=_local(x.end),
                 layer=x.layer,
             )
-            for x in session.scalars(select(m.Shift).order_by(m.Shift.start, m.Shift.id))
+            for x in session.scalars(select(m.Shift).order_by(m.Shift.position))
         ),
         overrides=tuple(
             s.Override(

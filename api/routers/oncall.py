@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from api.deps import AppClock, Caller, DbSession, Snapshot
 from core.timeutil import ensure_utc
 from oncall import service as oncall_service
-from oncall.loader import ConfigError, load_text, validate_references
+from oncall.loader import ConfigError, ConfigIssue, load_text, validate_references
 from oncall.schemas import ConfigSet, parse_local_datetime
 from oncall.snapshot import ConfigSnapshot
 
@@ -88,6 +90,8 @@ def who_is_on_call(
             instant = ensure_utc(parse_local_datetime(at))
         except ValueError as exc:
             raise HTTPException(status_code=422, detail=f"at: {exc}") from exc
+    if region is not None and region not in snapshot.regions:
+        raise HTTPException(status_code=404, detail=f"unknown region '{region}'")
     teams = team or [t.id for t in snapshot.config.teams if region is None or t.region == region]
     unknown = [t for t in teams if t not in snapshot.teams]
     if unknown:
@@ -102,45 +106,43 @@ def get_config(snapshot: Snapshot, caller: Caller) -> dict[str, Any]:
     return data
 
 
+def _rejected(issues: list[ConfigIssue] | tuple[ConfigIssue, ...]) -> HTTPException:
+    return HTTPException(
+        status_code=422,
+        detail={
+            "message": "configuration rejected; nothing was changed",
+            "issues": [{"path": i.path, "rule": i.message, "line": i.line} for i in issues],
+        },
+    )
+
+
 async def _parse_body(request: Request) -> ConfigSet:
-    raw = await request.body()
-    ctype = request.headers.get("content-type", "")
+    """JSON or YAML, checked by the same loader as the files under regions/.
+
+    JSON is YAML too, so both get the same paths and messages. A ``version`` key (as
+    returned by GET) is accepted and ignored, so an export can be edited and sent back.
+    """
+    text = (await request.body()).decode("utf-8", errors="replace")
+    if "yaml" not in request.headers.get("content-type", ""):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise _rejected(
+                [ConfigIssue(file="request", path="", message=f"invalid JSON: {exc}")]
+            ) from exc
+        if isinstance(data, dict):
+            data.pop("version", None)
+        text = json.dumps(data)
+    else:
+        # Drop a top-level ``version:`` line without re-serialising the planner's YAML.
+        text = re.sub(r"(?m)^version:[^\n]*\n?", "", text)
     try:
-        if "yaml" in ctype:
-            config, origins = load_text(raw.decode(), name="request")
-            issues = validate_references(config, origins)
-            if issues:
-                raise ConfigError(tuple(issues))
-            return config
-        config = ConfigSet.model_validate_json(raw)
+        config, origins = load_text(text, name="request")
     except ConfigError as exc:
-        raise HTTPException(
-            status_code=422,
-            detail={
-                "message": "configuration rejected; nothing was changed",
-                "issues": [{"path": i.path, "rule": i.message} for i in exc.issues],
-            },
-        ) from exc
-    except ValidationError as exc:
-        raise HTTPException(
-            status_code=422,
-            detail={
-                "message": "configuration rejected; nothing was changed",
-                "issues": [
-                    {"path": ".".join(str(x) for x in e["loc"]), "rule": e["msg"]}
-                    for e in exc.errors()
-                ],
-            },
-        ) from exc
-    issues = validate_references(config, {})
+        raise _rejected(exc.issues) from exc
+    issues = validate_references(config, origins)
     if issues:
-        raise HTTPException(
-            status_code=422,
-            detail={
-                "message": "configuration rejected; nothing was changed",
-                "issues": [{"path": i.path, "rule": i.message} for i in issues],
-            },
-        )
+        raise _rejected(issues)
     return config
 
 

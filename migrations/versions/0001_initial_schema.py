@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 21:08:16.545017
+Create Date: 2026-11-28 21:25:57.714570
 """
 
 from collections.abc import Sequence
@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("object_id", sa.String(length=64), nullable=False),
         sa.Column("detail", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("audit_log", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_audit_log_at"), ["at"], unique=False)
@@ -75,6 +76,7 @@ def upgrade() -> None:
         "municipalities",
         sa.Column("code", sa.String(length=6), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("code", name=op.f("pk_municipalities")),
     )
     op.create_table(
@@ -82,6 +84,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=64), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_people")),
     )
     op.create_table(
@@ -89,6 +92,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=64), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("office_hours", sa.JSON(), nullable=True),
+        sa.Column("position", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_regions")),
     )
     op.create_table(
@@ -96,6 +100,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=64), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("region_id", sa.String(length=64), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["region_id"],
             ["regions.id"],
@@ -159,6 +164,7 @@ def upgrade() -> None:
         sa.Column("region_id", sa.String(length=64), nullable=True),
         sa.Column("phone", sa.String(length=20), nullable=True),
         sa.Column("office_hours", sa.JSON(), nullable=True),
+        sa.Column("position", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["region_id"],
             ["regions.id"],
@@ -270,6 +276,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_events")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_events_dispatch_id"), ["dispatch_id"], unique=False)
@@ -354,6 +361,7 @@ def upgrade() -> None:
         sa.Column("start", core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("end", core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("layer", sa.String(length=16), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["person_id"],
             ["people.id"],
