@@ -203,6 +203,10 @@ def write_config(*, session: Session, config: s.ConfigSet, now: datetime, source
         ],
     )
 
+    return _bump(session, state, now=now, source=source)
+
+
+def _bump(session: Session, state: m.ConfigState | None, *, now: datetime, source: str) -> int:
     if state is None:
         state = m.ConfigState(id=1, version=0, updated_at=now)
         session.add(state)
@@ -211,6 +215,56 @@ def write_config(*, session: Session, config: s.ConfigSet, now: datetime, source
     state.source = source
     session.flush()
     return state.version
+
+
+class ConfigRejected(ValueError):
+    """A single change that breaks a rule; ``field`` names what is wrong."""
+
+    def __init__(self, field: str, rule: str) -> None:
+        super().__init__(f"{field}: {rule}")
+        self.field = field
+        self.rule = rule
+
+
+def add_override(*, session: Session, override: s.Override, now: datetime, source: str) -> int:
+    """Add one override (someone ill, a swap) without resending the whole configuration."""
+    state = session.get(m.ConfigState, 1, with_for_update=True)
+    if session.get(m.Override, override.id) is not None:
+        raise ConfigRejected("id", f"an override '{override.id}' already exists")
+    if session.get(m.Team, override.team) is None:
+        raise ConfigRejected("team", f"unknown team '{override.team}'")
+    for field, person in (("person", override.person), ("replaces", override.replaces)):
+        if person is None:
+            continue
+        if session.get(m.Person, person) is None:
+            raise ConfigRejected(field, f"unknown person '{person}'")
+        if session.get(m.Membership, (person, override.team)) is None:
+            raise ConfigRejected(field, f"'{person}' is not a member of team '{override.team}'")
+    last = session.scalar(select(m.Override.position).order_by(m.Override.position.desc()))
+    session.add(
+        m.Override(
+            id=override.id,
+            team_id=override.team,
+            kind=override.kind.value,
+            person_id=override.person,
+            replaces_id=override.replaces,
+            start=override.start,
+            end=override.end,
+            layer=override.layer.value,
+            reason=override.reason,
+            position=(last or 0) + 1,
+        )
+    )
+    return _bump(session, state, now=now, source=source)
+
+
+def remove_override(*, session: Session, override_id: str, now: datetime, source: str) -> int:
+    state = session.get(m.ConfigState, 1, with_for_update=True)
+    row = session.get(m.Override, override_id)
+    if row is None:
+        raise LookupError(override_id)
+    session.delete(row)
+    return _bump(session, state, now=now, source=source)
 
 
 def _local(value: datetime | None) -> datetime | None:

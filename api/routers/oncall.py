@@ -14,7 +14,7 @@ from api.deps import AppClock, Caller, DbSession, Snapshot
 from core.timeutil import ensure_utc
 from oncall import service as oncall_service
 from oncall.loader import ConfigError, ConfigIssue, load_text, validate_references
-from oncall.schemas import ConfigSet, parse_local_datetime
+from oncall.schemas import ConfigSet, Override, parse_local_datetime
 from oncall.snapshot import ConfigSnapshot
 
 router = APIRouter(prefix="/api/v1", tags=["oncall"])
@@ -185,3 +185,58 @@ async def put_config(
 async def validate_config(request: Request, caller: Caller) -> dict[str, Any]:
     config = await _parse_body(request)
     return {"valid": True, "counts": {k: len(getattr(config, k)) for k in ConfigSet.SECTIONS}}
+
+
+@router.get("/overrides", response_model=list[Override], summary="Roster overrides")
+def list_overrides(
+    snapshot: Snapshot,
+    caller: Caller,
+    team: Annotated[str | None, Query(description="Only this team")] = None,
+) -> list[Override]:
+    return [o for o in snapshot.config.overrides if team is None or o.team == team]
+
+
+@router.post(
+    "/overrides",
+    status_code=201,
+    summary="Add an override (replace, add or remove someone for an interval)",
+    responses={
+        409: {"description": "An override with this id exists"},
+        422: {"description": "Invalid override; the field and rule are named"},
+    },
+)
+def create_override(
+    override: Override, session: DbSession, clock: AppClock, caller: Caller
+) -> dict[str, Any]:
+    """Takes effect for the next incident in every process (the configuration version moves)."""
+    try:
+        version = oncall_service.add_override(
+            session=session, override=override, now=clock.now(), source=f"api by {caller}"
+        )
+    except oncall_service.ConfigRejected as exc:
+        session.rollback()
+        code = 409 if exc.field == "id" else 422
+        raise HTTPException(
+            status_code=code,
+            detail={"message": str(exc), "errors": [{"field": exc.field, "rule": exc.rule}]},
+        ) from exc
+    session.commit()
+    return {"version": version, "override": override.model_dump(mode="json")}
+
+
+@router.delete(
+    "/overrides/{override_id}",
+    summary="Withdraw an override",
+    responses={404: {"description": "No such override"}},
+)
+def delete_override(
+    override_id: str, session: DbSession, clock: AppClock, caller: Caller
+) -> dict[str, Any]:
+    try:
+        version = oncall_service.remove_override(
+            session=session, override_id=override_id, now=clock.now(), source=f"api by {caller}"
+        )
+    except LookupError as exc:
+        raise HTTPException(status_code=404, detail=f"no override '{override_id}'") from exc
+    session.commit()
+    return {"version": version}
