@@ -170,11 +170,6 @@ def _candidates(
     return tuple(taken), tuple(skipped), notes
 
 
-def _line(snapshot: ConfigSnapshot, team: str) -> str | None:
-    t = snapshot.teams.get(team)
-    return t.phone if t else None
-
-
 def _consult(snapshot: ConfigSnapshot, rule: CoverageRule, at: datetime) -> ConsultPlan | None:
     if rule.consult is None:
         return None
@@ -261,15 +256,15 @@ def _expectation(
                     "expect_phone", team=plan.team_name, phone=display_phone(plan.team_line)
                 ).text,
             )
-    for team in snapshot.config.teams:  # the region's own 24/7 line beats the national one
-        if team.region == region and team.phone and team.kind.value in _LINE_KINDS:
-            return Expectation(
-                mode="phone",
-                team=team.id,
-                name=team.name,
-                phone=team.phone,
-                text=reason("expect_phone", team=team.name, phone=display_phone(team.phone)).text,
-            )
+    team = snapshot.region_line(region)  # the region's own VT line beats the national one
+    if team is not None and team.phone:
+        return Expectation(
+            mode="phone",
+            team=team.id,
+            name=team.name,
+            phone=team.phone,
+            text=reason("expect_phone", team=team.name, phone=display_phone(team.phone)).text,
+        )
     return Expectation(
         mode="phone",
         team=None,
@@ -277,9 +272,6 @@ def _expectation(
         phone=phone,
         text=reason("expect_national", name=name, phone=phone).text,
     )
-
-
-_LINE_KINDS = ("veilig_thuis",)
 
 
 def _settle_area(

@@ -23,6 +23,7 @@ from oncall.schemas import (
     Rotation,
     Shift,
     Team,
+    TeamKind,
     Window,
 )
 
@@ -71,6 +72,10 @@ class ConfigSnapshot:
         self.municipality_basisteams: dict[str, frozenset[str]] = {
             k: frozenset(v) for k, v in served.items()
         }
+        self._region_lines: dict[str, Team] = {}
+        for t in config.teams:
+            if t.region and t.phone and t.kind == TeamKind.VEILIG_THUIS:
+                self._region_lines.setdefault(t.region, t)
         self.members: dict[str, dict[str, str]] = {}
         for p in config.people:
             for ms in p.memberships:
@@ -132,8 +137,9 @@ class ConfigSnapshot:
                     found[rule.id] = rule
         return sorted(found.values(), key=lambda r: self.rule_position[r.id])
 
-    def team_rules(self, team: str, role: str) -> list[CoverageRule]:
-        return [r for r in self.config.rules if r.team == team and r.role == role]
+    def region_line(self, region: str | None) -> Team | None:
+        """The region's Veilig Thuis team with a 24/7 line (first in config order)."""
+        return self._region_lines.get(region or "")
 
     # --- time ----------------------------------------------------------------
     def office_hours(self, team_id: str) -> tuple[Window, ...]:
