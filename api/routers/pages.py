@@ -12,12 +12,14 @@ from api.deps import AppClock, DbSession, Snapshot
 from core.texts import CASE_TYPE_NL, MODE_NL, TEAM_KIND_NL
 from core.timeutil import AMS
 from dispatch import service
+from oncall.phones import display_phone
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 templates.env.filters["local"] = lambda d: (
     d.astimezone(AMS).strftime("%d-%m-%Y %H:%M") if d else "—"
 )
+templates.env.filters["phone"] = lambda e164: display_phone(e164) if e164 else "—"
 templates.env.globals.update(MODE_NL=MODE_NL, CASE_TYPE_NL=CASE_TYPE_NL, TEAM_KIND_NL=TEAM_KIND_NL)
 
 STATUS_NL = {
@@ -51,5 +53,9 @@ def dashboard(
             "now": now,
             "version": snapshot.version,
             "regions": {r.id: r.name for r in snapshot.config.regions},
+            "places": {
+                **{b.id: b.name for b in snapshot.config.basisteams},
+                **{x.code: x.name for x in snapshot.config.municipalities},
+            },
         },
     )
