@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 import webbrowser
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,6 +25,7 @@ from dispatch.pairing import Plan, pair
 from dispatch.schemas import IncidentCreate
 from dispatch.service import facts_from, intake, resolve_area
 from oncall import service as oncall_service
+from oncall.gaps import find_gaps
 from oncall.loader import ConfigError, load_paths
 from oncall.schemas import parse_local_datetime
 from oncall.snapshot import ConfigSnapshot
@@ -142,6 +143,33 @@ def oncall_cmd(
             typer.echo(f"  {e.layer.value:8} {name} ({e.person}) via {e.source} until {until}")
         for pid, why in oc.removed:
             typer.echo(f"  removed  {pid}: {why.text}")
+
+
+@app.command("gaps")
+def gaps_cmd(
+    team: Annotated[list[str] | None, typer.Option("--team", "-t", help="Team id(s)")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="Default now")] = None,
+    days: Annotated[int, typer.Option("--days", min=1, max=92)] = 7,
+    config: ConfigOpt = None,
+) -> None:
+    """Coverage gaps: when a team should answer but nobody reachable is on call."""
+    snapshot = _snapshot(config)
+    lo = _instant(start)
+    hi = lo + timedelta(days=days)
+    found = 0
+    for team_id in team or [t.id for t in snapshot.config.teams]:
+        if team_id not in snapshot.teams:
+            typer.echo(f"unknown team '{team_id}'", err=True)
+            raise typer.Exit(code=2)
+        for gap in find_gaps(snapshot, team_id, lo, hi):
+            found += 1
+            typer.echo(
+                f"{snapshot.teams[team_id].name} ({team_id}): "
+                f"{gap.start.astimezone(AMS):%a %Y-%m-%d %H:%M} - "
+                f"{gap.end.astimezone(AMS):%a %Y-%m-%d %H:%M} ({gap.minutes} min; "
+                f"rules {', '.join(gap.rules)})"
+            )
+    typer.echo(f"{found} gap(s) in {days} day(s) from {lo.astimezone(AMS):%Y-%m-%d %H:%M}")
 
 
 def print_plan(plan: Plan) -> None:

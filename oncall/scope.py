@@ -315,6 +315,11 @@ def _check_hours(
     return True, cause or reason("after_hours", windows=described)
 
 
+def rule_in_hours(rule: CoverageRule, at: datetime, office_hours: Sequence[Window]) -> bool:
+    """Whether the rule's time condition (not area, age or case type) holds at ``at``."""
+    return _check_hours(rule, at, office_hours)[0]
+
+
 def _check_age(rule: CoverageRule, incident: IncidentFacts) -> tuple[bool, Reason] | None:
     limit = rule.age
     if limit is None:

@@ -306,3 +306,26 @@ def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
     assert (tmp_path / "db" / "cli.db").exists()
     empty = run("oncall", "--at", NIGHT)
     assert empty.exit_code == 0, empty.output
+
+
+def test_gaps_lists_the_meierij_absences_in_december() -> None:
+    # Vera is on leave over Christmas with no replacement (regions/meierij.yaml): on her
+    # office-rotation days the interventieteam has nobody between 09:00 and 17:00.
+    result = runner.invoke(
+        app,
+        [
+            "gaps",
+            "--config",
+            "regions",
+            "--team",
+            "vt-nob-interventie",
+            "--from",
+            "2026-12-21T00:00",
+            "--days",
+            "4",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "Mon 2026-12-21 09:00 - Mon 2026-12-21 17:00 (480 min" in result.output
+    assert "Thu 2026-12-24 09:00 - Thu 2026-12-24 17:00" in result.output
+    assert "2 gap(s) in 4 day(s)" in result.output

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from api.deps import AppClock, Caller, DbSession, Snapshot
 from core.timeutil import ensure_utc
 from oncall import service as oncall_service
+from oncall.gaps import find_gaps
 from oncall.loader import ConfigError, ConfigIssue, load_text, validate_references
 from oncall.schemas import ConfigSet, Override, parse_local_datetime
 from oncall.snapshot import ConfigSnapshot
@@ -240,3 +241,57 @@ def delete_override(
         raise HTTPException(status_code=404, detail=f"no override '{override_id}'") from exc
     session.commit()
     return {"version": version}
+
+
+class GapRead(BaseModel):
+    team: str
+    team_name: str
+    rules: list[str]
+    start: datetime
+    end: datetime
+    minutes: int
+
+
+@router.get(
+    "/coverage/gaps",
+    response_model=list[GapRead],
+    summary="When a team should answer but nobody reachable is on call",
+)
+def coverage_gaps(
+    snapshot: Snapshot,
+    clock: AppClock,
+    caller: Caller,
+    team: Annotated[list[str] | None, Query(description="Team id(s); default all")] = None,
+    region: Annotated[str | None, Query(description="Only teams of this region")] = None,
+    start: Annotated[str | None, Query(alias="from", description="Default now")] = None,
+    end: Annotated[str | None, Query(alias="to", description="Default 7 days after 'from'")] = None,
+) -> list[GapRead]:
+    try:
+        lo = ensure_utc(parse_local_datetime(start)) if start else clock.now()
+        hi = ensure_utc(parse_local_datetime(end)) if end else lo + timedelta(days=7)
+    except ValueError as exc:
+        raise HTTPException(status_code=422, detail=f"from/to: {exc}") from exc
+    if region is not None and region not in snapshot.regions:
+        raise HTTPException(status_code=404, detail=f"unknown region '{region}'")
+    teams = team or [t.id for t in snapshot.config.teams if region is None or t.region == region]
+    unknown = [t for t in teams if t not in snapshot.teams]
+    if unknown:
+        raise HTTPException(status_code=404, detail=f"unknown team(s): {', '.join(unknown)}")
+    out: list[GapRead] = []
+    for team_id in teams:
+        try:
+            gaps = find_gaps(snapshot, team_id, lo, hi)
+        except ValueError as exc:
+            raise HTTPException(status_code=422, detail=f"from/to: {exc}") from exc
+        out.extend(
+            GapRead(
+                team=g.team,
+                team_name=snapshot.teams[g.team].name,
+                rules=list(g.rules),
+                start=g.start,
+                end=g.end,
+                minutes=g.minutes,
+            )
+            for g in gaps
+        )
+    return out

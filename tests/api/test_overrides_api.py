@@ -81,3 +81,21 @@ def test_duplicate_override_id_conflicts(client: TestClient) -> None:
     assert client.post("/api/v1/overrides", json=SICK).status_code == 201
     r = client.post("/api/v1/overrides", json=SICK)
     assert r.status_code == 409
+
+
+def test_gaps_endpoint_shows_and_an_override_closes_a_gap(client: TestClient) -> None:
+    params = {"team": "vt-gv", "from": "2026-01-10T00:00", "to": "2026-01-25T00:00"}
+    [gap] = client.get("/api/v1/coverage/gaps", params=params).json()
+    assert gap["start"] == "2026-01-12T08:00:00Z" and gap["end"] == "2026-01-19T08:00:00Z"
+    fix = {
+        "id": "fleur-extra",
+        "team": "vt-gv",
+        "kind": "add",
+        "person": "fleur",
+        "start": "2026-01-12T09:00",
+        "end": "2026-01-19T09:00",
+    }
+    assert client.post("/api/v1/overrides", json=fix).status_code == 201
+    assert client.get("/api/v1/coverage/gaps", params=params).json() == []
+    bad = client.get("/api/v1/coverage/gaps", params={"team": "vt-gv", "from": "morgen"})
+    assert bad.status_code == 422 and "from/to" in bad.json()["detail"]
