@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request, status
@@ -14,8 +14,11 @@ from core.clock import Clock
 from core.settings import Settings
 from oncall.snapshot import ConfigSnapshot
 
+# Dependencies that do no I/O are ``async def`` so they run on the event loop instead
+# of costing a thread-pool hop each; the request's own work stays in a worker thread.
 
-def get_state(request: Request) -> AppState:
+
+async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.samenop
     return state
 
@@ -23,8 +26,12 @@ def get_state(request: Request) -> AppState:
 State = Annotated[AppState, Depends(get_state)]
 
 
-def get_db(state: State) -> Iterator[Session]:
-    """One session per request; the router commits, anything unhandled rolls back."""
+async def get_db(state: State) -> AsyncIterator[Session]:
+    """One session per request; the router commits, anything unhandled rolls back.
+
+    Creating a Session does no I/O (the connection is taken on first use, in the
+    endpoint's worker thread); closing returns it to the pool.
+    """
     session = state.sessions()
     try:
         yield session
@@ -38,11 +45,11 @@ def get_db(state: State) -> Iterator[Session]:
 DbSession = Annotated[Session, Depends(get_db)]
 
 
-def get_clock(state: State) -> Clock:
+async def get_clock(state: State) -> Clock:
     return state.clock
 
 
-def get_settings_dep(state: State) -> Settings:
+async def get_settings_dep(state: State) -> Settings:
     return state.settings
 
 
@@ -55,7 +62,7 @@ AppSettings = Annotated[Settings, Depends(get_settings_dep)]
 Snapshot = Annotated[ConfigSnapshot, Depends(get_snapshot)]
 
 
-def require_api_key(
+async def require_api_key(
     state: State,
     x_api_key: Annotated[str | None, Header(description="API key of the calling system")] = None,
 ) -> str:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PLACEHOLDER_KEY = "dev-feed-key"
 
@@ -19,8 +20,9 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite:///./var/samenop.db"
     redis_url: str | None = None
-    # API keys accepted from the police feed and other systems (comma-separated in env).
-    api_keys: list[str] = Field(default_factory=lambda: [PLACEHOLDER_KEY])
+    # API keys accepted from the police feed and other systems: comma-separated or a
+    # JSON list in the environment.
+    api_keys: Annotated[list[str], NoDecode] = Field(default_factory=lambda: [PLACEHOLDER_KEY])
     # Directory of region YAML files loaded by the demo and `samenop config load`.
     regions_dir: str = "regions"
     # What the police are told when an incident falls outside every configured area.
@@ -28,6 +30,23 @@ class Settings(BaseSettings):
     national_fallback_name: str = "Veilig Thuis (landelijk)"
     timezone: str = "Europe/Amsterdam"
     log_sql: bool = False
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [key.strip() for key in text.split(",") if key.strip()]
+        return value
+
+    @field_validator("api_keys")
+    @classmethod
+    def _some_key(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one API key is needed")
+        return value
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:

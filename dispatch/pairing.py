@@ -9,12 +9,13 @@ carries the reasons it was taken or skipped.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 from core.texts import MODE_NL, TEAM_KIND_NL, Reason, reason
-from core.timeutil import AMS, ensure_utc
+from core.timeutil import ensure_utc
 from oncall.facts import IncidentFacts
 from oncall.phones import display_phone
 from oncall.schemas import CoverageRule, Mode, RuleRole
@@ -107,31 +108,45 @@ class Plan:
     reasons: tuple[Reason, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable(asdict(self))
+        plain: dict[str, Any] = _plain(self)
+        return plain
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        if set(value) >= {"code", "text", "params"}:
-            return {"code": value["code"], "text": value["text"]}
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready copy in one pass (reasons as code and text, instants as ISO text)."""
+    if isinstance(value, Reason):
+        return {"code": value.code, "text": value.text}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
     if isinstance(value, datetime):
         return value.isoformat()
-    if hasattr(value, "value") and not isinstance(value, str | int | float | bool):
+    if isinstance(value, Enum):
         return value.value
+    kind = type(value)
+    names = _FIELDS.get(kind)
+    if names is None and is_dataclass(value):
+        names = _FIELDS[kind] = tuple(f.name for f in fields(value))
+    if names is not None:
+        return {name: _plain(getattr(value, name)) for name in names}
     return value
 
 
-def _until_text(until: datetime | None) -> str:
-    return "onbepaald" if until is None else until.astimezone(AMS).strftime("%d-%m %H:%M")
+_Found = tuple[tuple["Candidate", ...], tuple["Skipped", ...], tuple[Reason, ...]]
 
 
 def _candidates(
-    snapshot: ConfigSnapshot, team: str, at: datetime
-) -> tuple[tuple[Candidate, ...], tuple[Skipped, ...], tuple[Reason, ...]]:
-    """People on call for ``team`` now (primary, then backup) who can be reached."""
+    snapshot: ConfigSnapshot, team: str, at: datetime, memo: dict[str, _Found]
+) -> _Found:
+    """People on call for ``team`` now (primary, then backup) who can be reached.
+
+    ``memo`` holds the answer per team for one pairing: several rules often name
+    the same team, and the roster is the expensive part.
+    """
+    if team in memo:
+        return memo[team]
     oncall = snapshot.on_call(team, at)
     members = snapshot.members.get(team, {})
     taken: list[Candidate] = []
@@ -167,14 +182,17 @@ def _candidates(
         )
     team_name = snapshot.teams[team].name if team in snapshot.teams else team
     notes = () if taken else (reason("roster_gap", team=team_name),)
-    return tuple(taken), tuple(skipped), notes
+    memo[team] = (tuple(taken), tuple(skipped), notes)
+    return memo[team]
 
 
-def _consult(snapshot: ConfigSnapshot, rule: CoverageRule, at: datetime) -> ConsultPlan | None:
+def _consult(
+    snapshot: ConfigSnapshot, rule: CoverageRule, at: datetime, memo: dict[str, _Found]
+) -> ConsultPlan | None:
     if rule.consult is None:
         return None
     team = snapshot.teams[rule.consult.team]
-    cands, skipped, notes = _candidates(snapshot, team.id, at)
+    cands, skipped, notes = _candidates(snapshot, team.id, at, memo)
     reasons = [reason("consult_required", team=team.name)]
     if not cands:
         reasons.append(reason("consult_no_candidates", team=team.name))
@@ -190,10 +208,14 @@ def _consult(snapshot: ConfigSnapshot, rule: CoverageRule, at: datetime) -> Cons
 
 
 def _response(
-    snapshot: ConfigSnapshot, rule: CoverageRule, evaluation: RuleEvaluation, at: datetime
+    snapshot: ConfigSnapshot,
+    rule: CoverageRule,
+    evaluation: RuleEvaluation,
+    at: datetime,
+    memo: dict[str, _Found],
 ) -> ResponsePlan:
     team = snapshot.teams[rule.team]
-    cands, skipped, notes = _candidates(snapshot, team.id, at)
+    cands, skipped, notes = _candidates(snapshot, team.id, at, memo)
     line_reason = (
         reason("team_line", team=team.name, phone=display_phone(team.phone))
         if team.phone
@@ -209,7 +231,7 @@ def _response(
         team_line=team.phone,
         candidates=cands,
         skipped=skipped,
-        consult=_consult(snapshot, rule, at),
+        consult=_consult(snapshot, rule, at, memo),
         reasons=(
             *evaluation.reasons,
             reason("rule_matched", rule=rule.id, mode=MODE_NL[rule.mode.value], staff=rule.staff),
@@ -343,6 +365,7 @@ def pair(
         area = " / ".join(x for x in (incident.basisteam, incident.municipality) if x)
         area_notes.append(reason("area_unknown", area=area))
 
+    memo: dict[str, _Found] = {}
     evaluations: list[RuleEvaluation] = []
     matched_respond: list[tuple[CoverageRule, RuleEvaluation]] = []
     partners: list[PartnerPlan] = []
@@ -365,7 +388,7 @@ def pair(
             matched_respond.append((rule, ev))
         elif rule.role == RuleRole.PARTNER:
             team = snapshot.teams[rule.team]
-            on_call, _, _ = _candidates(snapshot, team.id, at)
+            on_call, _, _ = _candidates(snapshot, team.id, at, memo)
             partners.append(
                 PartnerPlan(
                     rule=rule.id,
@@ -382,7 +405,7 @@ def pair(
                 )
             )
 
-    responses = [_response(snapshot, rule, ev, at) for rule, ev in matched_respond]
+    responses = [_response(snapshot, rule, ev, at, memo) for rule, ev in matched_respond]
     reasons: list[Reason] = list(area_notes)
     if not responses:
         reasons += [

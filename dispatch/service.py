@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -35,7 +35,8 @@ class IdempotencyConflict(Exception):
 
 @dataclass(frozen=True)
 class IntakeResult:
-    dispatch: Dispatch
+    dispatch_id: str
+    read: DispatchRead
     created: bool
 
 
@@ -86,60 +87,71 @@ def facts_from(
     )
 
 
-def _find(session: Session, source: str, external_id: str) -> Dispatch | None:
-    return session.scalar(
-        select(Dispatch)
-        .join(Incident)
-        .where(Incident.source == source, Incident.external_id == external_id)
-    )
-
-
-def _assignments(plan: Plan) -> list[Assignment]:
-    rows: list[Assignment] = []
+def _assignment_rows(plan: Plan, dispatch_id: str) -> list[dict[str, Any]]:
+    """The queue escalation walks: consult first, then responders, then the team's line."""
+    rows: list[dict[str, Any]] = []
     response = plan.response
     if response is None:
         return rows
+
+    def add(
+        purpose: str,
+        team: str,
+        person: str | None,
+        phone: str,
+        mode: str,
+        layer: str,
+        reasons: list[dict[str, str]],
+    ) -> None:
+        rows.append(
+            {
+                "dispatch_id": dispatch_id,
+                "position": len(rows) + 1,
+                "purpose": purpose,
+                "team_id": team,
+                "person_id": person,
+                "phone": phone,
+                "mode": mode,
+                "layer": layer,
+                "status": "planned",
+                "reasons": reasons,
+            }
+        )
+
     if response.consult is not None:
         for c in response.consult.candidates:
-            rows.append(
-                Assignment(
-                    purpose="consult",
-                    team_id=c.team,
-                    person_id=c.person,
-                    phone=c.phones[0],
-                    mode="phone",
-                    layer=c.layer,
-                    reasons=[r.as_dict() for r in c.reasons],
-                )
+            add(
+                "consult",
+                c.team,
+                c.person,
+                c.phones[0],
+                "phone",
+                c.layer,
+                [r.as_dict() for r in c.reasons],
             )
     for c in response.candidates:
-        rows.append(
-            Assignment(
-                purpose="respond",
-                team_id=c.team,
-                person_id=c.person,
-                phone=c.phones[0],
-                mode=response.mode,
-                layer=c.layer,
-                reasons=[r.as_dict() for r in c.reasons],
-            )
+        add(
+            "respond",
+            c.team,
+            c.person,
+            c.phones[0],
+            response.mode,
+            c.layer,
+            [r.as_dict() for r in c.reasons],
         )
     if response.team_line:
-        rows.append(
-            Assignment(
-                purpose="team_line",
-                team_id=response.team,
-                person_id=None,
-                phone=response.team_line,
-                mode="phone",
-                layer="team_line",
-                reasons=[],
-            )
-        )
-    for i, row in enumerate(rows, start=1):
-        row.position = i
-        row.status = "planned"
+        add("team_line", response.team, None, response.team_line, "phone", "team_line", [])
     return rows
+
+
+def _existing(session: Session, source: str, external_id: str) -> tuple[str, str] | None:
+    """(dispatch id, request hash) of an incident already received, by one indexed read."""
+    row = session.execute(
+        select(Dispatch.id, Incident.request_hash)
+        .join(Incident, Dispatch.incident_id == Incident.id)
+        .where(Incident.source == source, Incident.external_id == external_id)
+    ).first()
+    return None if row is None else (row[0], row[1])
 
 
 def intake(
@@ -152,94 +164,146 @@ def intake(
 ) -> IntakeResult:
     """Store and pair one incident; a retry of the same request returns the first dispatch.
 
-    The caller commits. On a concurrent duplicate the unique constraint decides and
-    the loser gets the winner's dispatch.
+    Rows are written with Core inserts (this is the hot path of the service). The
+    caller commits. On a concurrent duplicate the unique constraint decides and the
+    loser gets the winner's dispatch.
     """
     digest = request_hash(data)
-    existing = _find(session, data.source, data.external_id)
-    if existing is not None:
-        return _replay(existing, data, digest)
+    found = _existing(session, data.source, data.external_id)
+    if found is not None:
+        return _replay(session, found, data, digest)
 
     basisteam, municipality = resolve_area(snapshot, data.basisteam, data.municipality)
     plan = pair(
         facts_from(data, basisteam, municipality), snapshot, data.reported_at, national=national
     )
-    plan_dict = plan.to_dict()
-    incident = Incident(
-        id=str(uuid.uuid4()),
-        source=data.source,
-        external_id=data.external_id,
-        request_hash=digest,
-        reported_at=data.reported_at,
-        received_at=now,
-        basisteam_id=basisteam,
-        municipality_code=municipality,
-        case_type=data.case_type.value,
-        persons=[p.model_dump(mode="json") for p in data.persons],
-        flags=[f.value for f in data.flags],
-        police_unit=data.police_unit,
-        police_callback=data.police_callback,
-    )
     response = plan.response
-    dispatch = Dispatch(
-        id=str(uuid.uuid4()),
-        incident=incident,
-        reference=new_reference(),
-        status=plan.status,
-        region_id=plan.region,
-        team_id=response.team if response else None,
-        mode=response.mode if response else plan.expectation.mode,
-        staff_needed=response.staff if response else 0,
-        config_version=snapshot.version,
-        planned_at=plan.at,
-        plan=plan_dict,
-        created_at=now,
-        updated_at=now,
-        assignments=_assignments(plan),
-    )
-    session.add(dispatch)
+    incident: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "source": data.source,
+        "external_id": data.external_id,
+        "request_hash": digest,
+        "reported_at": data.reported_at,
+        "received_at": now,
+        "basisteam_id": basisteam,
+        "municipality_code": municipality,
+        "case_type": data.case_type.value,
+        "persons": [{"role": p.role.value, "age": p.age} for p in data.persons],
+        "flags": [f.value for f in data.flags],
+        "police_unit": data.police_unit,
+        "police_callback": data.police_callback,
+    }
+    dispatch: dict[str, Any] = {
+        "id": str(uuid.uuid4()),
+        "incident_id": incident["id"],
+        "reference": new_reference(),
+        "status": plan.status,
+        "region_id": plan.region,
+        "team_id": response.team if response else None,
+        "mode": response.mode if response else plan.expectation.mode,
+        "staff_needed": response.staff if response else 0,
+        "config_version": snapshot.version,
+        "planned_at": plan.at,
+        "plan": plan.to_dict(),
+        "outcome": None,
+        "created_at": now,
+        "updated_at": now,
+    }
     try:
-        session.flush()
+        session.execute(insert(Incident), [incident])
     except IntegrityError:
         # A concurrent request with the same (source, external_id) committed first.
         session.rollback()
-        winner = _find(session, data.source, data.external_id)
-        if winner is None:
+        found = _existing(session, data.source, data.external_id)
+        if found is None:
             raise
-        return _replay(winner, data, digest)
+        return _replay(session, found, data, digest)
+    session.execute(insert(Dispatch), [dispatch])
+    assignments = _assignment_rows(plan, dispatch["id"])
+    if assignments:
+        session.execute(insert(Assignment), assignments)
     summary = {
-        "reference": dispatch.reference,
-        "status": dispatch.status,
-        "region": dispatch.region_id,
-        "team": dispatch.team_id,
-        "mode": dispatch.mode,
+        key: dispatch[k]
+        for key, k in (
+            ("reference", "reference"),
+            ("status", "status"),
+            ("region", "region_id"),
+            ("team", "team_id"),
+            ("mode", "mode"),
+        )
     }
-    session.add_all(
+    session.execute(
+        insert(Event),
         [
-            Event(
-                dispatch_id=dispatch.id,
-                type="incident.received",
-                created_at=now,
-                payload={
-                    "incident_id": incident.id,
+            {
+                "dispatch_id": dispatch["id"],
+                "type": "incident.received",
+                "created_at": now,
+                "payload": {
+                    "incident_id": incident["id"],
                     "source": data.source,
                     "basisteam": basisteam,
                     "municipality": municipality,
                     "case_type": data.case_type.value,
                 },
-            ),
-            Event(
-                dispatch_id=dispatch.id, type="dispatch.planned", created_at=now, payload=summary
-            ),
-        ]
+            },
+            {
+                "dispatch_id": dispatch["id"],
+                "type": "dispatch.planned",
+                "created_at": now,
+                "payload": summary,
+            },
+        ],
     )
-    return IntakeResult(dispatch=dispatch, created=True)
+    read = _read(incident, dispatch, assignments)
+    return IntakeResult(dispatch_id=dispatch["id"], read=read, created=True)
 
 
-def _replay(existing: Dispatch, data: IncidentCreate, digest: str) -> IntakeResult:
-    if existing.incident.request_hash != digest:
-        raise IdempotencyConflict(data.source, data.external_id, existing.id)
-    return IntakeResult(dispatch=existing, created=False)
+def _replay(
+    session: Session, found: tuple[str, str], data: IncidentCreate, digest: str
+) -> IntakeResult:
+    dispatch_id, stored_hash = found
+    if stored_hash != digest:
+        raise IdempotencyConflict(data.source, data.external_id, dispatch_id)
+    dispatch = session.get(Dispatch, dispatch_id)
+    assert dispatch is not None
+    return IntakeResult(dispatch_id=dispatch_id, read=to_read(dispatch), created=False)
+
+
+def _read(
+    incident: dict[str, Any], dispatch: dict[str, Any], assignments: list[dict[str, Any]]
+) -> DispatchRead:
+    return DispatchRead(
+        id=dispatch["id"],
+        reference=dispatch["reference"],
+        incident_id=incident["id"],
+        source=incident["source"],
+        external_id=incident["external_id"],
+        status=dispatch["status"],
+        region=dispatch["region_id"],
+        team=dispatch["team_id"],
+        mode=dispatch["mode"],
+        staff_needed=dispatch["staff_needed"],
+        reported_at=incident["reported_at"],
+        received_at=incident["received_at"],
+        planned_at=dispatch["planned_at"],
+        config_version=dispatch["config_version"],
+        plan=dispatch["plan"],
+        assignments=[
+            {
+                "position": a["position"],
+                "purpose": a["purpose"],
+                "team": a["team_id"],
+                "person": a["person_id"],
+                "phone": a["phone"],
+                "mode": a["mode"],
+                "layer": a["layer"],
+                "status": a["status"],
+                "reasons": a["reasons"],
+            }
+            for a in assignments
+        ],
+    )
 
 
 def get_dispatch(*, session: Session, dispatch_id: str) -> Dispatch | None:

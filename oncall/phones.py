@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 
 DEFAULT_REGION = "NL"
@@ -27,6 +29,7 @@ def normalize_phone(raw: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+@lru_cache(maxsize=8192)
 def display_phone(e164: str) -> str:
     """National format for Dutch numbers (as people read them), international otherwise."""
     number = phonenumbers.parse(e164, DEFAULT_REGION)

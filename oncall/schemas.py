@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -150,11 +151,11 @@ class Window(Frozen):
             raise ValueError("start and end are equal; use 00:00-24:00 for a whole day")
         return self
 
-    @property
+    @cached_property
     def start_min(self) -> int:
         return parse_clock(self.start)
 
-    @property
+    @cached_property
     def end_min(self) -> int:
         return parse_clock(self.end)
 

@@ -11,7 +11,7 @@ import threading
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, text
 from sqlalchemy.orm import Session
 
 from core.timeutil import AMS
@@ -41,8 +41,12 @@ def _windows(windows: tuple[s.Window, ...] | None) -> list[dict[str, Any]] | Non
     return None if windows is None else [w.model_dump(mode="json") for w in windows]
 
 
+_VERSION = text("SELECT version FROM config_state WHERE id = 1")
+
+
 def get_version(*, session: Session) -> int:
-    version = session.scalar(select(m.ConfigState.version).where(m.ConfigState.id == 1))
+    """Read on every request, so a plain statement (no ORM machinery)."""
+    version = session.execute(_VERSION).scalar()
     return int(version or 0)
 
 

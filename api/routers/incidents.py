@@ -27,13 +27,12 @@ _CONFLICT = {"description": "Same source and external_id, different content"}
 )
 def create_incident(
     data: IncidentCreate,
-    response: Response,
     session: DbSession,
     snapshot: Snapshot,
     clock: AppClock,
     settings: AppSettings,
     caller: Caller,
-) -> DispatchRead:
+) -> Response:
     """Idempotent on (source, external_id): a retry returns the same dispatch with 200.
 
     An incident outside every configured area is still accepted; its plan points the
@@ -57,12 +56,15 @@ def create_incident(
             actor=caller,
             action="incident.create",
             object_type="dispatch",
-            object_id=result.dispatch.id,
+            object_id=result.dispatch_id,
         )
     session.commit()
-    if not result.created:
-        response.status_code = status.HTTP_200_OK
-    return service.to_read(result.dispatch)
+    # Serialised once by pydantic's JSON encoder; the response model above documents it.
+    return Response(
+        content=result.read.model_dump_json(),
+        media_type="application/json",
+        status_code=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+    )
 
 
 @router.get(

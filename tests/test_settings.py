@@ -1,0 +1,32 @@
+"""Settings: the only reader of the environment; placeholders refused in production."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from core.settings import PLACEHOLDER_KEY, Settings
+
+
+def test_api_keys_from_env_comma_separated_or_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAMENOP_API_KEYS", "feed-one, feed-two")
+    assert Settings().api_keys == ["feed-one", "feed-two"]
+    monkeypatch.setenv("SAMENOP_API_KEYS", '["feed-three"]')
+    assert Settings().api_keys == ["feed-three"]
+
+
+def test_production_refuses_placeholder_key_and_sqlite() -> None:
+    with pytest.raises(ValidationError, match="placeholder"):
+        Settings(environment="production", database_url="postgresql+psycopg://x/y")
+    with pytest.raises(ValidationError, match="PostgreSQL"):
+        Settings(environment="production", api_keys=["real"], database_url="sqlite:///x.db")
+    ok = Settings(
+        environment="production", api_keys=["real"], database_url="postgresql+psycopg://x/y"
+    )
+    assert PLACEHOLDER_KEY not in ok.api_keys
+
+
+def test_empty_key_list_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAMENOP_API_KEYS", " , ")
+    with pytest.raises(ValidationError, match="at least one API key"):
+        Settings()
