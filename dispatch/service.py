@@ -7,9 +7,9 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -18,6 +18,12 @@ from dispatch.pairing import Plan, pair
 from dispatch.schemas import DispatchRead, IncidentCreate
 from oncall.facts import IncidentFacts, PersonFacts
 from oncall.snapshot import ConfigSnapshot
+
+# Core tables for the hot path: plain INSERTs without the ORM's unit of work.
+_INCIDENTS = cast(Table, Incident.__table__)
+_DISPATCHES = cast(Table, Dispatch.__table__)
+_ASSIGNMENTS = cast(Table, Assignment.__table__)
+_EVENTS = cast(Table, Event.__table__)
 
 _REF_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read out over the phone
 
@@ -161,6 +167,7 @@ def intake(
     snapshot: ConfigSnapshot,
     now: datetime,
     national: tuple[str, str],
+    actor: str = "system",
 ) -> IntakeResult:
     """Store and pair one incident; a retry of the same request returns the first dispatch.
 
@@ -169,15 +176,6 @@ def intake(
     loser gets the winner's dispatch.
     """
     digest = request_hash(data)
-    found = _existing(session, data.source, data.external_id)
-    if found is not None:
-        return _replay(session, found, data, digest)
-
-    basisteam, municipality = resolve_area(snapshot, data.basisteam, data.municipality)
-    plan = pair(
-        facts_from(data, basisteam, municipality), snapshot, data.reported_at, national=national
-    )
-    response = plan.response
     incident: dict[str, Any] = {
         "id": str(uuid.uuid4()),
         "source": data.source,
@@ -185,14 +183,30 @@ def intake(
         "request_hash": digest,
         "reported_at": data.reported_at,
         "received_at": now,
-        "basisteam_id": basisteam,
-        "municipality_code": municipality,
+        "basisteam_id": None,
+        "municipality_code": None,
         "case_type": data.case_type.value,
         "persons": [{"role": p.role.value, "age": p.age} for p in data.persons],
         "flags": [f.value for f in data.flags],
         "police_unit": data.police_unit,
         "police_callback": data.police_callback,
     }
+    basisteam, municipality = resolve_area(snapshot, data.basisteam, data.municipality)
+    incident["basisteam_id"], incident["municipality_code"] = basisteam, municipality
+    try:
+        # Insert first: the unique (source, external_id) constraint is the idempotency
+        # check, so the common case costs no extra read.
+        session.execute(insert(_INCIDENTS), [incident])
+    except IntegrityError:
+        session.rollback()
+        found = _existing(session, data.source, data.external_id)
+        if found is None:
+            raise
+        return _replay(session, found, data, digest)
+    plan = pair(
+        facts_from(data, basisteam, municipality), snapshot, data.reported_at, national=national
+    )
+    response = plan.response
     dispatch: dict[str, Any] = {
         "id": str(uuid.uuid4()),
         "incident_id": incident["id"],
@@ -209,19 +223,10 @@ def intake(
         "created_at": now,
         "updated_at": now,
     }
-    try:
-        session.execute(insert(Incident), [incident])
-    except IntegrityError:
-        # A concurrent request with the same (source, external_id) committed first.
-        session.rollback()
-        found = _existing(session, data.source, data.external_id)
-        if found is None:
-            raise
-        return _replay(session, found, data, digest)
-    session.execute(insert(Dispatch), [dispatch])
+    session.execute(insert(_DISPATCHES), [dispatch])
     assignments = _assignment_rows(plan, dispatch["id"])
     if assignments:
-        session.execute(insert(Assignment), assignments)
+        session.execute(insert(_ASSIGNMENTS), assignments)
     summary = {
         key: dispatch[k]
         for key, k in (
@@ -233,7 +238,7 @@ def intake(
         )
     }
     session.execute(
-        insert(Event),
+        insert(_EVENTS),
         [
             {
                 "dispatch_id": dispatch["id"],
@@ -242,6 +247,7 @@ def intake(
                 "payload": {
                     "incident_id": incident["id"],
                     "source": data.source,
+                    "by": actor,
                     "basisteam": basisteam,
                     "municipality": municipality,
                     "case_type": data.case_type.value,

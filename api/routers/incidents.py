@@ -46,18 +46,10 @@ def create_incident(
             snapshot=snapshot,
             now=now,
             national=(settings.national_fallback_name, settings.national_fallback_phone),
+            actor=caller,
         )
     except service.IdempotencyConflict as exc:
         raise HTTPException(status_code=status.HTTP_409_CONFLICT, detail=str(exc)) from exc
-    if result.created:
-        service.audit(
-            session=session,
-            now=now,
-            actor=caller,
-            action="incident.create",
-            object_type="dispatch",
-            object_id=result.dispatch_id,
-        )
     session.commit()
     # Serialised once by pydantic's JSON encoder; the response model above documents it.
     return Response(
