@@ -99,7 +99,6 @@ def _wrap(owner: Any, attr: str, label: str) -> None:
 
 def install_timers() -> list[tuple[str, int]]:
     """(label, indent) in display order."""
-    import fastapi.routing
     from sqlalchemy.orm import Session
 
     from dispatch import pairing, service
@@ -109,24 +108,25 @@ def install_timers() -> list[tuple[str, int]]:
         (oncall_service, "get_version", "get_snapshot: config version query", 1),
         (service, "intake", "intake()", 1),
         (service, "request_hash", "request_hash", 2),
-        (service, "_find", "_find: idempotency SELECT", 2),
         (service, "resolve_area", "resolve_area", 2),
         (service, "pair", "pair()", 2),
         (pairing.Plan, "to_dict", "Plan.to_dict()", 2),
-        (service, "_assignments", "_assignments", 2),
-        (service, "audit", "audit()", 1),
-        (service, "to_read", "to_read() -> DispatchRead", 1),
-        (fastapi.routing, "serialize_response", "serialize_response (response_model)", 1),
+        (service, "_assignment_rows", "_assignment_rows", 2),
+        (service, "_read", "_read -> DispatchRead", 2),
     ]
     for owner, attr, label, _ in plan:
         _wrap(owner, attr, label)
-    # Session methods: flush inside intake, commit (which flushes audit + events), close.
-    _wrap(Session, "flush", "session.flush() in intake (INSERT incident, dispatch, assignments)")
-    _wrap(Session, "commit", "session.commit() (flush audit + events, COMMIT)")
+    # Session methods: the Core INSERTs inside intake, COMMIT, close.
+    _wrap(
+        Session,
+        "execute",
+        "session.execute() (version read, INSERTs)",
+    )
+    _wrap(Session, "commit", "session.commit() (COMMIT)")
     _wrap(Session, "close", "session.close()")
     order = [(label, indent) for *_, label, indent in plan]
-    order.insert(7, ("session.flush() in intake (INSERT incident, dispatch, assignments)", 2))
-    order.insert(9, ("session.commit() (flush audit + events, COMMIT)", 1))
+    order.append(("session.execute() (version read, INSERTs)", 2))
+    order.append(("session.commit() (COMMIT)", 1))
     order.append(("session.close()", 1))
     return order
 
