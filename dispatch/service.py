@@ -58,26 +58,10 @@ def resolve_area(
     snapshot: ConfigSnapshot, basisteam: str | None, municipality: str | None
 ) -> tuple[str | None, str | None]:
     """Accept ids, CBS codes or names as the feed types them; unknown values pass through."""
-    if basisteam and basisteam not in snapshot.basisteams:
-        wanted = basisteam.casefold()
-        basisteam = next(
-            (
-                b.id
-                for b in snapshot.config.basisteams
-                if b.name.casefold() == wanted or b.id.casefold() == wanted
-            ),
-            basisteam,
-        )
-    if municipality and municipality not in snapshot.municipalities:
-        wanted = municipality.casefold()
-        municipality = next(
-            (
-                x.code
-                for x in snapshot.config.municipalities
-                if x.name.casefold() == wanted or x.code.casefold() == wanted
-            ),
-            municipality,
-        )
+    if basisteam:
+        basisteam = snapshot.basisteam_by_name.get(basisteam.casefold(), basisteam)
+    if municipality:
+        municipality = snapshot.municipality_by_name.get(municipality.casefold(), municipality)
     return basisteam, municipality
 
 

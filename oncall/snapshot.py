@@ -62,6 +62,15 @@ class ConfigSnapshot:
         self.municipalities = {x.code: x for x in config.municipalities}
         self.basisteams = {b.id: b for b in config.basisteams}
         self.rule_position = {r.id: i for i, r in enumerate(config.rules)}
+        # What the police feed may type: ids, CBS codes and names, any case.
+        self.basisteam_by_name: dict[str, str] = {}
+        for b in config.basisteams:
+            self.basisteam_by_name.setdefault(b.name.casefold(), b.id)
+            self.basisteam_by_name[b.id.casefold()] = b.id
+        self.municipality_by_name: dict[str, str] = {}
+        for x in config.municipalities:
+            self.municipality_by_name.setdefault(x.name.casefold(), x.code)
+            self.municipality_by_name[x.code.casefold()] = x.code
         self.basisteam_municipalities: dict[str, frozenset[str]] = {
             b.id: frozenset(b.municipalities) for b in config.basisteams
         }

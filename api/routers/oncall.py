@@ -71,6 +71,19 @@ def _team_on_call(snapshot: ConfigSnapshot, team_id: str, at: datetime) -> OnCal
     )
 
 
+def _select_teams(
+    snapshot: ConfigSnapshot, team: list[str] | None, region: str | None
+) -> list[str]:
+    """The teams asked for (all, or of one region); 404 naming what is unknown."""
+    if region is not None and region not in snapshot.regions:
+        raise HTTPException(status_code=404, detail=f"unknown region '{region}'")
+    teams = team or [t.id for t in snapshot.config.teams if region is None or t.region == region]
+    unknown = [t for t in teams if t not in snapshot.teams]
+    if unknown:
+        raise HTTPException(status_code=404, detail=f"unknown team(s): {', '.join(unknown)}")
+    return teams
+
+
 @router.get("/oncall", response_model=list[OnCallTeam], summary="Who is on call")
 def who_is_on_call(
     snapshot: Snapshot,
@@ -91,12 +104,7 @@ def who_is_on_call(
             instant = ensure_utc(parse_local_datetime(at))
         except ValueError as exc:
             raise HTTPException(status_code=422, detail=f"at: {exc}") from exc
-    if region is not None and region not in snapshot.regions:
-        raise HTTPException(status_code=404, detail=f"unknown region '{region}'")
-    teams = team or [t.id for t in snapshot.config.teams if region is None or t.region == region]
-    unknown = [t for t in teams if t not in snapshot.teams]
-    if unknown:
-        raise HTTPException(status_code=404, detail=f"unknown team(s): {', '.join(unknown)}")
+    teams = _select_teams(snapshot, team, region)
     return [_team_on_call(snapshot, t, instant) for t in teams]
 
 
@@ -271,12 +279,7 @@ def coverage_gaps(
         hi = ensure_utc(parse_local_datetime(end)) if end else lo + timedelta(days=7)
     except ValueError as exc:
         raise HTTPException(status_code=422, detail=f"from/to: {exc}") from exc
-    if region is not None and region not in snapshot.regions:
-        raise HTTPException(status_code=404, detail=f"unknown region '{region}'")
-    teams = team or [t.id for t in snapshot.config.teams if region is None or t.region == region]
-    unknown = [t for t in teams if t not in snapshot.teams]
-    if unknown:
-        raise HTTPException(status_code=404, detail=f"unknown team(s): {', '.join(unknown)}")
+    teams = _select_teams(snapshot, team, region)
     out: list[GapRead] = []
     for team_id in teams:
         try:
