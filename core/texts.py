@@ -89,6 +89,7 @@ REASONS: dict[str, str] = {
     "person_no_phone": "{person} heeft geen telefoonnummer",
     "person_not_member": "{person} is geen lid van team {team}",
     "person_duplicate": "{person} staat al eerder in de lijst",
+    "staff_short": "{needed} personen nodig, {available} op piket: de tweede moet nog gevonden worden",
     "roster_gap": "niemand heeft piket bij {team} op dit moment",
     "team_line": "24/7-lijn van {team}: {phone}",
     "team_no_line": "{team} heeft geen eigen 24/7-lijn",

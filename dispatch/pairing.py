@@ -236,6 +236,11 @@ def _response(
             *evaluation.reasons,
             reason("rule_matched", rule=rule.id, mode=MODE_NL[rule.mode.value], staff=rule.staff),
             *notes,
+            *(
+                (reason("staff_short", needed=rule.staff, available=len(cands)),)
+                if 0 < len(cands) < rule.staff
+                else ()
+            ),
             line_reason,
         ),
     )

@@ -305,8 +305,15 @@ def get_dispatch(*, session: Session, dispatch_id: str) -> Dispatch | None:
     return dispatch
 
 
-def list_dispatches(*, session: Session, limit: int = 50) -> list[Dispatch]:
-    return list(session.scalars(select(Dispatch).order_by(Dispatch.created_at.desc()).limit(limit)))
+def list_dispatches(
+    *, session: Session, limit: int = 50, status: str | None = None, region: str | None = None
+) -> list[Dispatch]:
+    query = select(Dispatch).order_by(Dispatch.created_at.desc()).limit(limit)
+    if status is not None:
+        query = query.where(Dispatch.status == status)
+    if region is not None:
+        query = query.where(Dispatch.region_id == region)
+    return list(session.scalars(query))
 
 
 def audit(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Response, status
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from api.deps import AppClock, AppSettings, Caller, DbSession, Snapshot
 from dispatch import service
@@ -85,6 +87,14 @@ def get_incident(
 
 
 @router.get("", response_model=list[DispatchRead], summary="Most recent dispatches")
-def list_incidents(session: DbSession, caller: Caller, limit: int = 50) -> list[DispatchRead]:
-    limit = max(1, min(limit, 500))
-    return [service.to_read(d) for d in service.list_dispatches(session=session, limit=limit)]
+def list_incidents(
+    session: DbSession,
+    caller: Caller,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    status: Annotated[
+        Literal["paired", "no_candidates", "fallback"] | None, Query(description="Plan status")
+    ] = None,
+    region: Annotated[str | None, Query(description="Region id")] = None,
+) -> list[DispatchRead]:
+    found = service.list_dispatches(session=session, limit=limit, status=status, region=region)
+    return [service.to_read(d) for d in found]

@@ -247,3 +247,15 @@ def test_concurrent_duplicates_make_one_dispatch(engine: Engine, settings: Setti
             s.query(Event).delete()
             s.query(AuditLog).delete()
             s.commit()
+
+
+def test_list_filters_by_status_and_region(client: TestClient) -> None:
+    paired = client.post("/api/v1/incidents", json=body()).json()
+    fallback = client.post("/api/v1/incidents", json=body(basisteam="nergens")).json()
+    ids = lambda **q: [d["id"] for d in client.get("/api/v1/incidents", params=q).json()]  # noqa: E731
+    assert ids(status="fallback") == [fallback["id"]]
+    assert paired["id"] in ids(region="zuid-limburg")
+    assert fallback["id"] not in ids(region="zuid-limburg")
+    bad = client.get("/api/v1/incidents", params={"status": "zoek"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "status"
+    assert client.get("/api/v1/incidents", params={"limit": 0}).status_code == 422

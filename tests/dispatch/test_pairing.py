@@ -291,6 +291,16 @@ def test_window_start_is_inclusive_and_pairs_two_people() -> None:
     assert [a.rule for a in plan.alternatives] == ["zl-telefonisch"]
 
 
+def test_two_needed_one_on_call_is_said() -> None:
+    # 2026-06-02 14:00: anna is off (override), only backup cor is on call for a staff-2 rule.
+    plan = pair(incident(), SNAP, local(2026, 6, 2, 14, 0))
+    assert plan.response is not None and plan.response.staff == 2
+    assert len(plan.response.candidates) == 1
+    assert "staff_short" in codes(plan.response.reasons)
+    full = pair(incident(), SNAP, local(2026, 3, 10, 14, 0))
+    assert full.response is not None and "staff_short" not in codes(full.response.reasons)
+
+
 def test_window_end_is_exclusive_so_phone_rule_takes_over() -> None:
     plan = pair(incident(), SNAP, local(2026, 3, 10, 22, 0))
     assert plan.response is not None and plan.response.rule == "zl-telefonisch"
