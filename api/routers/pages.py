@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from pathlib import Path
+from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from api.deps import AppClock, DbSession, Snapshot
+from api.deps import AppClock, DbSession, Snapshot, State
 from core.texts import CASE_TYPE_NL, MODE_NL, TEAM_KIND_NL
 from core.timeutil import AMS
 from dispatch import service
@@ -30,10 +33,53 @@ STATUS_NL = {
 templates.env.globals["STATUS_NL"] = STATUS_NL
 
 
+COOKIE = "samenop_pages"
+
+
+def _token(key: str) -> str:
+    """What the cookie holds: derived from an API key, never the key itself."""
+    return hmac.new(key.encode(), b"samenop-pages", hashlib.sha256).hexdigest()
+
+
+def _signed_in(request: Request, state: State) -> bool:
+    """Pages are open in the development demo; elsewhere they need an API key once."""
+    if state.settings.environment == "development":
+        return True
+    cookie = request.cookies.get(COOKIE, "")
+    return any(hmac.compare_digest(cookie, _token(key)) for key in state.settings.api_keys)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request) -> HTMLResponse:
+    return templates.TemplateResponse(request, "login.html", {"error": None})
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(request: Request, state: State) -> Response:
+    fields = parse_qs((await request.body()).decode("utf-8", errors="replace"))
+    key = (fields.get("key") or [""])[0].strip()
+    if not any(hmac.compare_digest(key, k) for k in state.settings.api_keys):
+        return templates.TemplateResponse(
+            request, "login.html", {"error": "Onbekende sleutel."}, status_code=401
+        )
+    response = RedirectResponse("/", status_code=303)
+    response.set_cookie(
+        COOKIE,
+        _token(key),
+        httponly=True,
+        samesite="strict",
+        secure=state.settings.environment == "production",
+        max_age=12 * 3600,
+    )
+    return response
+
+
 @router.get("/", response_class=HTMLResponse)
 def dashboard(
-    request: Request, session: DbSession, snapshot: Snapshot, clock: AppClock
-) -> HTMLResponse:
+    request: Request, state: State, session: DbSession, snapshot: Snapshot, clock: AppClock
+) -> Response:
+    if not _signed_in(request, state):
+        return RedirectResponse("/login", status_code=303)
     now = clock.now()
     dispatches = service.list_dispatches(session=session, limit=50)
     teams = []

@@ -207,11 +207,27 @@ def test_openapi_documents_every_route(client: TestClient) -> None:
     assert "examples" in spec["components"]["schemas"]["IncidentCreate"]
 
 
-def test_dashboard_lists_dispatch(client: TestClient) -> None:
+def test_dashboard_needs_a_key_outside_development(client: TestClient) -> None:
     ref = client.post("/api/v1/incidents", json=body()).json()["reference"]
+    first = client.get("/", follow_redirects=False)
+    assert first.status_code == 303 and first.headers["location"] == "/login"
+    wrong = client.post("/login", data={"key": "raden"}, follow_redirects=False)
+    assert wrong.status_code == 401 and "Onbekende sleutel" in wrong.text
+    ok = client.post("/login", data={"key": API_KEY}, follow_redirects=False)
+    assert ok.status_code == 303
+    assert API_KEY not in ok.headers["set-cookie"]
     page = client.get("/")
     assert page.status_code == 200
     assert ref in page.text and "Meldingen" in page.text
+
+
+def test_dashboard_is_open_in_the_development_demo(
+    settings: Settings, sessions: sessionmaker[Session], loaded: int
+) -> None:
+    app = create_app(settings.model_copy(update={"environment": "development"}))
+    app.state.samenop.sessions = sessions
+    with TestClient(app) as c:
+        assert c.get("/").status_code == 200
 
 
 def test_concurrent_duplicates_make_one_dispatch(engine: Engine, settings: Settings) -> None:
