@@ -13,7 +13,8 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dispatch.models import Assignment, AuditLog, Dispatch, Event, Incident
+from dispatch import events
+from dispatch.models import Assignment, AuditLog, Dispatch, Incident
 from dispatch.pairing import Plan, pair
 from dispatch.schemas import DispatchRead, IncidentCreate
 from oncall.facts import IncidentFacts, PersonFacts
@@ -23,7 +24,6 @@ from oncall.snapshot import ConfigSnapshot
 _INCIDENTS = cast(Table, Incident.__table__)
 _DISPATCHES = cast(Table, Dispatch.__table__)
 _ASSIGNMENTS = cast(Table, Assignment.__table__)
-_EVENTS = cast(Table, Event.__table__)
 
 _REF_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read out over the phone
 
@@ -221,14 +221,14 @@ def intake(
             ("mode", "mode"),
         )
     }
-    session.execute(
-        insert(_EVENTS),
+    events.append(
+        session,
+        dispatch["id"],
+        now,
         [
-            {
-                "dispatch_id": dispatch["id"],
-                "type": "incident.received",
-                "created_at": now,
-                "payload": {
+            (
+                "incident.received",
+                {
                     "incident_id": incident["id"],
                     "source": data.source,
                     "by": actor,
@@ -236,13 +236,8 @@ def intake(
                     "municipality": municipality,
                     "case_type": data.case_type.value,
                 },
-            },
-            {
-                "dispatch_id": dispatch["id"],
-                "type": "dispatch.planned",
-                "created_at": now,
-                "payload": summary,
-            },
+            ),
+            ("dispatch.planned", summary),
         ],
     )
     read = _read(incident, dispatch, assignments)
