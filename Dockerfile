@@ -11,4 +11,4 @@ COPY migrations migrations
 COPY regions regions
 RUN pip install --no-cache-dir .
 EXPOSE 8000
-CMD ["sh", "-c", "samenop db upgrade && uvicorn api.main:app --host 0.0.0.0 --port 8000 --workers 2"]
+CMD ["samenop", "serve", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]

@@ -245,14 +245,19 @@ def pair_cmd(
 
 
 @app.command("serve")
-def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Run the API (migrations first)."""
-    import uvicorn
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes")] = 1,
+    log_level: str = "info",
+) -> None:
+    """Run the API (migrations first); several workers share the port evenly."""
+    from api import server
 
     settings = get_settings()
     _ensure_sqlite_dir(settings.database_url)
     migrate.upgrade(settings.database_url)
-    uvicorn.run("api.main:app", host=host, port=port, log_level="info")
+    server.run(host, port, workers, log_level)
 
 
 @app.command("demo")

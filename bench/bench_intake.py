@@ -6,7 +6,8 @@
 Creates a fresh PostgreSQL database (``bench_<random>``, dropped at the end),
 runs the real migrations, stores the national configuration (bench/national.py)
 with ``oncall.service.write_config``, and starts the API as a subprocess
-(``uvicorn api.main:app --workers 2``) on a free port. After a warm-up it runs:
+(``samenop serve --workers 2``: uvicorn workers, one SO_REUSEPORT socket each)
+on a free port. After a warm-up it runs:
 
 (a) open loop: requests launched on a fixed schedule (``--rate`` per second for
     ``--open-seconds``) whatever the server does, each with a unique external_id;
@@ -138,8 +139,8 @@ def start_server(url: str, port: int, workers: int, keys_env: str, log: Path) ->
         "SAMENOP_API_KEYS": keys_env,
     }
     cmd = [
-        str(ROOT / ".venv/bin/uvicorn"),
-        "api.main:app",
+        str(ROOT / ".venv/bin/samenop"),
+        "serve",
         "--host",
         "127.0.0.1",
         "--port",
@@ -552,10 +553,10 @@ def main() -> int:
         t0 = time.perf_counter()
         proc = start_server(url, port, args.workers, keys_env, log)
         health = wait_ready(base, proc)
-        # With --workers 1 uvicorn serves from the supervisor process itself.
+        # With --workers 1 the server runs in the supervisor process itself.
         pids = [proc.pid, *(worker_pids(proc) or [proc.pid])]
         print(
-            f"server   : uvicorn --workers {args.workers} on {base}, pid {proc.pid}, "
+            f"server   : samenop serve --workers {args.workers} on {base}, pid {proc.pid}, "
             f"workers {pids[1:]}, ready in {time.perf_counter() - t0:.1f} s, healthz {health}"
         )
         print()

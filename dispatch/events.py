@@ -10,6 +10,7 @@ writer at a time (BEGIN IMMEDIATE).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
@@ -21,7 +22,6 @@ from dispatch.models import Event
 
 EVENT_LOCK = 0x5A0E  # advisory lock key for "append to the event log"
 _EVENTS = cast(Table, Event.__table__)
-_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 
 
 def append(
@@ -33,12 +33,33 @@ def append(
     """Write ``(type, payload)`` events for one dispatch; commit soon after."""
     if not items:
         return
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(_LOCK, {"key": EVENT_LOCK})
+    rows = [
+        {"dispatch_id": dispatch_id, "type": kind, "created_at": now, "payload": payload}
+        for kind, payload in items
+    ]
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(insert(_EVENTS), rows)
+        return
+    # Lock and insert in one round trip: the CTE runs first, the rows follow it.
+    values = ", ".join(
+        f"(:d{i}, :t{i}, CAST(:c{i} AS timestamptz), CAST(:p{i} AS json))" for i in range(len(rows))
+    )
+    params: dict[str, Any] = {"key": EVENT_LOCK}
+    for i, row in enumerate(rows):
+        params.update(
+            {
+                f"d{i}": dispatch_id,
+                f"t{i}": row["type"],
+                f"c{i}": now,
+                f"p{i}": json.dumps(row["payload"]),
+            }
+        )
     session.execute(
-        insert(_EVENTS),
-        [
-            {"dispatch_id": dispatch_id, "type": kind, "created_at": now, "payload": payload}
-            for kind, payload in items
-        ],
+        text(
+            "WITH lock AS (SELECT pg_advisory_xact_lock(:key)) "
+            "INSERT INTO events (dispatch_id, type, created_at, payload) "
+            "SELECT v.d, v.t, v.c, v.p FROM lock CROSS JOIN "
+            f"(VALUES {values}) AS v(d, t, c, p)"
+        ),
+        params,
     )

@@ -1,0 +1,62 @@
+"""Run several API worker processes on one port, each with its own listening socket.
+
+``uvicorn --workers N`` shares one socket, and whichever process wakes first accepts a
+burst of new connections: with kept-alive clients one worker can end up with nearly
+all the traffic while the other core idles. Here every worker binds the port with
+SO_REUSEPORT, so the kernel spreads new connections over the workers by hash.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+from types import FrameType
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _worker(host: str, port: int, log_level: str) -> None:
+    import uvicorn
+
+    config = uvicorn.Config("api.main:app", log_level=log_level, proxy_headers=True)
+    server = uvicorn.Server(config)
+    server.run(sockets=[_listen(host, port)])
+
+
+def run(host: str, port: int, workers: int, log_level: str = "info") -> None:
+    """Start ``workers`` processes and supervise them until SIGINT/SIGTERM."""
+    if workers <= 1:
+        _worker(host, port, log_level)
+        return
+    ctx = multiprocessing.get_context("spawn")
+    procs = [
+        ctx.Process(target=_worker, args=(host, port, log_level), daemon=False)
+        for _ in range(workers)
+    ]
+    for proc in procs:
+        proc.start()
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        for proc in procs:
+            if proc.is_alive() and proc.pid:
+                os.kill(proc.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for proc in procs:
+        proc.join()
+    codes = [p.exitcode for p in procs]
+    if any(code not in (0, -signal.SIGTERM) for code in codes):
+        sys.exit(1)
