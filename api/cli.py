@@ -265,13 +265,18 @@ def demo(
     host: str = "127.0.0.1",
     port: int = 8000,
     open_browser: Annotated[bool, typer.Option("--open/--no-open")] = True,
+    seed: Annotated[
+        bool | None,
+        typer.Option("--seed/--no-seed", help="Example incidents (default: with regions/ only)"),
+    ] = None,
 ) -> None:
     """Embedded demo: SQLite, the example regions, the dashboard in your browser."""
     import uvicorn
 
     settings = get_settings()
     config_load([Path(settings.regions_dir)])
-    _seed_demo_incidents()
+    if seed if seed is not None else Path(settings.regions_dir).resolve() == SHIPPED_REGIONS:
+        _seed_demo_incidents()
     url = f"http://{host}:{port}/"
     typer.echo(f"dashboard: {url}   API docs: {url}docs   API key: {settings.api_keys[0]}")
     if open_browser:
@@ -284,6 +289,7 @@ def demo(
     uvicorn.run("api.main:app", host=host, port=port, log_level="info")
 
 
+SHIPPED_REGIONS = Path(__file__).resolve().parent.parent / "regions"
 DEMO_INCIDENTS: tuple[dict[str, Any], ...] = (
     {
         "basisteam": "gooi-en-vechtstreek-noord",

@@ -10,6 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from oncall.phones import normalize_phone
 from oncall.schemas import CaseType, Flag, PersonRole, parse_local_datetime
 
+ROLE_ALIASES = {
+    "slachtoffer": "victim",
+    "verdachte": "suspect",
+    "kind": "child",
+    "getuige": "witness",
+    "overig": "other",
+}
 SOURCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 
 
@@ -18,8 +25,19 @@ class PersonIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    role: PersonRole
+    role: PersonRole = Field(
+        description="victim, suspect, child, witness or other "
+        "(Dutch: slachtoffer, verdachte, kind, getuige, overig)"
+    )
     age: int | None = Field(default=None, ge=0, le=130)
+
+    @field_validator("role", mode="before")
+    @classmethod
+    def _dutch_role(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip().lower()
+            return ROLE_ALIASES.get(text, text)
+        return value
 
 
 class IncidentCreate(BaseModel):

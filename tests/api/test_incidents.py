@@ -275,3 +275,13 @@ def test_list_filters_by_status_and_region(client: TestClient) -> None:
     bad = client.get("/api/v1/incidents", params={"status": "zoek"})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "status"
     assert client.get("/api/v1/incidents", params={"limit": 0}).status_code == 422
+
+
+def test_dutch_role_names_are_understood(client: TestClient) -> None:
+    r = client.post(
+        "/api/v1/incidents",
+        json=body(persons=[{"role": "Slachtoffer", "age": 30}, {"role": "kind", "age": 4}]),
+    )
+    assert r.status_code == 201, r.text
+    stored = client.get(f"/api/v1/incidents/{r.json()['id']}").json()
+    assert stored["plan"]["response"]["rule"] == "zl-samen-op"
