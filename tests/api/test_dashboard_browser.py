@@ -1,0 +1,116 @@
+"""The dashboard in a real browser (Debian's Chromium driven by Playwright).
+
+The service runs as a real process on SQLite with the shipped regions; an incident is
+posted through the API and must show on the page after signing in.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+KEY = "browser-key"
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        **os.environ,
+        "SAMENOP_DATABASE_URL": f"sqlite:///{tmp_path / 'b.db'}",
+        "SAMENOP_ENVIRONMENT": "test",
+        "SAMENOP_API_KEYS": KEY,
+    }
+    subprocess.run(
+        [sys.executable, "-m", "api.cli", "config", "load", "regions"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--log-level", "warning"],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
+            time.sleep(0.2)
+        yield base
+    finally:
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+
+
+def test_incident_appears_on_dashboard_after_sign_in(server: str, tmp_path: Path) -> None:
+    assert Path(CHROMIUM).exists(), "Debian's chromium is required (apt-get install chromium)"
+    created = httpx.post(
+        server + "/api/v1/incidents",
+        headers={"X-API-Key": KEY},
+        json={
+            "source": "browser-test",
+            "external_id": "B-1",
+            "reported_at": "2026-12-25T03:00",
+            "municipality": "Hilversum",
+            "case_type": "HG",
+            "persons": [{"role": "victim", "age": 34}],
+            "police_unit": "GV-21",
+            "police_callback": "06 12345678",
+        },
+    )
+    assert created.status_code == 201, created.text
+    reference = created.json()["reference"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(server + "/")
+            assert page.url.endswith("/login")
+            page.fill("#key", "verkeerd")
+            page.click("button[type=submit]")
+            assert page.get_by_role("alert").inner_text() == "Onbekende sleutel."
+            page.fill("#key", KEY)
+            page.click("button[type=submit]")
+            page.wait_for_selector("#dispatches")
+            row = page.locator(f"tr[data-reference='{reference}']")
+            assert row.count() == 1
+            text = row.inner_text()
+            # Christmas night in Gooi en Vechtstreek: piket from home, consult first.
+            assert "Hilversum" in text and "ter plaatse" in text and "eerst akkoord" in text
+            assert page.locator("#oncall tbody tr").count() > 10
+            page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+        finally:
+            browser.close()
+    assert (tmp_path / "dashboard.png").stat().st_size > 10_000
