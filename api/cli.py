@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
+import redis
 import typer
 import yaml
 from pydantic import ValidationError
@@ -244,6 +245,27 @@ def pair_cmd(
         print_plan(plan)
 
 
+@app.command("purge")
+def purge_cmd(
+    schedule: Annotated[
+        bool, typer.Option("--schedule", help="Book the hourly RQ job instead of running now")
+    ] = False,
+) -> None:
+    """Delete incidents older than SAMENOP_RETENTION_DAYS (with dispatch and events)."""
+    from dispatch import jobs
+
+    settings = get_settings()
+    if schedule:
+        if not settings.redis_url:
+            typer.echo("--schedule needs SAMENOP_REDIS_URL", err=True)
+            raise typer.Exit(code=2)
+        typer.echo(f"booked {jobs.schedule_purge(settings.redis_url, settings.queue_name)}")
+        return
+    typer.echo(
+        f"removed {jobs.purge_expired()} incident(s) older than {settings.retention_days} days"
+    )
+
+
 @app.command("serve")
 def serve(
     host: str = "127.0.0.1",
@@ -253,10 +275,20 @@ def serve(
 ) -> None:
     """Run the API (migrations first); several workers share the port evenly."""
     from api import server
+    from dispatch import jobs
 
     settings = get_settings()
     _ensure_sqlite_dir(settings.database_url)
     migrate.upgrade(settings.database_url)
+    if settings.redis_url:
+        try:  # the retention job; an RQ worker (--with-scheduler) runs it
+            jobs.schedule_purge(
+                settings.redis_url,
+                settings.queue_name,
+                at=SystemClock().now() + jobs.PURGE_EVERY,
+            )
+        except redis.RedisError as exc:
+            typer.echo(f"warning: retention job not booked, Redis unreachable: {exc}", err=True)
     server.run(host, port, workers, log_level)
 
 

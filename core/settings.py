@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite:///./var/samenop.db"
     redis_url: str | None = None
+    # RQ queue (and job-id prefix), so several deployments can share one Redis.
+    queue_name: str = Field(default="samenop", pattern=r"^[a-z0-9_-]{1,40}$")
     # API keys accepted from the police feed and other systems: comma-separated or a
     # JSON list in the environment.
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=lambda: [PLACEHOLDER_KEY])
@@ -29,6 +31,8 @@ class Settings(BaseSettings):
     national_fallback_phone: str = "0800-2000"
     national_fallback_name: str = "Veilig Thuis (landelijk)"
     timezone: str = "Europe/Amsterdam"
+    # Incidents (roles, ages, flags) and their dispatch are deleted after this many days.
+    retention_days: int = Field(default=90, ge=1, le=3650)
     log_sql: bool = False
 
     @field_validator("api_keys", mode="before")
