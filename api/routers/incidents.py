@@ -70,7 +70,7 @@ def create_incident(
 def get_incident(
     dispatch_id: str, session: DbSession, clock: AppClock, caller: Caller
 ) -> DispatchRead:
-    """Look up by dispatch id, incident id or reference (SO-XXXXXX). Reads are audit-logged."""
+    """Look up by dispatch id, incident id or reference (e.g. SO-7KQ2MZ). Reads are audit-logged."""
     dispatch = service.get_dispatch(session=session, dispatch_id=dispatch_id)
     if dispatch is None:
         raise HTTPException(status_code=404, detail=f"no incident or dispatch '{dispatch_id}'")
