@@ -93,6 +93,37 @@ class Day(StrEnum):
 WEEKDAYS = (Day.MON, Day.TUE, Day.WED, Day.THU, Day.FRI)
 ALL_DAYS = tuple(Day)
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
+_SHORT_TIME = re.compile(r"^\d:[0-5]\d$")
+DAY_ALIASES = {
+    "ma": "mon",
+    "maandag": "mon",
+    "monday": "mon",
+    "di": "tue",
+    "dinsdag": "tue",
+    "tuesday": "tue",
+    "wo": "wed",
+    "woensdag": "wed",
+    "wednesday": "wed",
+    "do": "thu",
+    "donderdag": "thu",
+    "thursday": "thu",
+    "vr": "fri",
+    "vrijdag": "fri",
+    "friday": "fri",
+    "za": "sat",
+    "zaterdag": "sat",
+    "saturday": "sat",
+    "zo": "sun",
+    "zondag": "sun",
+    "sunday": "sun",
+}
+
+
+def normalize_clock(value: object) -> object:
+    """'8:30' as '08:30', so planners may write either."""
+    if isinstance(value, str) and _SHORT_TIME.match(value.strip()):
+        return "0" + value.strip()
+    return value
 
 
 def parse_clock(value: str) -> int:
@@ -124,16 +155,21 @@ class Window(Frozen):
             out: list[str] = []
             for item in value:
                 text = str(item).strip().lower()
-                if text in ("weekdays", "werkdagen", "mon-fri"):
+                if text in ("weekdays", "werkdagen", "mon-fri", "ma-vr"):
                     out.extend(d.value for d in WEEKDAYS)
-                elif text in ("weekend", "sat-sun"):
+                elif text in ("weekend", "sat-sun", "za-zo"):
                     out.extend(["sat", "sun"])
-                elif text in ("all", "daily", "mon-sun"):
+                elif text in ("all", "daily", "mon-sun", "dagelijks", "alle", "ma-zo"):
                     out.extend(d.value for d in ALL_DAYS)
                 else:
-                    out.append(text)
+                    out.append(DAY_ALIASES.get(text, text))
             return tuple(dict.fromkeys(out))
         return value
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _short_clock(cls, value: object) -> object:
+        return normalize_clock(value)
 
     @field_validator("start", "end")
     @classmethod
@@ -263,7 +299,21 @@ class Handoff(Frozen):
     every: Literal["daily", "weekly", "hours"]
     at: str = "09:00"
     weekday: Day = Day.MON
+
+    @field_validator("weekday", mode="before")
+    @classmethod
+    def _dutch_weekday(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip().lower()
+            return DAY_ALIASES.get(text, text)
+        return value
+
     hours: int | None = Field(default=None, ge=1, le=24 * 28)
+
+    @field_validator("at", mode="before")
+    @classmethod
+    def _short_at(cls, value: object) -> object:
+        return normalize_clock(value)
 
     @field_validator("at")
     @classmethod
