@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+
+log = logging.getLogger(__name__)
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -32,5 +36,19 @@ async def validation_handler(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=422, content={"detail": summary, "errors": errors})
 
 
+async def database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+    """The database did not answer: say so, and that a retry is safe (intake is idempotent)."""
+    log.error("database unavailable: %s", exc)
+    return JSONResponse(
+        status_code=503,
+        headers={"Retry-After": "2"},
+        content={
+            "detail": "database unavailable; nothing was stored. Retry the same request: "
+            "a retry never creates a second dispatch."
+        },
+    )
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_handler)
+    app.add_exception_handler(OperationalError, database_unavailable)

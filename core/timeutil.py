@@ -18,11 +18,6 @@ def ensure_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-def from_db(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored datetime is UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def local(value: datetime) -> datetime:
     return ensure_utc(value).astimezone(AMS)
 

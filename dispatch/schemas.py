@@ -135,8 +135,3 @@ class DispatchRead(BaseModel):
     config_version: int
     plan: dict[str, Any]
     assignments: list[dict[str, Any]]
-
-
-class ConfigLoadResult(BaseModel):
-    version: int
-    counts: dict[str, int]

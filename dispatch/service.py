@@ -333,37 +333,14 @@ def audit(
     )
 
 
+def _columns(row: Incident | Dispatch | Assignment) -> dict[str, Any]:
+    return {c.key: getattr(row, c.key) for c in row.__table__.columns}
+
+
 def to_read(dispatch: Dispatch) -> DispatchRead:
-    incident = dispatch.incident
-    return DispatchRead(
-        id=dispatch.id,
-        reference=dispatch.reference,
-        incident_id=incident.id,
-        source=incident.source,
-        external_id=incident.external_id,
-        status=dispatch.status,
-        region=dispatch.region_id,
-        team=dispatch.team_id,
-        mode=dispatch.mode,
-        staff_needed=dispatch.staff_needed,
-        reported_at=incident.reported_at,
-        received_at=incident.received_at,
-        planned_at=dispatch.planned_at,
-        config_version=dispatch.config_version,
-        plan=dispatch.plan,
-        assignments=[_assignment_dict(a) for a in dispatch.assignments],
+    """The API view of a stored dispatch: the same shape intake answers with."""
+    return _read(
+        _columns(dispatch.incident),
+        _columns(dispatch),
+        [_columns(a) for a in dispatch.assignments],
     )
-
-
-def _assignment_dict(a: Assignment) -> dict[str, Any]:
-    return {
-        "position": a.position,
-        "purpose": a.purpose,
-        "team": a.team_id,
-        "person": a.person_id,
-        "phone": a.phone,
-        "mode": a.mode,
-        "layer": a.layer,
-        "status": a.status,
-        "reasons": a.reasons,
-    }

@@ -421,6 +421,3 @@ class SnapshotCache:
                 current = ConfigSnapshot(read_config(session=session), version)
                 self._snapshot = current
             return current
-
-    def clear(self) -> None:
-        self._snapshot = None

@@ -43,3 +43,26 @@ def test_healthz_unreachable_redis_is_503(db_url: str) -> None:
         r = c.get("/healthz")
     assert r.status_code == 503
     assert r.json()["redis"].startswith("unreachable")
+
+
+def test_database_down_is_503_saying_a_retry_is_safe() -> None:
+    settings = Settings(
+        environment="test",
+        api_keys=[API_KEY],
+        database_url="postgresql+psycopg://postgres@127.0.0.1:1/none",
+    )
+    with TestClient(create_app(settings), headers={"X-API-Key": API_KEY}) as c:
+        r = c.post(
+            "/api/v1/incidents",
+            json={
+                "source": "s",
+                "external_id": "1",
+                "reported_at": "2026-11-28T23:40",
+                "case_type": "HG",
+                "police_unit": "A",
+                "police_callback": "06 12345678",
+            },
+        )
+    assert r.status_code == 503
+    assert r.headers["retry-after"] == "2"
+    assert "Retry the same request" in r.json()["detail"]
