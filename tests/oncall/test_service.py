@@ -151,14 +151,6 @@ def test_snapshot_cache_reuses_the_snapshot_until_the_version_moves(
     assert cache.get(session=session) is second
 
 
-def test_snapshot_cache_clear_rebuilds(session: Session, loaded: int) -> None:
-    cache = SnapshotCache()
-    first = cache.get(session=session)
-    cache.clear()
-    again = cache.get(session=session)
-    assert again is not first and again.version == first.version == loaded
-
-
 # --- a write that fails half-way -----------------------------------------------------------
 
 
