@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -13,6 +15,8 @@ from api.state import AppState
 from core.clock import Clock, SystemClock
 from core.db import make_engine, make_session_factory
 from core.settings import Settings, get_settings
+from dispatch.driver import Driver
+from dispatch.jobs import RQWaker, build_context
 from oncall.service import SnapshotCache
 
 HERE = Path(__file__).resolve().parent
@@ -27,10 +31,29 @@ read as Europe/Amsterdam wall-clock time. Responses are in UTC.
 """
 
 
-def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, clock: Clock | None = None, run_delivery: bool = True
+) -> FastAPI:
+    """The application; ``run_delivery=False`` leaves the embedded loop to the caller
+    (tests drive it step by step with ``state.driver.run_once()``)."""
     settings = settings or get_settings()
+    clock = clock or SystemClock()
     engine = make_engine(settings.database_url, echo=settings.log_sql)
+    sessions = make_session_factory(engine)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        driver = app.state.samenop.driver
+        if driver is not None and run_delivery:
+            driver.start()
+        try:
+            yield
+        finally:
+            if driver is not None:
+                driver.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Samen op in acuut — dispatch",
         version="0.1.0",
         description=DESCRIPTION,
@@ -40,12 +63,24 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             {"name": "health", "description": "Liveness and readiness"},
         ],
     )
+    driver: Driver | None = None
+    if settings.delivery_mode == "rq":
+        assert settings.redis_url, "delivery=rq needs SAMENOP_REDIS_URL"
+        paging = build_context(
+            settings, sessions, clock, RQWaker(settings.redis_url, settings.queue_name, clock)
+        )
+    else:
+        paging = build_context(settings, sessions, clock, waker=_LateWaker())
+        driver = Driver(paging, interval=min(settings.sweep_seconds, 0.25))
+        paging.waker = driver
     app.state.samenop = AppState(
         settings=settings,
         engine=engine,
-        sessions=make_session_factory(engine),
+        sessions=sessions,
         snapshots=SnapshotCache(),
-        clock=clock or SystemClock(),
+        clock=clock,
+        paging=paging,
+        driver=driver,
     )
     errors.install(app)
     app.include_router(incidents.router)
@@ -54,3 +89,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app
+
+
+class _LateWaker:
+    """Placeholder until the driver that arms work exists (it replaces this at once)."""
+
+    def arm(self, wake: object) -> None:
+        raise RuntimeError("paging context used before its driver was set")

@@ -1,4 +1,4 @@
-"""What the running application holds: engine, session factory, snapshot cache, clock."""
+"""What the running application holds: engine, sessions, snapshot cache, clock, paging."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import Clock
 from core.settings import Settings
+from dispatch.delivery import PagingContext
+from dispatch.driver import Driver
 from oncall.service import SnapshotCache
 
 
@@ -19,3 +21,6 @@ class AppState:
     sessions: sessionmaker[Session]
     snapshots: SnapshotCache
     clock: Clock
+    paging: PagingContext
+    # The in-process delivery loop (embedded mode); None when RQ workers deliver.
+    driver: Driver | None = None

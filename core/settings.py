@@ -10,6 +10,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PLACEHOLDER_KEY = "dev-feed-key"
+PLACEHOLDER_LINK_SECRET = "dev-link-secret-change-me"
 
 
 class Settings(BaseSettings):
@@ -35,6 +36,29 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=90, ge=1, le=3650)
     log_sql: bool = False
 
+    # --- paging ---
+    # Who delivers pages: "console" prints them (embedded demo without a phone),
+    # "twilio" uses the Twilio SDK (pointed at the local fake with twilio_api_base).
+    paging_provider: Literal["console", "twilio"] = "console"
+    # How due pages and deadlines are driven: "rq" through Redis and RQ workers,
+    # "inline" by a loop inside the API process; "auto" is rq when redis_url is set.
+    delivery: Literal["auto", "inline", "rq"] = "auto"
+    twilio_account_sid: str = "AC00000000000000000000000000000000"
+    twilio_auth_token: str = "dev-twilio-token"
+    twilio_from: str = "+3197010000000"
+    # Base URL of Twilio's REST API; set to the local fake in tests and the demo.
+    twilio_api_base: str | None = None
+    # The URL Twilio (and the worker's phone) reaches this service on, as seen from
+    # outside: webhooks are verified against it, links in SMS point at it.
+    public_base_url: str = "http://127.0.0.1:8000"
+    # Secret that signs the accept/decline links sent by SMS, and how long they work.
+    link_secret: str = PLACEHOLDER_LINK_SECRET
+    link_ttl_minutes: int = Field(default=120, ge=5, le=24 * 60)
+    # Inbound SMS replies accepted per number per 10 minutes before we stop answering.
+    sms_replies_per_10min: int = Field(default=10, ge=1, le=1000)
+    # How often the sweeper looks for due pages, passed deadlines and lost claims.
+    sweep_seconds: float = Field(default=0.5, gt=0, le=60)
+
     @field_validator("api_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
@@ -59,9 +83,22 @@ class Settings(BaseSettings):
                 "SAMENOP_API_KEYS still holds the development placeholder; "
                 "set real keys before running in production"
             )
+        if self.environment == "production" and self.link_secret == PLACEHOLDER_LINK_SECRET:
+            raise ValueError("SAMENOP_LINK_SECRET still holds the development placeholder")
         if self.environment == "production" and self.database_url.startswith("sqlite"):
             raise ValueError("SAMENOP_DATABASE_URL must point at PostgreSQL in production")
         return self
+
+    @field_validator("public_base_url", "twilio_api_base")
+    @classmethod
+    def _no_trailing_slash(cls, value: str | None) -> str | None:
+        return None if value is None else value.rstrip("/")
+
+    @property
+    def delivery_mode(self) -> Literal["inline", "rq"]:
+        if self.delivery == "auto":
+            return "rq" if self.redis_url else "inline"
+        return self.delivery
 
 
 @lru_cache

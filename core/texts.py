@@ -103,6 +103,10 @@ REASONS: dict[str, str] = {
     "expect_video": "verwacht beeldbellen met {team}",
     "expect_on_scene": "{team} kan ter plaatse komen",
     "expect_national": "verwacht een telefonisch consult via {name} ({phone})",
+    # --- paging ---
+    "paging_no_responder": "niemand heeft de oproep aangenomen; iedereen is geprobeerd",
+    "paging_no_consult": "geen akkoord voor uitruk: niemand van het consult heeft aangenomen",
+    "paging_partial": "{accepted} van de {needed} benodigde personen heeft aangenomen; iedereen is geprobeerd",
 }
 
 
@@ -128,3 +132,65 @@ def days_nl(days: tuple[str, ...] | list[str]) -> str:
     if len(idx) > 2 and idx == list(range(idx[0], idx[-1] + 1)):
         return f"{DAY_NL[keys[idx[0]]]}-{DAY_NL[keys[idx[-1]]]}"
     return ",".join(DAY_NL[keys[i]] for i in idx)
+
+
+# --- paging: what a page says on a phone (SMS, voice, SMS replies) ---
+# Only a reference, its short code, municipality, case type, mode and a link: never a
+# name, address, age or phone number of anyone involved. SMS texts stay within GSM-7
+# (plain ASCII here) so a message is not split into 70-character UCS-2 segments.
+PAGE_PURPOSE_NL = {
+    "respond": None,
+    "consult": "consult gevraagd",
+    "team_line": "oproep 24/7-lijn",
+}
+PAGE_STAFF_NL = {1: None, 2: "twee personen"}
+
+PAGE_TEXTS: dict[str, str] = {
+    # SMS page (one or two segments including the link)
+    "sms_page": "Samen op in acuut {reference}: {summary}. Antwoord JA of NEE (bij meer oproepen: JA {code}). Of open: {link}",
+    "sms_municipality": "gem. {municipality}",
+    # voice page, one sentence each; the reference is spelled out letter by letter
+    "voice_intro": "Dit is Samen op in acuut.",
+    "voice_reference": "Oproep {spelled}.",
+    "voice_consult": "Er wordt om een consult gevraagd.",
+    "voice_team_line": "Deze oproep is voor de 24/7-lijn.",
+    "voice_case_type": "Soort melding: {case_type}.",
+    "voice_municipality": "Gemeente {municipality}.",
+    "voice_mode": "Inzet: {mode}.",
+    "voice_staff": "Er zijn twee personen nodig.",
+    "voice_keys": "Druk 1 om te accepteren, 2 om te weigeren, 9 om te herhalen.",
+    # voice answers after a key press, or when nothing was pressed
+    "voice_accepted": "Je hebt de oproep geaccepteerd. De meldkamer is op de hoogte. Tot ziens.",
+    "voice_declined": "Je hebt de oproep geweigerd. We vragen iemand anders. Tot ziens.",
+    "voice_invalid": "Die toets kennen we niet.",
+    "voice_closed": "Deze oproep is al afgehandeld. Je hoeft niets te doen. Tot ziens.",
+    "voice_no_key": "We hebben geen toets ontvangen. Tot ziens.",
+}
+
+# Answers to an SMS reply; ``reply_text(kind, ...)`` in notifications.messages renders them.
+REPLY_TEXTS: dict[str, str] = {
+    "accepted": "Geaccepteerd: {reference}. De meldkamer is op de hoogte.",
+    "declined": "Geweigerd: {reference}. We vragen iemand anders.",
+    "already_answered": "Je hebt oproep {reference} al beantwoord.",
+    "closed": "Oproep {reference} is niet meer open.",
+    "ambiguous": "Je hebt {count} open oproepen: {codes}. Antwoord JA {first} of NEE {first}.",
+    "unknown_code": "Geen open oproep met code {code}. Open: {codes}.",
+    "no_open": "Er staat geen oproep voor je open.",
+    "unknown": "Niet begrepen. Antwoord JA (1) om te accepteren of NEE (2) om te weigeren.",
+    "help": "Samen op in acuut: antwoord JA (1) om te accepteren of NEE (2) om te weigeren. Bij meer oproepen de code erachter, bijv. JA {code}.",
+    "rate_limited": "Te veel berichten; bel de meldkamer.",
+}
+
+# Why an SMS did not arrive, for the event log that planners read (Twilio error codes).
+SMS_ERROR_NL: dict[str, str] = {
+    "30001": "wachtrij vol bij de provider; bericht niet verstuurd",
+    "30002": "account bij de provider opgeschort",
+    "30003": "telefoon niet bereikbaar (uit of geen bereik)",
+    "30004": "bericht geblokkeerd door de ontvanger of het netwerk",
+    "30005": "onbekend nummer of bestaat niet meer",
+    "30006": "vast nummer of netwerk niet bereikbaar",
+    "30007": "door het netwerk als spam gefilterd",
+    "30008": "onbekende fout bij de provider",
+    "30034": "afzendernummer niet geregistreerd bij de provider",
+}
+SMS_ERROR_UNKNOWN_NL = "foutcode {code} van de provider"

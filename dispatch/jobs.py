@@ -4,14 +4,24 @@ fail loudly. The queue wakes work up; the database says what there is to do."""
 from __future__ import annotations
 
 import logging
+import os
 from datetime import UTC, datetime, timedelta
 
+from redis.exceptions import RedisError
 from rq import Retry
+from rq.worker import SimpleWorker
+from sqlalchemy.orm import Session, sessionmaker
 
+from core.clock import Clock, SystemClock
 from core.db import make_engine, make_session_factory, session_scope
 from core.queue import redis_queue
-from core.settings import get_settings
+from core.settings import Settings, get_settings
+from dispatch.delivery import PagingContext, Waker, deliver
+from dispatch.driver import Driver
+from dispatch.models import Page
+from dispatch.paging import Wake, expire_dispatch
 from dispatch.retention import purge
+from notifications.factory import make_provider
 
 log = logging.getLogger(__name__)
 PURGE_EVERY = timedelta(hours=1)
@@ -43,3 +53,119 @@ def schedule_purge(redis_url: str, queue_name: str, *, at: datetime | None = Non
     else:
         queue.enqueue_at(when, purge_expired, job_id=job_id, retry=Retry(max=3, interval=60))
     return job_id
+
+
+# --- paging ---------------------------------------------------------------------------
+#
+# Jobs take ids and build their context once per process (per PID: a forked work horse
+# must not reuse its parent's database connections or HTTP sessions).
+
+_RUNTIME: dict[int, PagingContext] = {}
+
+
+class RQWaker:
+    """Arms work on RQ: sends now or at their time, deadlines with ``enqueue_at``.
+
+    Redis being down must not fail the transaction that already committed: the
+    database holds the work and the sweeper picks it up.
+    """
+
+    def __init__(self, redis_url: str, queue_name: str, clock: Clock) -> None:
+        self.queue = redis_queue(redis_url, name=queue_name)
+        self.clock = clock
+
+    def arm(self, wake: Wake) -> None:
+        try:
+            self._arm(wake)
+        except RedisError:
+            log.warning("Redis unavailable; the sweeper will pick the work up", exc_info=True)
+
+    def _arm(self, wake: Wake) -> None:
+        now = self.clock.now()
+        q = self.queue
+        for page_id, due_at in wake.due:
+            job_id = f"{q.name}-page-{page_id}-{int(due_at.timestamp() * 1000)}"
+            if due_at <= now + timedelta(milliseconds=20):
+                q.enqueue_call(deliver_page, args=(page_id,), job_id=job_id, result_ttl=0)
+            else:
+                q.enqueue_at(due_at, deliver_page, page_id, job_id=job_id, result_ttl=0)
+        for page_id, deadline in wake.deadlines:
+            job_id = f"{q.name}-deadline-{page_id}"
+            q.enqueue_at(deadline, expire_attempt, page_id, job_id=job_id, result_ttl=0)
+        for sid in wake.hangups:
+            q.enqueue_call(hang_up_call, args=(sid,), result_ttl=0, retry=Retry(max=2, interval=1))
+
+
+def build_context(
+    settings: Settings, sessions: sessionmaker[Session], clock: Clock, waker: Waker
+) -> PagingContext:
+    return PagingContext(
+        sessions=sessions,
+        provider=make_provider(settings),
+        clock=clock,
+        public_base_url=settings.public_base_url,
+        link_secret=settings.link_secret,
+        link_ttl=timedelta(minutes=settings.link_ttl_minutes),
+        waker=waker,
+    )
+
+
+def runtime() -> PagingContext:
+    pid = os.getpid()
+    ctx = _RUNTIME.get(pid)
+    if ctx is None:
+        settings = get_settings()
+        clock = SystemClock()
+        engine = make_engine(settings.database_url)
+        assert settings.redis_url, "RQ jobs need SAMENOP_REDIS_URL"
+        waker = RQWaker(settings.redis_url, settings.queue_name, clock)
+        ctx = _RUNTIME[pid] = build_context(settings, make_session_factory(engine), clock, waker)
+    return ctx
+
+
+def deliver_page(page_id: str) -> None:
+    """Send one page (a no-op when it is not due or somebody else has it)."""
+    deliver(runtime(), page_id)
+
+
+def expire_attempt(page_id: str) -> int:
+    """The deadline of the attempt ``page_id`` belongs to is due: close it if still open."""
+    ctx = runtime()
+    now = ctx.clock.now()
+    with ctx.sessions() as session, session.begin():
+        page = session.get(Page, page_id)
+        if page is None:
+            return 0
+        wake, closed = expire_dispatch(session, page.dispatch_id, now)
+    if wake:
+        ctx.waker.arm(wake)
+    return closed
+
+
+def hang_up_call(provider_id: str) -> None:
+    runtime().provider.hang_up(provider_id)
+
+
+class DispatchWorker(SimpleWorker):
+    """Runs jobs in the worker process itself: no fork per job, so the database pool
+    and the provider's HTTP connections are reused (a page goes out in milliseconds)."""
+
+
+def run_worker(settings: Settings, *, burst: bool = False, name: str | None = None) -> None:
+    """An RQ worker with the scheduler, plus the sweeper that re-drives lost work."""
+    assert settings.redis_url, "the worker needs SAMENOP_REDIS_URL"
+    ctx = runtime()
+    sweeper = Driver(
+        ctx,
+        due_grace=timedelta(seconds=2),
+        deadline_grace=timedelta(milliseconds=300),
+        interval=min(settings.sweep_seconds, 0.25),
+        parallel=2,
+    )
+    sweeper.start(name="samenop-sweeper")
+    queue = redis_queue(settings.redis_url, name=settings.queue_name)
+    worker = DispatchWorker([queue], connection=queue.connection, name=name)
+    try:
+        worker.work(with_scheduler=True, burst=burst, logging_level="WARNING")
+    finally:
+        sweeper.stop()

@@ -58,6 +58,13 @@ class Dispatch(Base):
     planned_at: Mapped[datetime] = mapped_column(UTCDateTime)
     plan: Mapped[dict[str, Any]] = mapped_column(JSON)
     outcome: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    # Where paging stands: pending, consult, respond, accepted, partial, no_responder.
+    paging_state: Mapped[str] = mapped_column(
+        String(16), default="pending", server_default="pending", index=True
+    )
+    # Frozen at intake: the escalation policy and people needed per phase, and the
+    # facts a page may carry (reference, municipality name, case type, mode).
+    paging: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -83,8 +90,76 @@ class Assignment(Base):
     phone: Mapped[str | None] = mapped_column(String(20), nullable=True)
     mode: Mapped[str] = mapped_column(String(16))
     layer: Mapped[str] = mapped_column(String(16))
+    # planned, paging, accepted, declined, unreached, cancelled
     status: Mapped[str] = mapped_column(String(16), default="planned")
     reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    answered_via: Mapped[str | None] = mapped_column(String(16), nullable=True)
+
+
+class Page(Base):
+    """One message to one phone: a call or an SMS, in one round of one assignment.
+
+    The row is the truth about a page; queues only wake work it describes. ``due_at``
+    says when it should go out, ``deadline_at`` when the attempt it belongs to runs
+    out of time, ``lease_until`` how long a sender may hold its claim before another
+    process may take it over (after asking the provider what already went out).
+    """
+
+    __tablename__ = "pages"
+    __table_args__ = (
+        UniqueConstraint("assignment_id", "round", "channel", name="uq_pages_attempt_channel"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    dispatch_id: Mapped[str] = mapped_column(
+        ForeignKey("dispatches.id", ondelete="CASCADE"), index=True
+    )
+    assignment_id: Mapped[int] = mapped_column(
+        ForeignKey("assignments.id", ondelete="CASCADE"), index=True
+    )
+    round: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(8))  # voice | sms
+    phone: Mapped[str] = mapped_column(String(20), index=True)
+    # scheduled, sending, sent, delivered, answered | accepted, declined, failed, expired,
+    # cancelled (the last five are final)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    deadline_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    validity_seconds: Mapped[int] = mapped_column(Integer)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    tries: Mapped[int] = mapped_column(Integer, default=0)
+    provider: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    provider_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    provider_status: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    error: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WebhookReceipt(Base):
+    """Webhooks already applied, by idempotency key: a redelivery changes nothing."""
+
+    __tablename__ = "webhook_receipts"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # What we answered the first time, so a redelivery gets the same answer.
+    response: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class InboundSms(Base):
+    """SMS replies from workers' phones: for rate limiting and the record."""
+
+    __tablename__ = "inbound_sms"
+
+    provider_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20), index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    body: Mapped[str] = mapped_column(String(320))
+    result: Mapped[str] = mapped_column(String(24))
 
 
 class Event(Base):

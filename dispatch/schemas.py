@@ -134,4 +134,6 @@ class DispatchRead(BaseModel):
     planned_at: datetime
     config_version: int
     plan: dict[str, Any]
+    # Where paging stands: pending, consult, respond, accepted, partial, no_responder.
+    paging_state: str = "pending"
     assignments: list[dict[str, Any]]

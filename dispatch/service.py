@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
@@ -13,11 +13,13 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dispatch import events
+from dispatch import events, paging
 from dispatch.models import Assignment, AuditLog, Dispatch, Incident
+from dispatch.paging import Wake
 from dispatch.pairing import Plan, pair
 from dispatch.schemas import DispatchRead, IncidentCreate
 from oncall.facts import IncidentFacts, PersonFacts
+from oncall.schemas import DEFAULT_ESCALATION
 from oncall.snapshot import ConfigSnapshot
 
 # Core tables for the hot path: plain INSERTs without the ORM's unit of work.
@@ -44,6 +46,7 @@ class IntakeResult:
     dispatch_id: str
     read: DispatchRead
     created: bool
+    wake: Wake = field(default_factory=Wake)
 
 
 def request_hash(data: IncidentCreate) -> str:
@@ -77,8 +80,15 @@ def facts_from(
     )
 
 
-def _assignment_rows(plan: Plan, dispatch_id: str) -> list[dict[str, Any]]:
-    """The queue escalation walks: consult first, then responders, then the team's line."""
+def _assignment_rows(
+    plan: Plan, dispatch_id: str, snapshot: ConfigSnapshot
+) -> list[dict[str, Any]]:
+    """The queue escalation walks: consult first, then responders, coordinators, team line.
+
+    Coordinators are not on the roster: they are the team's members with role
+    ``coordinator``, asked when on call and backup did not answer (if the team's
+    escalation policy has that step).
+    """
     rows: list[dict[str, Any]] = []
     response = plan.response
     if response is None:
@@ -108,8 +118,9 @@ def _assignment_rows(plan: Plan, dispatch_id: str) -> list[dict[str, Any]]:
             }
         )
 
-    if response.consult is not None:
-        for c in response.consult.candidates:
+    consult = response.consult
+    if consult is not None:
+        for c in consult.candidates:
             add(
                 "consult",
                 c.team,
@@ -119,6 +130,10 @@ def _assignment_rows(plan: Plan, dispatch_id: str) -> list[dict[str, Any]]:
                 c.layer,
                 [r.as_dict() for r in c.reasons],
             )
+        for person, phone in _coordinators(snapshot, consult.team, consult.candidates):
+            add("consult", consult.team, person, phone, "phone", "coordinator", [_COORDINATOR])
+        if consult.team_line:
+            add("consult", consult.team, None, consult.team_line, "phone", "team_line", [])
     for c in response.candidates:
         add(
             "respond",
@@ -129,9 +144,51 @@ def _assignment_rows(plan: Plan, dispatch_id: str) -> list[dict[str, Any]]:
             c.layer,
             [r.as_dict() for r in c.reasons],
         )
+    for person, phone in _coordinators(snapshot, response.team, response.candidates):
+        add("respond", response.team, person, phone, response.mode, "coordinator", [_COORDINATOR])
     if response.team_line:
         add("team_line", response.team, None, response.team_line, "phone", "team_line", [])
     return rows
+
+
+_COORDINATOR = {"code": "coordinator", "text": "coördinator van het team"}
+
+
+def _coordinators(
+    snapshot: ConfigSnapshot, team: str, candidates: tuple[Any, ...]
+) -> list[tuple[str, str]]:
+    """Active coordinators of ``team`` with a phone, not already on the list."""
+    listed = {c.person for c in candidates}
+    out = []
+    for person_id, role in snapshot.members.get(team, {}).items():
+        person = snapshot.people.get(person_id)
+        if role != "coordinator" or person is None or person_id in listed:
+            continue
+        if person.active and person.phones:
+            out.append((person_id, person.phones[0]))
+    return out
+
+
+def _paging_spec(
+    plan: Plan, snapshot: ConfigSnapshot, data: IncidentCreate, municipality: str | None
+) -> dict[str, Any] | None:
+    response = plan.response
+    if response is None:
+        return None
+    team = snapshot.teams.get(response.team)
+    consult_team = snapshot.teams.get(response.consult.team) if response.consult else None
+    place = snapshot.municipalities.get(municipality) if municipality else None
+    return paging.paging_spec(
+        consult_policy=consult_team.policy if consult_team else None,
+        respond_policy=team.policy if team else DEFAULT_ESCALATION,
+        staff=response.staff,
+        info={
+            "municipality": place.name if place else None,
+            "case_type": data.case_type.value,
+            "mode": response.mode,
+            "staff": response.staff,
+        },
+    )
 
 
 def _existing(session: Session, source: str, external_id: str) -> tuple[str, str] | None:
@@ -204,11 +261,13 @@ def intake(
         "planned_at": plan.at,
         "plan": plan.to_dict(),
         "outcome": None,
+        "paging_state": "pending",
+        "paging": _paging_spec(plan, snapshot, data, municipality),
         "created_at": now,
         "updated_at": now,
     }
     session.execute(insert(_DISPATCHES), [dispatch])
-    assignments = _assignment_rows(plan, dispatch["id"])
+    assignments = _assignment_rows(plan, dispatch["id"], snapshot)
     if assignments:
         session.execute(insert(_ASSIGNMENTS), assignments)
     summary = {
@@ -240,8 +299,15 @@ def intake(
             ("dispatch.planned", summary),
         ],
     )
+    wake = paging.begin(session, dispatch["id"], now)
+    stored = session.get(Dispatch, dispatch["id"])
+    assert stored is not None
+    dispatch["paging_state"] = stored.paging_state
+    status = {a.position: a.status for a in stored.assignments}
+    for a in assignments:
+        a["status"] = status.get(a["position"], a["status"])
     read = _read(incident, dispatch, assignments)
-    return IntakeResult(dispatch_id=dispatch["id"], read=read, created=True)
+    return IntakeResult(dispatch_id=dispatch["id"], read=read, created=True, wake=wake)
 
 
 def _replay(
@@ -274,6 +340,7 @@ def _read(
         planned_at=dispatch["planned_at"],
         config_version=dispatch["config_version"],
         plan=dispatch["plan"],
+        paging_state=dispatch["paging_state"],
         assignments=[
             {
                 "position": a["position"],
@@ -285,6 +352,8 @@ def _read(
                 "layer": a["layer"],
                 "status": a["status"],
                 "reasons": a["reasons"],
+                "answered_at": a.get("answered_at"),
+                "answered_via": a.get("answered_via"),
             }
             for a in assignments
         ],

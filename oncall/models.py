@@ -64,6 +64,7 @@ class Team(Base):
     )
     phone: Mapped[str | None] = mapped_column(String(20), nullable=True)
     office_hours: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    escalation: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
 
 

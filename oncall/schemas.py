@@ -233,6 +233,79 @@ class Basisteam(Frozen):
     municipalities: tuple[CbsCode, ...] = ()
 
 
+class EscalationTarget(StrEnum):
+    ON_CALL = "on_call"  # whoever is on call now (primary layer)
+    BACKUP = "backup"  # the backup layer of the roster
+    COORDINATOR = "coordinator"  # the team's coordinators (membership role)
+    TEAM_LINE = "team_line"  # the team's own 24/7 line
+
+
+class ChannelStep(Frozen):
+    """One way of reaching the target, ``after`` seconds into the step."""
+
+    channel: Literal["voice", "sms"]
+    after: int = Field(default=0, ge=0, le=3600, description="seconds after the step starts")
+
+
+class EscalationStep(Frozen):
+    target: EscalationTarget
+    channels: tuple[ChannelStep, ...] = (
+        ChannelStep(channel="voice", after=0),
+        ChannelStep(channel="sms", after=60),
+    )
+    # Seconds to wait for an answer after the last channel went out.
+    wait: int = Field(default=90, ge=15, le=3600)
+    # How many more rounds over the same people before the next step.
+    repeat: int = Field(default=0, ge=0, le=5)
+
+    @field_validator("channels")
+    @classmethod
+    def _channels(cls, value: tuple[ChannelStep, ...]) -> tuple[ChannelStep, ...]:
+        if not value:
+            raise ValueError("a step needs at least one channel")
+        if len({c.channel for c in value}) != len(value):
+            raise ValueError("each channel may appear once per step")
+        return tuple(sorted(value, key=lambda c: c.after))
+
+    @property
+    def span(self) -> int:
+        """Seconds from the start of an attempt to its deadline."""
+        return max(c.after for c in self.channels) + self.wait
+
+
+class EscalationPolicy(Frozen):
+    """Who to try after whom, by which channel, and how long to wait for an answer.
+
+    A decline moves on at once; a delivery failure moves to the next channel (or, on
+    the last channel, the next person); silence until ``wait`` runs out moves on too.
+    """
+
+    steps: tuple[EscalationStep, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _targets(self) -> EscalationPolicy:
+        targets = [s.target for s in self.steps]
+        if EscalationTarget.ON_CALL not in targets:
+            raise ValueError("the first people to page are those on call: add a step on_call")
+        if len(set(targets)) != len(targets):
+            raise ValueError("each target may appear once; use repeat to page it again")
+        return self
+
+
+DEFAULT_ESCALATION = EscalationPolicy(
+    steps=(
+        EscalationStep(target=EscalationTarget.ON_CALL, repeat=1),
+        EscalationStep(target=EscalationTarget.BACKUP),
+        EscalationStep(target=EscalationTarget.COORDINATOR),
+        EscalationStep(
+            target=EscalationTarget.TEAM_LINE,
+            channels=(ChannelStep(channel="voice", after=0),),
+            wait=60,
+        ),
+    )
+)
+
+
 class Team(Frozen):
     id: Slug
     kind: TeamKind
@@ -240,6 +313,13 @@ class Team(Frozen):
     region: Slug | None = None
     phone: str | None = Field(default=None, description="The team's own 24/7 line, if any")
     office_hours: tuple[Window, ...] | None = None
+    escalation: EscalationPolicy | None = Field(
+        default=None, description="How this team is paged; the default policy when absent"
+    )
+
+    @property
+    def policy(self) -> EscalationPolicy:
+        return self.escalation or DEFAULT_ESCALATION
 
     @field_validator("phone")
     @classmethod

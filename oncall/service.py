@@ -103,6 +103,7 @@ def write_config(*, session: Session, config: s.ConfigSet, now: datetime, source
                 "region_id": t.region,
                 "phone": t.phone,
                 "office_hours": _windows(t.office_hours),
+                "escalation": t.escalation.model_dump(mode="json") if t.escalation else None,
                 "position": i,
             }
             for i, t in enumerate(config.teams)
@@ -325,6 +326,7 @@ def read_config(*, session: Session) -> s.ConfigSet:
                 region=t.region_id,
                 phone=t.phone,
                 office_hours=t.office_hours,
+                escalation=t.escalation,
             )
             for t in session.scalars(select(m.Team).order_by(m.Team.position))
         ),

@@ -143,7 +143,10 @@ def settings(db_url: str) -> Settings:
 def client(
     settings: Settings, sessions: sessionmaker[Session], clock: ManualClock, loaded: int
 ) -> Iterator[TestClient]:
-    app = create_app(settings, clock=clock)
+    app = create_app(settings, clock=clock, run_delivery=False)
     app.state.samenop.sessions = sessions
+    app.state.samenop.paging.sessions = sessions
+    if app.state.samenop.driver is not None:
+        app.state.samenop.driver.parallel = 1  # one shared test connection
     with TestClient(app, headers={"X-API-Key": API_KEY}) as c:
         yield c

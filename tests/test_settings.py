@@ -18,10 +18,20 @@ def test_api_keys_from_env_comma_separated_or_json(monkeypatch: pytest.MonkeyPat
 def test_production_refuses_placeholder_key_and_sqlite() -> None:
     with pytest.raises(ValidationError, match="placeholder"):
         Settings(environment="production", database_url="postgresql+psycopg://x/y")
+    with pytest.raises(ValidationError, match="LINK_SECRET"):
+        Settings(environment="production", api_keys=["real"], database_url="postgresql://x/y")
     with pytest.raises(ValidationError, match="PostgreSQL"):
-        Settings(environment="production", api_keys=["real"], database_url="sqlite:///x.db")
+        Settings(
+            environment="production",
+            api_keys=["real"],
+            link_secret="a-real-secret",
+            database_url="sqlite:///x.db",
+        )
     ok = Settings(
-        environment="production", api_keys=["real"], database_url="postgresql+psycopg://x/y"
+        environment="production",
+        api_keys=["real"],
+        link_secret="a-real-secret",
+        database_url="postgresql+psycopg://x/y",
     )
     assert PLACEHOLDER_KEY not in ok.api_keys
 

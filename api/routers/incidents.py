@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
-from api.deps import AppClock, AppSettings, Caller, DbSession, Snapshot
+from api.deps import AppClock, AppSettings, Caller, DbSession, Snapshot, State
 from dispatch import service
 from dispatch.schemas import DispatchRead, IncidentCreate
 
@@ -34,6 +34,7 @@ def create_incident(
     clock: AppClock,
     settings: AppSettings,
     caller: Caller,
+    state: State,
 ) -> Response:
     """Idempotent on (source, external_id): a retry returns the same dispatch with 200.
 
@@ -53,6 +54,8 @@ def create_incident(
     except service.IdempotencyConflict as exc:
         raise HTTPException(status_code=status.HTTP_409_CONFLICT, detail=str(exc)) from exc
     session.commit()
+    if result.wake:
+        state.paging.waker.arm(result.wake)
     # Serialised once by pydantic's JSON encoder; the response model above documents it.
     return Response(
         content=result.read.model_dump_json(),

@@ -86,7 +86,11 @@ def test_retry_returns_same_dispatch_with_200(client: TestClient, session: Sessi
     )
     assert n == 1
     events = session.scalars(select(Event.type).where(Event.dispatch_id == first.json()["id"]))
-    assert sorted(events) == ["dispatch.planned", "incident.received"]
+    kinds = list(events)
+    # One dispatch, paged once: every event exactly once, none from the retry.
+    assert kinds.count("incident.received") == 1 and kinds.count("dispatch.planned") == 1
+    assert kinds.count("paging.started") == 1
+    assert kinds.count("attempt.started") == first.json()["staff_needed"]
 
 
 def test_retry_with_equivalent_formatting_is_still_a_retry(client: TestClient) -> None:

@@ -178,7 +178,8 @@ def test_gv_weekday_1659_office_rule_on_scene_without_consult(client: TestClient
     assert plan["alternatives"] == []
     assert "office_hours" in codes(evaluation(plan, "gv-vt-kantoor")["reasons"])
     assert why_not(plan, "gv-vt-piket") == "not_after_hours"
-    assert [a["purpose"] for a in data["assignments"]] == ["respond", "team_line"]
+    # on call, then the team's coordinator, then the team's own line
+    assert [a["layer"] for a in data["assignments"]] == ["primary", "coordinator", "team_line"]
     assert data["assignments"][0]["phone"] == "+31612340102"
     assert plan["expectation"]["mode"] == "phone"
     assert plan["expectation"]["phone"] == VT_LINE
@@ -648,7 +649,10 @@ def test_dh_before_the_rosters_start_nobody_but_the_line(client: TestClient) -> 
     assert plan["response"]["candidates"] == []
     assert "roster_gap" in codes(plan["response"]["reasons"])
     assert (plan["expectation"]["mode"], plan["expectation"]["phone"]) == ("phone", CIT_DH_LINE)
-    assert [(a["purpose"], a["phone"]) for a in data["assignments"]] == [("team_line", CIT_DH_LINE)]
+    # nobody on the roster: the coordinator, then the team's line
+    layers = [(a["layer"], a["phone"]) for a in data["assignments"]]
+    assert [layer for layer, _ in layers] == ["coordinator", "team_line"]
+    assert layers[-1][1] == CIT_DH_LINE
 
 
 # --- Daylight saving time ---------------------------------------------------------

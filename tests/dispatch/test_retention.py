@@ -67,7 +67,7 @@ def test_purge_removes_old_incidents_with_dispatch_and_events(
         old = _intake(s, now - timedelta(days=91))
         new = _intake(s, now - timedelta(days=89))
         s.commit()
-        assert _count(s, Assignment, old) > 0 and _count(s, Event, old) == 2
+        assert _count(s, Assignment, old) > 0 and _count(s, Event, old) >= 2
         removed = purge(session=s, before=now - timedelta(days=90))
         s.commit()
         assert removed == 1

@@ -1,0 +1,218 @@
+"""What the phone said back, and what it means for the page.
+
+``notifications`` parses a webhook into a typed result (a call status, a voicemail, a
+key, an SMS reply); here that result becomes a paging transition. Each function runs
+in the caller's transaction and returns a ``Wake`` for after the commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from dispatch import paging
+from dispatch.delivery import page_info
+from dispatch.models import Assignment, Dispatch, InboundSms, Page
+from dispatch.paging import Answer, Wake
+from notifications import messages, webhooks
+from notifications.replies import parse_reply
+
+RATE_WINDOW = timedelta(minutes=10)
+
+
+def _page(session: Session, page_id: str) -> Page | None:
+    return session.get(Page, page_id)
+
+
+def _remember_provider(page: Page, provider_id: str) -> None:
+    """A callback can beat the sender's own write: keep the provider id either way."""
+    if not page.provider_id:
+        page.provider_id = provider_id
+
+
+def call_status(session: Session, page_id: str, status: webhooks.CallStatus, now: datetime) -> Wake:
+    page = _page(session, page_id)
+    if page is None:
+        return Wake()
+    _remember_provider(page, status.provider_id)
+    if status.outcome == "progress":
+        if page.status in paging.OPEN:
+            page.provider_status = status.status
+        return Wake()
+    if status.outcome == "not_reached":
+        return paging.page_failed(
+            session, page_id, now, error=f"call {status.status}", status=status.status
+        )
+    # Completed: if no key settled the page, nobody was reached.
+    return paging.page_failed(
+        session, page_id, now, error="call ended without a key press", status=status.status
+    )
+
+
+def amd(session: Session, page_id: str, result: webhooks.AmdResult, now: datetime) -> Wake:
+    page = _page(session, page_id)
+    if page is None:
+        return Wake()
+    _remember_provider(page, result.provider_id)
+    if not result.is_machine:
+        paging.set_status(session, page_id, "answered", provider_status="answered-human")
+        return Wake()
+    wake = paging.page_failed(
+        session, page_id, now, error=f"voicemail ({result.answered_by})", status="machine"
+    )
+    wake.hangups.append(result.provider_id)
+    return wake
+
+
+KeyOutcome = Literal["accepted", "declined", "repeat", "invalid", "closed"]
+
+
+@dataclass(frozen=True)
+class KeyReply:
+    outcome: KeyOutcome
+    info: messages.PageInfo | None
+    wake: Wake
+
+
+def key(session: Session, page_id: str, press: webhooks.KeyPress, now: datetime) -> KeyReply:
+    page = _page(session, page_id)
+    if page is None:
+        return KeyReply("closed", None, Wake())
+    dispatch = session.get(Dispatch, page.dispatch_id)
+    assignment = session.get(Assignment, page.assignment_id)
+    assert dispatch is not None and assignment is not None
+    info = page_info(dispatch, assignment)
+    if press.action in ("repeat", "invalid"):
+        return KeyReply(press.action, info, Wake())
+    result = paging.answer(
+        session, page_id=page_id, accept=press.action == "accept", via="voice", now=now
+    )
+    return KeyReply(_key_outcome(result, press.action == "accept"), info, result.wake)
+
+
+def _key_outcome(result: Answer, accept: bool) -> KeyOutcome:
+    if result.result == "already":
+        return "accepted" if accept else "declined"
+    if result.result in ("accepted", "declined"):
+        return "accepted" if result.result == "accepted" else "declined"
+    return "closed"
+
+
+def sms_status(session: Session, page_id: str, status: webhooks.SmsStatus, now: datetime) -> Wake:
+    page = _page(session, page_id)
+    if page is None:
+        return Wake()
+    _remember_provider(page, status.provider_id)
+    if status.outcome == "delivered":
+        paging.set_status(session, page_id, "delivered", provider_status=status.status)
+        return Wake()
+    if status.outcome == "not_reached":
+        detail = status.error_text or status.status
+        code = f" {status.error_code}" if status.error_code else ""
+        return paging.page_failed(
+            session,
+            page_id,
+            now,
+            error=f"sms {status.status}{code}: {detail}",
+            status=status.status,
+        )
+    if page.status in paging.OPEN:
+        page.provider_status = status.status
+    return Wake()
+
+
+@dataclass(frozen=True)
+class SmsAnswer:
+    text: str | None  # what to send back (None: nothing)
+    result: str
+    wake: Wake
+
+
+def inbound_sms(
+    session: Session, sms: webhooks.InboundSms, now: datetime, *, per_10min: int
+) -> SmsAnswer:
+    """A reply from a worker's phone: accept, decline, or a helpful answer."""
+    recent = session.scalar(
+        select(func.count())
+        .select_from(InboundSms)
+        .where(InboundSms.phone == sms.from_number, InboundSms.received_at > now - RATE_WINDOW)
+    )
+    if (recent or 0) >= per_10min:
+        # Past the limit we answer once more (so the worker knows), then stay silent.
+        quiet = (recent or 0) > per_10min
+        answer = SmsAnswer(
+            None if quiet else messages.reply_text("rate_limited"), "rate_limited", Wake()
+        )
+        _record(session, sms, now, answer.result)
+        return answer
+    answer = _interpret(session, sms, now)
+    _record(session, sms, now, answer.result)
+    return answer
+
+
+def _record(session: Session, sms: webhooks.InboundSms, now: datetime, result: str) -> None:
+    session.add(
+        InboundSms(
+            provider_id=sms.provider_id,
+            phone=sms.from_number,
+            received_at=now,
+            body=sms.body[:320],
+            result=result,
+        )
+    )
+
+
+def _interpret(session: Session, sms: webhooks.InboundSms, now: datetime) -> SmsAnswer:
+    reply = parse_reply(sms.body)
+    open_ = paging.open_pages_for_phone(session, sms.from_number)
+    codes = [d.reference.removeprefix("SO-") for _, d in open_]
+    if reply.kind == "help":
+        return SmsAnswer(
+            messages.reply_text("help", code=codes[0] if codes else None), "help", Wake()
+        )
+    if reply.kind == "unknown":
+        return SmsAnswer(messages.reply_text("unknown"), "unknown", Wake())
+    if reply.code is not None:
+        chosen = [(p, d) for p, d in open_ if d.reference == f"SO-{reply.code}"]
+        if not chosen:
+            return _answered_before(session, sms, reply.code, codes)
+    elif len(open_) > 1:
+        return SmsAnswer(messages.reply_text("ambiguous", codes=codes), "ambiguous", Wake())
+    else:
+        chosen = open_
+    if not chosen:
+        return SmsAnswer(messages.reply_text("no_open"), "no_open", Wake())
+    page, dispatch = chosen[0]
+    result = paging.answer(
+        session, page_id=page.id, accept=reply.kind == "accept", via="sms", now=now
+    )
+    kind = {
+        "accepted": "accepted",
+        "declined": "declined",
+        "already": "already_answered",
+    }.get(result.result, "closed")
+    text = messages.reply_text(kind, reference=dispatch.reference)  # type: ignore[arg-type]
+    return SmsAnswer(text, result.result, result.wake)
+
+
+def _answered_before(
+    session: Session, sms: webhooks.InboundSms, code: str, codes: list[str]
+) -> SmsAnswer:
+    """A code that is not open for this phone: closed, or never theirs."""
+    reference = f"SO-{code}"
+    known = session.scalar(
+        select(Page.id)
+        .join(Dispatch, Page.dispatch_id == Dispatch.id)
+        .where(Dispatch.reference == reference, Page.phone == sms.from_number)
+        .limit(1)
+    )
+    if known is not None:
+        return SmsAnswer(messages.reply_text("closed", reference=reference), "closed", Wake())
+    if codes:
+        text = messages.reply_text("unknown_code", code=code, codes=codes)
+        return SmsAnswer(text, "unknown_code", Wake())
+    return SmsAnswer(messages.reply_text("no_open"), "no_open", Wake())

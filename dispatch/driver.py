@@ -1,0 +1,127 @@
+"""The loop that finds due work in the database and does it.
+
+Embedded mode runs it inside the API process as *the* delivery loop (poked after
+every commit that makes work, polling otherwise). Beside RQ workers it runs as the
+*sweeper*: with a grace period, it only picks up what the queue should have done
+and did not (Redis flushed, a worker killed mid-send, a job lost). Both run the
+same ``deliver`` and ``expire`` code as the RQ jobs, so one code path decides.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from dispatch.delivery import PagingContext, deliver, due_page_ids
+from dispatch.paging import Wake, expire_due
+
+log = logging.getLogger("samenop.driver")
+
+
+class Driver:
+    def __init__(
+        self,
+        ctx: PagingContext,
+        *,
+        due_grace: timedelta = timedelta(0),
+        deadline_grace: timedelta = timedelta(0),
+        interval: float = 0.5,
+        parallel: int = 4,
+    ) -> None:
+        self.ctx = ctx
+        self.due_grace = due_grace
+        self.deadline_grace = deadline_grace
+        self.interval = interval
+        self.parallel = parallel
+        self._poke = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._hangups: deque[str] = deque()
+
+    # --- the waker side (embedded mode) ---
+
+    def arm(self, wake: Wake) -> None:
+        self._hangups.extend(wake.hangups)
+        self._poke.set()
+
+    # --- one sweep ---
+
+    def run_once(self) -> int:
+        """Send what is due, close attempts whose deadline passed; returns how much it did."""
+        now = self.ctx.clock.now()
+        with self.ctx.sessions() as session:
+            due = due_page_ids(session, now, grace=self.due_grace)
+        if len(due) > 1 and self.parallel > 1:
+            with ThreadPoolExecutor(max_workers=self.parallel) as pool:
+                list(pool.map(self._deliver, due))
+        else:
+            for page_id in due:
+                self._deliver(page_id)
+        closed = self._expire()
+        hung = self._drain_hangups()
+        return len(due) + closed + hung
+
+    def _expire(self) -> int:
+        now = self.ctx.clock.now()
+        with self.ctx.sessions() as session, session.begin():
+            wake, closed = expire_due(session, now, cutoff=now - self.deadline_grace)
+        if wake:
+            self.ctx.waker.arm(wake)
+        return closed
+
+    def _deliver(self, page_id: str) -> None:
+        try:
+            deliver(self.ctx, page_id)
+        except Exception:
+            log.exception("delivering page %s failed; its lease will let it be retried", page_id)
+
+    def _drain_hangups(self) -> int:
+        done = 0
+        while self._hangups:
+            sid = self._hangups.popleft()
+            try:
+                self.ctx.provider.hang_up(sid)
+            except Exception:
+                log.warning("could not end call %s", sid, exc_info=True)
+            done += 1
+        return done
+
+    def drain(self, rounds: int = 20) -> int:
+        """Run sweeps until nothing is due (tests and the demo's first start)."""
+        total = 0
+        for _ in range(rounds):
+            did = self.run_once()
+            total += did
+            if not did:
+                break
+        return total
+
+    # --- the loop ---
+
+    def start(self, name: str = "samenop-driver") -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._poke.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._poke.clear()
+            try:
+                did = self.run_once()
+            except Exception:
+                log.exception("sweep failed; trying again")
+                did = 0
+            if did:
+                continue  # more may have become due while we worked
+            self._poke.wait(self.interval)

@@ -1,0 +1,529 @@
+"""Paging state in the database: start the escalation, record answers, move on.
+
+Every function here takes the caller's session, changes rows under a lock on the
+dispatch (so a key press, an SMS reply and a deadline for the same dispatch never
+decide at the same time), writes events in the same transaction, and returns a
+``Wake``: the pages and deadlines the caller must arm after it commits. The queue
+only wakes work that these rows already describe.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, insert, select, update
+from sqlalchemy.orm import Session
+
+from core.texts import reason
+from dispatch import events
+from dispatch.escalation import AssignmentView, attempt, next_slots, slots
+from dispatch.models import Assignment, Dispatch, Page
+from oncall.schemas import EscalationPolicy
+
+OPEN = ("scheduled", "sending", "sent", "delivered", "answered")
+FINAL = ("accepted", "declined", "failed", "expired", "cancelled")
+ACTIVE_STATES = ("consult", "respond")
+_PAGES = cast(Table, Page.__table__)
+
+
+@dataclass
+class Wake:
+    """What to arm after commit: pages to send (at ``due_at``), deadlines, calls to end."""
+
+    due: list[tuple[str, datetime]] = field(default_factory=list)
+    deadlines: list[tuple[str, datetime]] = field(default_factory=list)
+    hangups: list[str] = field(default_factory=list)
+
+    def extend(self, other: Wake) -> Wake:
+        self.due.extend(other.due)
+        self.deadlines.extend(other.deadlines)
+        self.hangups.extend(other.hangups)
+        return self
+
+    def __bool__(self) -> bool:
+        return bool(self.due or self.deadlines or self.hangups)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """How an answer landed: accepted, declined, already (same answer twice), closed."""
+
+    result: str
+    dispatch_id: str
+    reference: str
+    wake: Wake
+
+
+def paging_spec(
+    *,
+    consult_policy: EscalationPolicy | None,
+    respond_policy: EscalationPolicy,
+    staff: int,
+    info: dict[str, Any],
+) -> dict[str, Any]:
+    """What a dispatch pages by, frozen at intake (a later config change does not alter it)."""
+    phases = []
+    if consult_policy is not None:
+        phases.append(
+            {"purpose": "consult", "needed": 1, "policy": consult_policy.model_dump(mode="json")}
+        )
+    phases.append(
+        {
+            "purpose": "respond",
+            "needed": max(1, staff),
+            "policy": respond_policy.model_dump(mode="json"),
+        }
+    )
+    return {"phases": phases, "info": info}
+
+
+def _phase(dispatch: Dispatch, purpose: str) -> dict[str, Any] | None:
+    for phase in (dispatch.paging or {}).get("phases", ()):
+        if phase["purpose"] == purpose:
+            return cast(dict[str, Any], phase)
+    return None
+
+
+def phase_of(assignment: Assignment) -> str:
+    return "consult" if assignment.purpose == "consult" else "respond"
+
+
+def lock(session: Session, dispatch_id: str) -> Dispatch:
+    """The dispatch row, locked until commit (PostgreSQL; SQLite has one writer anyway)."""
+    dispatch = session.scalars(
+        select(Dispatch)
+        .where(Dispatch.id == dispatch_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    return dispatch
+
+
+def _pages(session: Session, dispatch_id: str) -> list[Page]:
+    return list(
+        session.scalars(
+            select(Page)
+            .where(Page.dispatch_id == dispatch_id)
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
+def _view(a: Assignment) -> AssignmentView:
+    return AssignmentView(
+        id=a.id,
+        position=a.position,
+        purpose=a.purpose,
+        person=a.person_id,
+        phone=a.phone,
+        layer=a.layer,
+        status=a.status,
+    )
+
+
+def _page_payload(page: Page, assignment: Assignment) -> dict[str, Any]:
+    return {
+        "page": page.id,
+        "assignment": assignment.position,
+        "purpose": assignment.purpose,
+        "person": assignment.person_id,
+        "team": assignment.team_id,
+        "channel": page.channel,
+        "round": page.round,
+    }
+
+
+def begin(session: Session, dispatch_id: str, now: datetime) -> Wake:
+    """Start paging a freshly planned dispatch (in the intake transaction)."""
+    dispatch = lock(session, dispatch_id)
+    purposes = {phase_of(a) for a in dispatch.assignments}
+    if "consult" in purposes and _phase(dispatch, "consult") is not None:
+        dispatch.paging_state = "consult"
+    else:
+        dispatch.paging_state = "respond"
+    events.append(session, dispatch.id, now, [("paging.started", {"phase": dispatch.paging_state})])
+    return advance(session, dispatch, now)
+
+
+def advance(session: Session, dispatch: Dispatch, now: datetime) -> Wake:
+    """Start whatever the policy says comes next, or end the phase (the dispatch is locked)."""
+    wake = Wake()
+    while dispatch.paging_state in ACTIVE_STATES:
+        state = dispatch.paging_state
+        phase = _phase(dispatch, state)
+        members = [a for a in dispatch.assignments if phase_of(a) == state]
+        if phase is None:
+            members = []
+        policy = EscalationPolicy.model_validate(phase["policy"]) if phase else None
+        needed = int(phase["needed"]) if phase else 1
+        pages = _pages(session, dispatch.id)
+        mine = {a.id for a in members}
+        views = [_view(a) for a in members]
+        queue = slots(views, policy) if policy else []
+        attempted = [(p.assignment_id, p.round) for p in pages if p.assignment_id in mine]
+        open_ = {p.assignment_id for p in pages if p.assignment_id in mine and p.status in OPEN}
+        nxt = next_slots(queue, views, attempted, open_, needed)
+        if nxt.done:
+            wake.extend(_cancel_open(session, dispatch, pages, members, now))
+            accepted = [a for a in members if a.status == "accepted"]
+            if state == "consult":
+                events.append(
+                    session,
+                    dispatch.id,
+                    now,
+                    [("consult.agreed", {"assignment": accepted[0].position})],
+                )
+                dispatch.paging_state = "respond"
+                continue
+            dispatch.paging_state = "accepted"
+            events.append(
+                session,
+                dispatch.id,
+                now,
+                [
+                    (
+                        "dispatch.accepted",
+                        {
+                            "assignments": [a.position for a in accepted],
+                            "people": [a.person_id for a in accepted],
+                        },
+                    )
+                ],
+            )
+            break
+        if nxt.exhausted:
+            accepted = [a for a in members if a.status == "accepted"]
+            _settle_unasked(members)
+            if state == "respond" and accepted:
+                dispatch.paging_state = "partial"
+                r = reason("paging_partial", accepted=len(accepted), needed=needed)
+                events.append(
+                    session,
+                    dispatch.id,
+                    now,
+                    [("dispatch.partial", {"accepted": len(accepted), "needed": needed, **_r(r)})],
+                )
+            else:
+                dispatch.paging_state = "no_responder"
+                code = "paging_no_consult" if state == "consult" else "paging_no_responder"
+                r = reason(code)
+                expectation = dict(dispatch.plan.get("expectation") or {})
+                events.append(
+                    session,
+                    dispatch.id,
+                    now,
+                    [
+                        (
+                            "dispatch.no_responder",
+                            {"phase": state, "expectation": expectation, **_r(r)},
+                        )
+                    ],
+                )
+            break
+        by_id = {a.id: a for a in members}
+        for slot in nxt.start:
+            wake.extend(_start(session, dispatch, by_id[slot.assignment_id], slot, now))
+        break
+    dispatch.updated_at = now
+    return wake
+
+
+def _r(r: Any) -> dict[str, str]:
+    return {"reason": r.code, "text": r.text}
+
+
+def _settle_unasked(members: Iterable[Assignment]) -> None:
+    for a in members:
+        if a.status in ("planned", "paging"):
+            a.status = "unreached" if a.status == "paging" else a.status
+
+
+def _start(
+    session: Session, dispatch: Dispatch, assignment: Assignment, slot: Any, now: datetime
+) -> Wake:
+    channels = ("voice",) if assignment.layer == "team_line" else None
+    plan = attempt(slot, now, channels)
+    assignment.status = "paging"
+    rows = [
+        {
+            "id": str(uuid.uuid4()),
+            "dispatch_id": dispatch.id,
+            "assignment_id": assignment.id,
+            "round": slot.round,
+            "channel": t.channel,
+            "phone": assignment.phone,
+            "status": "scheduled",
+            "due_at": t.due_at,
+            "deadline_at": plan.deadline_at,
+            "validity_seconds": t.validity_seconds,
+            "tries": 0,
+            "created_at": now,
+        }
+        for t in plan.pages
+    ]
+    session.execute(insert(_PAGES), rows)
+    events.append(
+        session,
+        dispatch.id,
+        now,
+        [
+            (
+                "attempt.started",
+                {
+                    "assignment": assignment.position,
+                    "purpose": assignment.purpose,
+                    "person": assignment.person_id,
+                    "team": assignment.team_id,
+                    "layer": assignment.layer,
+                    "round": slot.round,
+                    "channels": [t.channel for t in plan.pages],
+                    "deadline_at": plan.deadline_at.isoformat(),
+                },
+            )
+        ],
+    )
+    return Wake(
+        due=[(r["id"], r["due_at"]) for r in rows],
+        deadlines=[(rows[0]["id"], plan.deadline_at)],
+    )
+
+
+def _close_pages(pages: Iterable[Page], status: str, now: datetime) -> Wake:
+    wake = Wake()
+    for p in pages:
+        if p.status not in OPEN:
+            continue
+        if p.channel == "voice" and p.provider_id and p.status in ("sent", "answered"):
+            wake.hangups.append(p.provider_id)
+        p.status = status
+        p.closed_at = now
+    return wake
+
+
+def _cancel_open(
+    session: Session,
+    dispatch: Dispatch,
+    pages: list[Page],
+    members: list[Assignment],
+    now: datetime,
+) -> Wake:
+    """The phase has what it needs: stop paging everyone else in it."""
+    ids = {a.id for a in members}
+    wake = _close_pages((p for p in pages if p.assignment_id in ids), "cancelled", now)
+    for a in members:
+        if a.status in ("planned", "paging"):
+            a.status = "cancelled"
+    return wake
+
+
+def _attempt_pages(pages: list[Page], page: Page) -> list[Page]:
+    return [p for p in pages if p.assignment_id == page.assignment_id and p.round == page.round]
+
+
+def _end_attempt_if_silent(
+    session: Session,
+    dispatch: Dispatch,
+    assignment: Assignment,
+    siblings: list[Page],
+    now: datetime,
+) -> Wake:
+    """Every channel of the attempt failed: the person was not reached; move on now."""
+    if any(p.status in OPEN for p in siblings):
+        return Wake()
+    if assignment.status == "paging":
+        assignment.status = "unreached"
+        events.append(
+            session,
+            dispatch.id,
+            now,
+            [
+                (
+                    "assignment.unreached",
+                    {"assignment": assignment.position, "round": siblings[0].round},
+                )
+            ],
+        )
+    return advance(session, dispatch, now)
+
+
+def page_failed(
+    session: Session, page_id: str, now: datetime, *, error: str, status: str | None = None
+) -> Wake:
+    """A channel did not reach the person: try the next channel now, or the next person."""
+    page = session.get(Page, page_id)
+    if page is None:
+        return Wake()
+    dispatch = lock(session, page.dispatch_id)
+    pages = _pages(session, dispatch.id)
+    page = next(p for p in pages if p.id == page_id)
+    if page.status not in OPEN:
+        return Wake()
+    wake = _close_pages([page], "failed", now)
+    page.error = error[:200]
+    if status:
+        page.provider_status = status
+    assignment = _assignment(dispatch, page.assignment_id)
+    events.append(
+        session,
+        dispatch.id,
+        now,
+        [("page.failed", {**_page_payload(page, assignment), "error": page.error})],
+    )
+    siblings = _attempt_pages(pages, page)
+    later = sorted(
+        (p for p in siblings if p.status == "scheduled" and p.due_at > now), key=lambda p: p.due_at
+    )
+    if later:
+        later[0].due_at = now
+        wake.due.append((later[0].id, now))
+        return wake
+    return wake.extend(_end_attempt_if_silent(session, dispatch, assignment, siblings, now))
+
+
+def _assignment(dispatch: Dispatch, assignment_id: int) -> Assignment:
+    return next(a for a in dispatch.assignments if a.id == assignment_id)
+
+
+def expire_due(
+    session: Session, now: datetime, *, cutoff: datetime | None = None, limit: int = 200
+) -> tuple[Wake, int]:
+    """Close attempts whose deadline passed (by ``cutoff``); returns what to arm and how many."""
+    rows = session.execute(
+        select(Page.dispatch_id)
+        .where(Page.status.in_(OPEN), Page.deadline_at <= (cutoff or now))
+        .distinct()
+        .limit(limit)
+    ).all()
+    wake = Wake()
+    closed = 0
+    for (dispatch_id,) in rows:
+        w, n = expire_dispatch(session, dispatch_id, now)
+        wake.extend(w)
+        closed += n
+    return wake, closed
+
+
+def expire_dispatch(session: Session, dispatch_id: str, now: datetime) -> tuple[Wake, int]:
+    dispatch = lock(session, dispatch_id)
+    pages = _pages(session, dispatch_id)
+    late = [p for p in pages if p.status in OPEN and p.deadline_at <= now]
+    if not late:
+        return Wake(), 0
+    wake = _close_pages(late, "expired", now)
+    attempts = sorted({(p.assignment_id, p.round) for p in late})
+    for assignment_id, round_ in attempts:
+        assignment = _assignment(dispatch, assignment_id)
+        if assignment.status == "paging":
+            assignment.status = "unreached"
+        events.append(
+            session,
+            dispatch_id,
+            now,
+            [("attempt.expired", {"assignment": assignment.position, "round": round_})],
+        )
+    return wake.extend(advance(session, dispatch, now)), len(attempts)
+
+
+def answer(
+    session: Session,
+    *,
+    page_id: str | None = None,
+    assignment_id: int | None = None,
+    accept: bool,
+    via: str,
+    now: datetime,
+    by: str | None = None,
+) -> Answer:
+    """A worker (or the control room for them) accepts or declines; applied once."""
+    if page_id is not None:
+        page = session.get(Page, page_id)
+        if page is None:
+            raise LookupError(f"page {page_id} not found")
+        dispatch_id, assignment_id = page.dispatch_id, page.assignment_id
+    else:
+        found = session.get(Assignment, assignment_id)
+        if found is None:
+            raise LookupError(f"assignment {assignment_id} not found")
+        dispatch_id = found.dispatch_id
+    assert assignment_id is not None
+    dispatch = lock(session, dispatch_id)
+    assignment = _assignment(dispatch, assignment_id)
+    wanted = "accepted" if accept else "declined"
+
+    def result(kind: str, wake: Wake | None = None) -> Answer:
+        return Answer(kind, dispatch.id, dispatch.reference, wake or Wake())
+
+    if assignment.status == wanted:
+        return result("already")
+    if assignment.status in ("accepted", "declined", "cancelled"):
+        return result("closed")
+    phase = phase_of(assignment)
+    state = dispatch.paging_state
+    late = state in ("no_responder", "partial") and accept
+    if not (state == phase or late):
+        return result("closed")
+    if late:
+        # Someone answers after everybody was tried: take them, and say so.
+        dispatch.paging_state = phase
+    pages = _pages(session, dispatch.id)
+    mine = [p for p in pages if p.assignment_id == assignment.id]
+    answered = next((p for p in mine if p.id == page_id), None)
+    wake = Wake()
+    if answered is not None and answered.status in OPEN:
+        answered.status = wanted
+        answered.closed_at = now
+    wake.extend(_close_pages(mine, "cancelled", now))
+    assignment.status = wanted
+    assignment.answered_at = now
+    assignment.answered_via = via
+    payload = {
+        "assignment": assignment.position,
+        "purpose": assignment.purpose,
+        "person": assignment.person_id,
+        "team": assignment.team_id,
+        "via": via,
+        "late": late,
+    }
+    if by:
+        payload["by"] = by
+    events.append(session, dispatch.id, now, [(f"assignment.{wanted}", payload)])
+    wake.extend(advance(session, dispatch, now))
+    return result(wanted, wake)
+
+
+def open_pages_for_phone(session: Session, phone: str) -> list[tuple[Page, Dispatch]]:
+    """Pages to this number that an SMS reply could answer, newest first."""
+    rows = session.execute(
+        select(Page, Dispatch)
+        .join(Dispatch, Page.dispatch_id == Dispatch.id)
+        .join(Assignment, Page.assignment_id == Assignment.id)
+        .where(
+            Page.phone == phone,
+            Page.status.notin_(("scheduled", "cancelled")),
+            Assignment.status.in_(("paging", "unreached")),
+            Dispatch.paging_state.in_(("consult", "respond", "no_responder", "partial")),
+        )
+        .order_by(Page.created_at.desc())
+    ).all()
+    seen: set[str] = set()
+    out: list[tuple[Page, Dispatch]] = []
+    for page, dispatch in rows:
+        if dispatch.id in seen:
+            continue
+        seen.add(dispatch.id)
+        out.append((page, dispatch))
+    return out
+
+
+def set_status(session: Session, page_id: str, status: str, *, provider_status: str) -> bool:
+    """Record progress (delivered, answered) on an open page; False if it was already final."""
+    result = session.execute(
+        update(Page)
+        .where(Page.id == page_id, Page.status.in_(OPEN))
+        .values(status=status, provider_status=provider_status)
+    )
+    return bool(getattr(result, "rowcount", 0))

@@ -1,0 +1,114 @@
+"""Serving an ASGI app on a free local port from a background thread, or as a process.
+
+Tests and the embedded demo run the fake (and sometimes our own API) inside the test
+process: uvicorn in a daemon thread, on a socket bound before the thread starts so the
+port is known and never raced for. ``main`` runs the fake on its own for the demo or a
+benchmark that drives it over HTTP.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import socket
+import threading
+import time
+
+import uvicorn
+from starlette.types import ASGIApp
+
+logger = logging.getLogger(__name__)
+
+
+class ServerThread:
+    def __init__(self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._app = app
+        self._host = host
+        self._port = port
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._socket: socket.socket | None = None
+
+    @property
+    def port(self) -> int:
+        if self._socket is None:
+            raise RuntimeError("server not started")
+        return int(self._socket.getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._host}:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self._host, self._port))
+        self._socket = sock
+        config = uvicorn.Config(
+            self._app,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=2,
+        )
+        self._server = server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name="fake-twilio-http", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"server on {self._host}:{self.port} did not start")
+            time.sleep(0.005)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self._socket is not None:
+            self._socket.close()
+        self._server = self._thread = None
+
+
+def main(argv: list[str] | None = None) -> None:
+    from notifications.fake.app import create_fake_app
+    from notifications.fake.state import (
+        DEFAULT_ACCOUNT_SID,
+        DEFAULT_AUTH_TOKEN,
+        DEFAULT_FROM,
+        FakeTwilio,
+    )
+
+    parser = argparse.ArgumentParser(
+        prog="python -m notifications.fake",
+        description="A local Twilio-compatible server that plays the phones (tests, demo).",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8010)
+    parser.add_argument("--account-sid", default=DEFAULT_ACCOUNT_SID)
+    parser.add_argument("--auth-token", default=DEFAULT_AUTH_TOKEN)
+    parser.add_argument("--from-number", default=DEFAULT_FROM, help="our Twilio number")
+    parser.add_argument("--sms-url", default=None, help="inbound SMS webhook of the service")
+    parser.add_argument(
+        "--behaviour",
+        default="manual",
+        help="how every phone answers: manual, accept, decline, no_answer, voicemail, busy",
+    )
+    parser.add_argument("--phone", action="append", default=[], help="NUMBER[=LABEL] to show")
+    args = parser.parse_args(argv)
+
+    fake = FakeTwilio(
+        args.account_sid, args.auth_token, from_number=args.from_number, sms_url=args.sms_url
+    )
+    fake.set_behaviour("*", args.behaviour)
+    for entry in args.phone:
+        number, _, label = entry.partition("=")
+        fake.register_phone(number, label)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logger.info("Fake Twilio on http://%s:%d (phones: /phones)", args.host, args.port)
+    try:
+        uvicorn.run(create_fake_app(fake), host=args.host, port=args.port, log_level="warning")
+    finally:
+        fake.close()
