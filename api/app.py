@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
-from api.routers import health, incidents, oncall, pages
+from api.routers import health, incidents, oncall, pages, respond, twilio
 from api.state import AppState
 from core.clock import Clock, SystemClock
 from core.db import make_engine, make_session_factory
@@ -60,6 +60,7 @@ def create_app(
         openapi_tags=[
             {"name": "incidents", "description": "Intake from the police feed and the plan"},
             {"name": "oncall", "description": "Who is on call, and the configuration"},
+            {"name": "paging", "description": "Pages sent, and answers recorded for workers"},
             {"name": "health", "description": "Liveness and readiness"},
         ],
     )
@@ -87,6 +88,8 @@ def create_app(
     app.include_router(oncall.router)
     app.include_router(health.router)
     app.include_router(pages.router)
+    app.include_router(respond.router)
+    app.include_router(twilio.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app
 

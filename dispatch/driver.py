@@ -51,6 +51,7 @@ class Driver:
 
     def run_once(self) -> int:
         """Send what is due, close attempts whose deadline passed; returns how much it did."""
+        closed = self._expire()  # first: closing an attempt may make the next one due now
         now = self.ctx.clock.now()
         with self.ctx.sessions() as session:
             due = due_page_ids(session, now, grace=self.due_grace)
@@ -60,7 +61,6 @@ class Driver:
         else:
             for page_id in due:
                 self._deliver(page_id)
-        closed = self._expire()
         hung = self._drain_hangups()
         return len(due) + closed + hung
 

@@ -101,7 +101,7 @@ def build_context(
 ) -> PagingContext:
     return PagingContext(
         sessions=sessions,
-        provider=make_provider(settings),
+        provider=make_provider(settings, clock),
         clock=clock,
         public_base_url=settings.public_base_url,
         link_secret=settings.link_secret,

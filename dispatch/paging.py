@@ -93,7 +93,12 @@ def phase_of(assignment: Assignment) -> str:
 
 
 def lock(session: Session, dispatch_id: str) -> Dispatch:
-    """The dispatch row, locked until commit (PostgreSQL; SQLite has one writer anyway)."""
+    """The dispatch row, locked until commit (PostgreSQL; SQLite has one writer anyway).
+
+    Read afresh: another transaction may have changed it before we got the lock. Our
+    own changes are flushed first so the fresh read cannot overwrite them.
+    """
+    session.flush()
     dispatch = session.scalars(
         select(Dispatch)
         .where(Dispatch.id == dispatch_id)
@@ -104,6 +109,8 @@ def lock(session: Session, dispatch_id: str) -> Dispatch:
 
 
 def _pages(session: Session, dispatch_id: str) -> list[Page]:
+    """The dispatch's pages as stored now (senders update them without the dispatch lock)."""
+    session.flush()
     return list(
         session.scalars(
             select(Page)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from core.clock import Clock
 from core.settings import Settings
 from notifications.provider import Provider
 
 
-def make_provider(settings: Settings) -> Provider:
+def make_provider(settings: Settings, clock: Clock | None = None) -> Provider:
     if settings.paging_provider == "twilio":
         from notifications.twilio import TwilioProvider
 
@@ -18,4 +19,4 @@ def make_provider(settings: Settings) -> Provider:
         )
     from notifications.console import ConsoleProvider
 
-    return ConsoleProvider()
+    return ConsoleProvider(clock)

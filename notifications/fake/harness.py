@@ -141,6 +141,7 @@ class WebhookSink:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, like our uvicorn service
+            disable_nagle_algorithm = True  # headers and body go out in separate writes
 
             def do_GET(self) -> None:
                 self._handle()
@@ -175,7 +176,9 @@ class WebhookSink:
 
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._http.daemon_threads = True
-        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._http.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     @property
     def url(self) -> str:

@@ -1,0 +1,238 @@
+"""Answering a page without a key press or an SMS: the signed link and the API.
+
+The link in the SMS opens a phone-sized page where the worker accepts or declines;
+the token is the only credential (signed, expiring, for one page). The control room
+can record an answer it got by phone through the API with its API key.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from api.deps import AppClock, Caller, DbSession, State
+from api.routers.pages import templates
+from api.state import AppState
+from dispatch import paging, service
+from dispatch.delivery import page_info
+from dispatch.models import Assignment, Dispatch, Page
+from notifications import links, messages
+
+router = APIRouter()
+
+_STATE = {"accepted": "accepted", "declined": "declined"}
+
+
+def _page_state(assignment: Assignment, dispatch: Dispatch) -> str:
+    if assignment.status in _STATE:
+        return _STATE[assignment.status]
+    open_states = ("consult", "respond", "no_responder", "partial")
+    if assignment.status in ("paging", "unreached") and dispatch.paging_state in open_states:
+        return "open"
+    return "closed"
+
+
+def _render(
+    request: Request,
+    *,
+    info: messages.PageInfo | None = None,
+    state: str = "open",
+    message: str | None = None,
+    problem: str | None = None,
+    code: int = 200,
+) -> HTMLResponse:
+    context: dict[str, Any] = {"info": info, "state": state, "message": message, "problem": problem}
+    response = templates.TemplateResponse(request, "respond.html", context, status_code=code)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _verify(app: AppState, token: str) -> tuple[str | None, str | None]:
+    try:
+        return links.verify(token, app.clock.now(), app.settings.link_secret), None
+    except links.LinkExpired:
+        return None, "expired"
+    except links.LinkInvalid:
+        return None, "invalid"
+
+
+def _load(app: AppState, page_id: str) -> tuple[messages.PageInfo, str] | None:
+    with app.sessions() as session:
+        page = session.get(Page, page_id)
+        if page is None:
+            return None
+        dispatch = session.get(Dispatch, page.dispatch_id)
+        assignment = session.get(Assignment, page.assignment_id)
+        assert dispatch is not None and assignment is not None
+        return page_info(dispatch, assignment), _page_state(assignment, dispatch)
+
+
+@router.get("/p/{token}", response_class=HTMLResponse, include_in_schema=False)
+async def link_page(token: str, request: Request, state: State) -> Response:
+    page_id, problem = _verify(state, token)
+    if page_id is None:
+        return _render(request, problem=problem, code=410 if problem == "expired" else 404)
+    loaded = await run_in_threadpool(_load, state, page_id)
+    if loaded is None:
+        return _render(request, problem="invalid", code=404)
+    info, page_state = loaded
+    message = None
+    if page_state in ("accepted", "declined", "closed"):
+        message = messages.reply_text(page_state, reference=info.reference)  # type: ignore[arg-type]
+    return _render(request, info=info, state=page_state, message=message)
+
+
+@router.post("/p/{token}", response_class=HTMLResponse, include_in_schema=False)
+async def link_answer(
+    token: str,
+    request: Request,
+    state: State,
+    action: Annotated[Literal["accept", "decline"], Form()],
+) -> Response:
+    page_id, problem = _verify(state, token)
+    if page_id is None:
+        return _render(request, problem=problem, code=410 if problem == "expired" else 404)
+
+    def apply() -> paging.Answer | None:
+        with state.sessions() as session, session.begin():
+            if session.get(Page, page_id) is None:
+                return None
+            return paging.answer(
+                session,
+                page_id=page_id,
+                accept=action == "accept",
+                via="link",
+                now=state.clock.now(),
+            )
+
+    result = await run_in_threadpool(apply)
+    if result is None:
+        return _render(request, problem="invalid", code=404)
+    if result.wake:
+        state.paging.waker.arm(result.wake)
+    loaded = await run_in_threadpool(_load, state, page_id)
+    assert loaded is not None
+    info, page_state = loaded
+    kind = {"accepted": "accepted", "declined": "declined", "already": "already_answered"}.get(
+        result.result, "closed"
+    )
+    message = messages.reply_text(kind, reference=info.reference)  # type: ignore[arg-type]
+    return _render(request, info=info, state=page_state, message=message)
+
+
+class AnswerBody(BaseModel):
+    note: str | None = None
+
+
+class AnswerRead(BaseModel):
+    result: Literal["accepted", "declined", "already"]
+    reference: str
+    paging_state: str
+
+
+@router.post(
+    "/api/v1/incidents/{dispatch_id}/assignments/{position}/{action}",
+    response_model=AnswerRead,
+    tags=["paging"],
+    summary="Record that a worker accepted or declined (e.g. told the control room by phone)",
+    responses={
+        404: {"description": "No such dispatch or assignment"},
+        409: {"description": "The assignment is no longer open (answered, or paging over)"},
+    },
+)
+def answer_assignment(
+    dispatch_id: str,
+    position: int,
+    action: Literal["accept", "decline"],
+    session: DbSession,
+    clock: AppClock,
+    caller: Caller,
+    state: State,
+) -> AnswerRead:
+    dispatch = service.get_dispatch(session=session, dispatch_id=dispatch_id)
+    if dispatch is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no dispatch '{dispatch_id}'")
+    assignment_id = session.scalar(
+        select(Assignment.id).where(
+            Assignment.dispatch_id == dispatch.id, Assignment.position == position
+        )
+    )
+    if assignment_id is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND,
+            detail=f"dispatch {dispatch.reference} has no assignment at position {position}",
+        )
+    result = paging.answer(
+        session,
+        assignment_id=assignment_id,
+        accept=action == "accept",
+        via="api",
+        now=clock.now(),
+        by=caller,
+    )
+    if result.result == "closed":
+        session.rollback()
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            detail=f"assignment {position} of {dispatch.reference} is no longer open",
+        )
+    reference, paging_state = dispatch.reference, dispatch.paging_state
+    session.commit()
+    if result.wake:
+        state.paging.waker.arm(result.wake)
+    return AnswerRead(
+        result=result.result,
+        reference=reference,
+        paging_state=paging_state,
+    )
+
+
+class PageRead(BaseModel):
+    id: str
+    assignment: int
+    round: int
+    channel: str
+    status: str
+    due_at: Any
+    deadline_at: Any
+    sent_at: Any
+    provider_id: str | None
+    provider_status: str | None
+    error: str | None
+
+
+@router.get(
+    "/api/v1/incidents/{dispatch_id}/pages",
+    response_model=list[PageRead],
+    tags=["paging"],
+    summary="Every page of a dispatch: channel, status, deadlines, provider ids",
+)
+def list_pages(dispatch_id: str, session: DbSession, caller: Caller) -> list[PageRead]:
+    dispatch = service.get_dispatch(session=session, dispatch_id=dispatch_id)
+    if dispatch is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no dispatch '{dispatch_id}'")
+    positions = {a.id: a.position for a in dispatch.assignments}
+    rows = session.scalars(
+        select(Page).where(Page.dispatch_id == dispatch.id).order_by(Page.created_at, Page.due_at)
+    )
+    return [
+        PageRead(
+            id=p.id,
+            assignment=positions.get(p.assignment_id, 0),
+            round=p.round,
+            channel=p.channel,
+            status=p.status,
+            due_at=p.due_at,
+            deadline_at=p.deadline_at,
+            sent_at=p.sent_at,
+            provider_id=p.provider_id,
+            provider_status=p.provider_status,
+            error=p.error,
+        )
+        for p in rows
+    ]
