@@ -292,6 +292,57 @@ def serve(
     server.run(host, port, workers, log_level)
 
 
+@app.command("worker")
+def worker_cmd(
+    burst: Annotated[bool, typer.Option(help="Stop when the queue is empty")] = False,
+    name: Annotated[str | None, typer.Option(help="Worker name (unique per host)")] = None,
+) -> None:
+    """RQ worker with the scheduler, plus the sweeper that re-drives lost work.
+
+    Delivers pages, fires deadlines and runs the retention job. Jobs run in the worker
+    process itself (no fork per job); start several workers for more throughput.
+    """
+    from dispatch import jobs
+
+    settings = get_settings()
+    if not settings.redis_url:
+        typer.echo(
+            "the worker needs SAMENOP_REDIS_URL (embedded mode delivers in-process)", err=True
+        )
+        raise typer.Exit(2)
+    migrate.upgrade(settings.database_url)
+    jobs.run_worker(settings, burst=burst, name=name)
+
+
+@app.command("fake-twilio")
+def fake_twilio_cmd(
+    host: str = "127.0.0.1",
+    port: int = 8010,
+    sms_url: Annotated[
+        str | None,
+        typer.Option(help="Where replies go (default: <public base>/webhooks/twilio/sms)"),
+    ] = None,
+    behaviour: Annotated[
+        str, typer.Option(help="How phones answer: manual, accept, decline, no_answer, voicemail")
+    ] = "manual",
+) -> None:
+    """The local Twilio-compatible fake (REST subset, signed callbacks, a phone page)."""
+    from notifications.fake.server import main
+
+    settings = get_settings()
+    main(
+        [
+            f"--host={host}",
+            f"--port={port}",
+            f"--account-sid={settings.twilio_account_sid}",
+            f"--auth-token={settings.twilio_auth_token}",
+            f"--from-number={settings.twilio_from}",
+            f"--sms-url={sms_url or settings.public_base_url + '/webhooks/twilio/sms'}",
+            f"--behaviour={behaviour}",
+        ]
+    )
+
+
 @app.command("demo")
 def demo(
     host: str = "127.0.0.1",

@@ -120,6 +120,7 @@ class Page(Base):
     )
     round: Mapped[int] = mapped_column(Integer)
     channel: Mapped[str] = mapped_column(String(8))  # voice | sms
+    seq: Mapped[int] = mapped_column(Integer, default=0)  # order of the channel in its attempt
     phone: Mapped[str] = mapped_column(String(20), index=True)
     # scheduled, sending, sent, delivered, answered | accepted, declined, failed, expired,
     # cancelled (the last five are final)

@@ -262,6 +262,7 @@ def _start(
             "assignment_id": assignment.id,
             "round": slot.round,
             "channel": t.channel,
+            "seq": i,
             "phone": assignment.phone,
             "status": "scheduled",
             "due_at": t.due_at,
@@ -270,7 +271,7 @@ def _start(
             "tries": 0,
             "created_at": now,
         }
-        for t in plan.pages
+        for i, t in enumerate(plan.pages)
     ]
     session.execute(insert(_PAGES), rows)
     events.append(

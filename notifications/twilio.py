@@ -35,6 +35,10 @@ from notifications.provider import (
 )
 
 logger = logging.getLogger(__name__)
+# The SDK logs every request at INFO, list queries with the phone number in the URL:
+# keep that out of ordinary logs (privacy), but let warnings through.
+_sdk_logger = logging.getLogger(f"{__name__}.sdk")
+_sdk_logger.setLevel(logging.WARNING)
 T = TypeVar("T")
 
 CALL_EVENTS = ["initiated", "ringing", "answered", "completed"]
@@ -61,7 +65,9 @@ class TwilioProvider:
     ) -> None:
         self.from_number = from_number
         self._client = Client(
-            account_sid, auth_token, http_client=TwilioHttpClient(timeout=timeout)
+            account_sid,
+            auth_token,
+            http_client=TwilioHttpClient(timeout=timeout, logger=_sdk_logger),
         )
         if api_base:
             # Domain.absolute_url joins base_url and "2010-04-01/Accounts/...", so calls and

@@ -54,6 +54,7 @@ def upgrade() -> None:
         sa.Column("assignment_id", sa.Integer(), nullable=False),
         sa.Column("round", sa.Integer(), nullable=False),
         sa.Column("channel", sa.String(length=8), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("phone", sa.String(length=20), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("due_at", core.db.UTCDateTime(timezone=True), nullable=False),

@@ -17,7 +17,7 @@ GATHER = (
     '<Response><Gather action="/gather" numDigits="1" timeout="8">'
     '<Say language="nl-NL" voice="Polly.Lotte">Melding R-1 in Utrecht.</Say>'
     '<Say language="nl-NL">Druk 1 om te accepteren, 2 om te weigeren, 9 om te herhalen.</Say>'
-    "</Gather><Say language=\"nl-NL\">U drukte geen toets.</Say><Hangup/></Response>"
+    '</Gather><Say language="nl-NL">U drukte geen toets.</Say><Hangup/></Response>'
 )
 
 
@@ -119,7 +119,7 @@ def test_a_gather_timeout_falls_through_to_the_next_verbs(
 def test_a_gather_timeout_with_nothing_after_it_ends_the_call(
     fake: FakeTwilio, provider: TwilioProvider, sink: WebhookSink
 ) -> None:
-    sink.respond("/twiml", '<Response><Gather><Say>Druk 1</Say></Gather></Response>')
+    sink.respond("/twiml", "<Response><Gather><Say>Druk 1</Say></Gather></Response>")
     sid = place(provider, sink)
     fake.answer(sid)
     assert fake.gather_timeout(sid).status == "completed"
@@ -251,13 +251,14 @@ def test_sms_that_does_not_arrive_reports_the_error_code(
 def test_a_reply_posts_to_the_sms_url_and_lands_in_the_inbox(
     fake: FakeTwilio, provider: TwilioProvider, sink: WebhookSink
 ) -> None:
-    sink.respond("/sms", "<Response><Message>Bedankt, u bent gekoppeld aan R-1.</Message></Response>")
+    answer = "Bedankt, u bent gekoppeld aan R-1."
+    sink.respond("/sms", f"<Response><Message>{answer}</Message></Response>")
     fake.set_sms_url(f"{sink.url}/sms")
     text(provider, sink)
 
     answers = fake.reply(WORKER, "JA R-1")
 
-    assert answers == ["Bedankt, u bent gekoppeld aan R-1."]
+    assert answers == [answer]
     posted = sink.requests("/sms")[0]
     assert posted.form["From"] == WORKER and posted.form["Body"] == "JA R-1"
     assert posted.form["To"] == fake.from_number and posted.form["SmsStatus"] == "received"
@@ -265,7 +266,7 @@ def test_a_reply_posts_to_the_sms_url_and_lands_in_the_inbox(
     validator = RequestValidator(fake.auth_token)
     assert validator.validate(posted.url, posted.form, posted.headers["X-Twilio-Signature"])
     inbox = fake.inbox(WORKER)
-    assert inbox[0].body == "Bedankt, u bent gekoppeld aan R-1."
+    assert inbox[0].body == answer
     assert inbox[0].direction == "outbound-reply"
     assert fake.messages(direction="inbound")[0].body == "JA R-1"
 
