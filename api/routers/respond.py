@@ -218,7 +218,9 @@ def list_pages(dispatch_id: str, session: DbSession, caller: Caller) -> list[Pag
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no dispatch '{dispatch_id}'")
     positions = {a.id: a.position for a in dispatch.assignments}
     rows = session.scalars(
-        select(Page).where(Page.dispatch_id == dispatch.id).order_by(Page.created_at, Page.assignment_id, Page.round, Page.seq)
+        select(Page)
+        .where(Page.dispatch_id == dispatch.id)
+        .order_by(Page.created_at, Page.assignment_id, Page.round, Page.seq)
     )
     return [
         PageRead(
