@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PLACEHOLDER_KEY = "dev-feed-key"
 PLACEHOLDER_LINK_SECRET = "dev-link-secret-change-me"
+PLACEHOLDER_TWILIO_TOKEN = "dev-twilio-token"
 
 
 class Settings(BaseSettings):
@@ -44,7 +45,7 @@ class Settings(BaseSettings):
     # "inline" by a loop inside the API process; "auto" is rq when redis_url is set.
     delivery: Literal["auto", "inline", "rq"] = "auto"
     twilio_account_sid: str = "AC00000000000000000000000000000000"
-    twilio_auth_token: str = "dev-twilio-token"
+    twilio_auth_token: str = PLACEHOLDER_TWILIO_TOKEN
     twilio_from: str = "+3197010000000"
     # Base URL of Twilio's REST API; set to the local fake in tests and the demo.
     twilio_api_base: str | None = None
@@ -56,6 +57,8 @@ class Settings(BaseSettings):
     link_ttl_minutes: int = Field(default=120, ge=5, le=24 * 60)
     # Inbound SMS replies accepted per number per 10 minutes before we stop answering.
     sms_replies_per_10min: int = Field(default=10, ge=1, le=1000)
+    # The demo's phone page (the fake Twilio), linked from the dashboard when set.
+    demo_phones_url: str | None = None
     # How often the sweeper looks for due pages, passed deadlines and lost claims.
     sweep_seconds: float = Field(default=0.5, gt=0, le=60)
 
@@ -85,6 +88,16 @@ class Settings(BaseSettings):
             )
         if self.environment == "production" and self.link_secret == PLACEHOLDER_LINK_SECRET:
             raise ValueError("SAMENOP_LINK_SECRET still holds the development placeholder")
+        if (
+            self.environment == "production"
+            and self.paging_provider == "twilio"
+            and self.twilio_auth_token == PLACEHOLDER_TWILIO_TOKEN
+        ):
+            raise ValueError("SAMENOP_TWILIO_AUTH_TOKEN still holds the development placeholder")
+        if self.environment == "production" and self.paging_provider == "console":
+            raise ValueError(
+                "SAMENOP_PAGING_PROVIDER=console pages nobody; use twilio in production"
+            )
         if self.environment == "production" and self.database_url.startswith("sqlite"):
             raise ValueError("SAMENOP_DATABASE_URL must point at PostgreSQL in production")
         return self

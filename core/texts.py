@@ -194,3 +194,28 @@ SMS_ERROR_NL: dict[str, str] = {
     "30034": "afzendernummer niet geregistreerd bij de provider",
 }
 SMS_ERROR_UNKNOWN_NL = "foutcode {code} van de provider"
+
+
+# --- paging, as the control room reads it -------------------------------------------
+PAGING_NL: dict[str, str] = {
+    "pending": "nog niet gestart",
+    "consult": "consult wordt opgeroepen",
+    "respond": "wordt opgeroepen",
+    "accepted": "aangenomen",
+    "partial": "deels aangenomen",
+    "no_responder": "niemand bereikt",
+}
+ASSIGNMENT_NL: dict[str, str] = {
+    "planned": "nog niet gevraagd",
+    "paging": "wordt opgeroepen",
+    "accepted": "aangenomen",
+    "declined": "geweigerd",
+    "unreached": "niet bereikt",
+    "cancelled": "niet meer nodig",
+}
+LAYER_NL: dict[str, str] = {
+    "primary": "piket",
+    "backup": "achterwacht",
+    "coordinator": "coördinator",
+    "team_line": "24/7-lijn",
+}

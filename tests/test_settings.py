@@ -25,14 +25,21 @@ def test_production_refuses_placeholder_key_and_sqlite() -> None:
             environment="production",
             api_keys=["real"],
             link_secret="a-real-secret",
+            paging_provider="twilio",
+            twilio_auth_token="real-token",
             database_url="sqlite:///x.db",
         )
-    ok = Settings(
-        environment="production",
-        api_keys=["real"],
-        link_secret="a-real-secret",
-        database_url="postgresql+psycopg://x/y",
-    )
+    real = {
+        "environment": "production",
+        "api_keys": ["real"],
+        "link_secret": "a-real-secret",
+        "database_url": "postgresql+psycopg://x/y",
+    }
+    with pytest.raises(ValidationError, match="pages nobody"):
+        Settings(**real)
+    with pytest.raises(ValidationError, match="TWILIO_AUTH_TOKEN"):
+        Settings(**real, paging_provider="twilio")
+    ok = Settings(**real, paging_provider="twilio", twilio_auth_token="real-token")
     assert PLACEHOLDER_KEY not in ok.api_keys
 
 

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from api.deps import AppClock, DbSession, Snapshot, State
-from core.texts import CASE_TYPE_NL, MODE_NL, TEAM_KIND_NL
+from core.texts import ASSIGNMENT_NL, CASE_TYPE_NL, LAYER_NL, MODE_NL, PAGING_NL, TEAM_KIND_NL
 from core.timeutil import AMS
 from dispatch import service
 from oncall.phones import display_phone
@@ -23,7 +23,14 @@ templates.env.filters["local"] = lambda d: (
     d.astimezone(AMS).strftime("%d-%m-%Y %H:%M") if d else "—"
 )
 templates.env.filters["phone"] = lambda e164: display_phone(e164) if e164 else "—"
-templates.env.globals.update(MODE_NL=MODE_NL, CASE_TYPE_NL=CASE_TYPE_NL, TEAM_KIND_NL=TEAM_KIND_NL)
+templates.env.globals.update(
+    MODE_NL=MODE_NL,
+    CASE_TYPE_NL=CASE_TYPE_NL,
+    TEAM_KIND_NL=TEAM_KIND_NL,
+    PAGING_NL=PAGING_NL,
+    ASSIGNMENT_NL=ASSIGNMENT_NL,
+    LAYER_NL=LAYER_NL,
+)
 
 STATUS_NL = {
     "paired": "gekoppeld",
@@ -99,6 +106,9 @@ def dashboard(
             "now": now,
             "version": snapshot.version,
             "regions": {r.id: r.name for r in snapshot.config.regions},
+            "people": {p.id: p.name for p in snapshot.config.people},
+            "team_names": {t.id: t.name for t in snapshot.config.teams},
+            "phones_url": state.settings.demo_phones_url,
             "places": {
                 **{b.id: b.name for b in snapshot.config.basisteams},
                 **{x.code: x.name for x in snapshot.config.municipalities},

@@ -108,7 +108,10 @@ def test_incident_appears_on_dashboard_after_sign_in(server: str, tmp_path: Path
             assert row.count() == 1
             text = row.inner_text()
             # Christmas night in Gooi en Vechtstreek: piket from home, consult first.
-            assert "Hilversum" in text and "ter plaatse" in text and "eerst akkoord" in text
+            assert "Hilversum" in text and "ter plaatse" in text and "consult:" in text
+            # paging: the consult is being called, the worker waits for the consult's yes
+            assert row.get_attribute("data-paging") == "consult"
+            assert "consult wordt opgeroepen" in text and "nog niet gevraagd" in text
             assert page.locator("#oncall tbody tr").count() > 10
             page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
         finally:
