@@ -352,16 +352,44 @@ def demo(
         bool | None,
         typer.Option("--seed/--no-seed", help="Example incidents (default: with regions/ only)"),
     ] = None,
+    phones: Annotated[
+        bool,
+        typer.Option(
+            "--phones/--console",
+            help="Page the workers' phones on the local Twilio fake (default) or print pages",
+        ),
+    ] = True,
+    phones_port: int = 8010,
 ) -> None:
-    """Embedded demo: SQLite, the example regions, the dashboard in your browser."""
+    """Embedded demo: SQLite, the example regions, the dashboard in your browser.
+
+    Pages go through the real Twilio SDK to the local Twilio fake, whose phone page
+    (linked from the dashboard) lets you play the piket worker: pick up, press 1 or 2,
+    answer the SMS or tap its link.
+    """
     import uvicorn
+
+    from api.app import create_app
 
     settings = get_settings()
     config_load([Path(settings.regions_dir)])
+    public = f"http://{host}:{port}"
+    fake = None
+    update: dict[str, Any] = {"delivery": "inline", "public_base_url": public}
+    if phones:
+        fake = _start_phones(settings, host, phones_port, public)
+        update.update(
+            paging_provider="twilio",
+            twilio_api_base=fake.url,
+            demo_phones_url=f"{fake.url}/phones",
+        )
+    demo_settings = settings.model_copy(update=update)
     if seed if seed is not None else Path(settings.regions_dir).resolve() == SHIPPED_REGIONS:
         _seed_demo_incidents()
-    url = f"http://{host}:{port}/"
+    url = f"{public}/"
     typer.echo(f"dashboard: {url}   API docs: {url}docs   API key: {settings.api_keys[0]}")
+    if fake is not None:
+        typer.echo(f"phones (play the piket worker): {fake.url}/phones")
     if open_browser:
 
         def _open() -> None:
@@ -369,7 +397,37 @@ def demo(
             webbrowser.open(url)
 
         threading.Thread(target=_open, daemon=True).start()
-    uvicorn.run("api.main:app", host=host, port=port, log_level="info")
+    try:
+        uvicorn.run(create_app(demo_settings), host=host, port=port, log_level="info")
+    finally:
+        if fake is not None:
+            fake.stop()
+
+
+def _start_phones(settings: Any, host: str, port: int, public: str) -> Any:
+    """The Twilio fake in this process, with a phone for every fictitious worker."""
+    from notifications.fake.harness import FakeTwilioServer
+
+    fake = FakeTwilioServer(
+        account_sid=settings.twilio_account_sid,
+        auth_token=settings.twilio_auth_token,
+        from_number=settings.twilio_from,
+        sms_url=f"{public}/webhooks/twilio/sms",
+        host=host,
+        port=port,
+    ).start()
+    factory = make_session_factory(make_engine(settings.database_url))
+    with factory() as session:
+        config = oncall_service.read_config(session=session)
+    teams = {t.id: t.name for t in config.teams}
+    for person in config.people:
+        where = ", ".join(teams.get(m.team, m.team) for m in person.memberships)
+        for phone in person.phones[:1]:
+            fake.fake.register_phone(phone, f"{person.name} ({where})" if where else person.name)
+    for team in config.teams:
+        if team.phone:
+            fake.fake.register_phone(team.phone, f"24/7-lijn {team.name}")
+    return fake
 
 
 SHIPPED_REGIONS = Path(__file__).resolve().parent.parent / "regions"
