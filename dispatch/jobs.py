@@ -20,7 +20,7 @@ from dispatch.delivery import PagingContext, Waker, deliver
 from dispatch.driver import Driver
 from dispatch.models import Page
 from dispatch.paging import Wake, expire_dispatch
-from dispatch.retention import purge
+from dispatch.retention import RECEIPTS_KEPT, purge
 from notifications.factory import make_provider
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,11 @@ def purge_expired() -> int:
     try:
         with session_scope(make_session_factory(engine)) as session:
             now = datetime.now(UTC)
-            removed = purge(session=session, before=now - timedelta(days=settings.retention_days))
+            removed = purge(
+                session=session,
+                before=now - timedelta(days=settings.retention_days),
+                receipts_before=now - RECEIPTS_KEPT,
+            )
         log.info("retention: removed %d incident(s)", removed)
     finally:
         engine.dispose()

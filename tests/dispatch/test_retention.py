@@ -18,7 +18,7 @@ from core.db import make_session_factory
 from core.queue import redis_queue
 from core.settings import get_settings
 from dispatch import jobs, service
-from dispatch.models import Assignment, Dispatch, Event, Incident
+from dispatch.models import Assignment, Dispatch, Event, InboundSms, Incident, Page, WebhookReceipt
 from dispatch.retention import purge
 from dispatch.schemas import IncidentCreate
 from oncall import service as oncall_service
@@ -68,12 +68,31 @@ def test_purge_removes_old_incidents_with_dispatch_and_events(
         new = _intake(s, now - timedelta(days=89))
         s.commit()
         assert _count(s, Assignment, old) > 0 and _count(s, Event, old) >= 2
-        removed = purge(session=s, before=now - timedelta(days=90))
+        assert _count(s, Page, old) > 0
+        for age, sid in ((91, "SMold"), (1, "SMnew")):
+            at = now - timedelta(days=age)
+            s.add(
+                InboundSms(
+                    provider_id=sid,
+                    phone="+31600000000",
+                    received_at=at,
+                    body="ja",
+                    result="accepted",
+                )
+            )
+            s.add(WebhookReceipt(key=sid, received_at=at, response=""))
+        s.add(WebhookReceipt(key="three-days", received_at=now - timedelta(days=3), response=""))
+        s.commit()
+        removed = purge(
+            session=s, before=now - timedelta(days=90), receipts_before=now - timedelta(days=2)
+        )
         s.commit()
         assert removed == 1
-        for model in (Dispatch, Assignment, Event):
+        for model in (Dispatch, Assignment, Event, Page):
             assert _count(s, model, old) == 0
             assert _count(s, model, new) > 0
+        assert [r.provider_id for r in s.scalars(select(InboundSms))] == ["SMnew"]
+        assert [r.key for r in s.scalars(select(WebhookReceipt))] == ["SMnew"]
 
 
 def test_hourly_job_runs_through_redis_and_books_the_next(
