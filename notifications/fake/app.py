@@ -9,6 +9,7 @@ our service makes from inside the webhooks that action triggers.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -46,8 +47,20 @@ async def _form(request: Request) -> dict[str, list[str]]:
 
 
 def create_fake_app(fake: FakeTwilio) -> Starlette:
-    def rest(handler: Callable[[Request], Awaitable[Any]], status: int = 200) -> Handler:
-        """Auth, outage simulation and Twilio-shaped errors around one REST handler."""
+    async def hold(request: Request, seconds: float) -> bool:
+        """Wait ``seconds``, or until the client hangs up (then True)."""
+        deadline = time.monotonic() + seconds
+        with fake.holding():
+            while time.monotonic() < deadline:
+                if await request.is_disconnected():
+                    return True
+                await asyncio.sleep(0.02)
+        return False
+
+    def rest(
+        handler: Callable[[Request], Awaitable[Any]], status: int = 200, *, create: bool = False
+    ) -> Handler:
+        """Auth, outage and delay simulation, Twilio-shaped errors around one REST handler."""
 
         async def endpoint(request: Request) -> Response:
             arrived = time.perf_counter()
@@ -59,12 +72,19 @@ def create_fake_app(fake: FakeTwilio) -> Starlette:
             outage = fake.take_outage()
             if outage is not None:
                 return _error(outage)
+            delay = fake.take_delay() if create else None
+            if delay is not None and delay.before:
+                await request.body()  # read first: a hang-up is only noticed after the body
+                if await hold(request, delay.seconds):
+                    return Response(status_code=499)  # the client is gone; nothing was taken
             try:
                 payload = await handler(request)
             except TwilioError as exc:
                 return _error(exc)
             except ValueError as exc:
                 return _error(TwilioError(400, 20001, f"Invalid parameter: {exc}"))
+            if delay is not None and not delay.before:
+                await hold(request, delay.seconds)
             return JSONResponse(payload, status_code=status)
 
         return endpoint
@@ -211,6 +231,15 @@ def create_fake_app(fake: FakeTwilio) -> Starlette:
             fake.set_sms_url(data["sms_url"] or None)
         return {"sms_url": fake.sms_url, "from_number": fake.from_number}
 
+    def delay_creates(data: dict[str, Any], request: Request) -> Any:
+        seconds, count = data.get("seconds"), data.get("count", 1)
+        fake.delay_creates(
+            None if seconds is None else float(seconds),
+            count=None if count is None else int(count),
+            before=bool(data.get("before", False)),
+        )
+        return {"ok": True}
+
     def wait_idle(data: dict[str, Any], request: Request) -> Any:
         return {"idle": fake.wait_idle(float(data.get("timeout", 5.0)))}
 
@@ -224,10 +253,12 @@ def create_fake_app(fake: FakeTwilio) -> Starlette:
         return HTMLResponse(_page_template().replace("__INITIAL_STATE__", state))
 
     routes = [
-        Route(f"{_ACCOUNT}/Messages.json", rest(create_message, 201), methods=["POST"]),
+        Route(
+            f"{_ACCOUNT}/Messages.json", rest(create_message, 201, create=True), methods=["POST"]
+        ),
         Route(f"{_ACCOUNT}/Messages.json", rest(list_messages), methods=["GET"]),
         Route(f"{_ACCOUNT}/Messages/{{sid}}.json", rest(fetch_message), methods=["GET"]),
-        Route(f"{_ACCOUNT}/Calls.json", rest(create_call, 201), methods=["POST"]),
+        Route(f"{_ACCOUNT}/Calls.json", rest(create_call, 201, create=True), methods=["POST"]),
         Route(f"{_ACCOUNT}/Calls.json", rest(list_calls), methods=["GET"]),
         Route(f"{_ACCOUNT}/Calls/{{sid}}.json", rest(fetch_call), methods=["GET"]),
         Route(f"{_ACCOUNT}/Calls/{{sid}}.json", rest(update_call), methods=["POST"]),
@@ -246,6 +277,7 @@ def create_fake_app(fake: FakeTwilio) -> Starlette:
         Route("/_fake/reject", control(reject), methods=["POST"]),
         Route("/_fake/outage", control(outage), methods=["POST"]),
         Route("/_fake/config", control(config), methods=["GET", "POST"]),
+        Route("/_fake/delay_creates", control(delay_creates), methods=["POST"]),
         Route("/_fake/wait_idle", control(wait_idle), methods=["POST"]),
         Route("/_fake/reset", control(reset), methods=["POST"]),
     ]

@@ -18,7 +18,9 @@ import base64
 import binascii
 import hmac
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,7 +52,15 @@ DEFAULT_ACCOUNT_SID = "AC00000000000000000000000000000000"
 DEFAULT_AUTH_TOKEN = "dev-twilio-token"
 DEFAULT_FROM = "+3197010000000"
 
-__all__ = ["CallStateError", "FakeTwilio", "TwilioError"]
+__all__ = ["CallStateError", "Delay", "FakeTwilio", "TwilioError"]
+
+
+@dataclass(frozen=True)
+class Delay:
+    """How long one REST create is held, and whether Twilio has taken it meanwhile."""
+
+    seconds: float
+    before: bool
 
 
 class FakeTwilio(Expectations):
@@ -76,6 +86,8 @@ class FakeTwilio(Expectations):
         self._phones: dict[str, Phone] = {}
         self._default = Phone("*")
         self._outage: list[int | None] | None = None  # [status, remaining or None]
+        self._delay: tuple[Delay, int | None] | None = None  # (delay, remaining or None)
+        self._holding = 0
         self.outbox = Outbox(auth_token, timeout=callback_timeout)
         self._voice = CallFlow(
             outbox=self.outbox,
@@ -138,6 +150,49 @@ class FakeTwilio(Expectations):
                     self._outage[1] = remaining - 1
         code, text = OUTAGES.get(status, (20000 + status, "Service Unavailable"))
         return TwilioError(status, code, text)
+
+    def delay_creates(
+        self, seconds: float | None, *, count: int | None = 1, before: bool = False
+    ) -> None:
+        """Hold the next ``count`` REST creates (calls and messages; all when None) for
+        ``seconds`` before answering, so a test can kill the client inside the request.
+
+        By default Twilio has taken the request (the call rings, the SMS goes out) and only
+        its answer is late. With ``before`` the request is held before Twilio takes it and
+        dropped if the client goes away meanwhile: it never reached Twilio.
+        """
+        with self._lock:
+            if not seconds or seconds <= 0 or (count is not None and count < 1):
+                self._delay = None
+            else:
+                self._delay = (Delay(float(seconds), before), count)
+
+    def take_delay(self) -> Delay | None:
+        with self._lock:
+            if self._delay is None:
+                return None
+            delay, remaining = self._delay
+            if remaining is not None:
+                self._delay = None if remaining <= 1 else (delay, remaining - 1)
+            return delay
+
+    @contextmanager
+    def holding(self) -> Iterator[None]:
+        """Counts a create being held (``held`` in the snapshot) while the block runs."""
+        with self._changed:
+            self._holding += 1
+            self._changed.notify_all()
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._holding -= 1
+                self._changed.notify_all()
+
+    @property
+    def held(self) -> int:
+        with self._lock:
+            return self._holding
 
     def create_message(self, form: dict[str, list[str]], received_perf: float) -> Message:
         params = validate_message(first_values(form))
@@ -382,6 +437,7 @@ class FakeTwilio(Expectations):
                 "default_behaviour": self._default.behaviour,
                 "phones": phones,
                 "callbacks": len(self.outbox.deliveries()),
+                "held": self._holding,
             }
 
     # -- internals ---------------------------------------------------------------------

@@ -3,6 +3,10 @@ TwiML read verb by verb, AMD, SMS receipts and replies, and its test harness."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
 import httpx
 import pytest
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped, unused-ignore]
@@ -374,3 +378,43 @@ def test_the_harness_fails_on_what_no_test_expected(
     twilio.expect_sms(WORKER)
     twilio.expect_call("+31699999999")
     twilio.assert_nothing_unexpected()
+
+
+def _wait_for(check: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
+def test_a_delayed_create_is_taken_at_once_and_answered_late(
+    twilio: FakeTwilioServer, provider: TwilioProvider, sink: WebhookSink
+) -> None:
+    with httpx.Client(base_url=twilio.url) as control:
+        r = control.post("/_fake/delay_creates", json={"seconds": 0.4, "count": 1})
+        assert r.json() == {"ok": True}
+        with ThreadPoolExecutor(1) as pool:
+            started = time.monotonic()
+            placing = pool.submit(place, provider, sink)
+            _wait_for(lambda: len(twilio.fake.calls(WORKER)) == 1)
+            assert control.get("/_fake/state").json()["held"] == 1  # taken, not yet answered
+            sid = placing.result(timeout=5)
+        assert time.monotonic() - started >= 0.4
+    assert twilio.fake.calls(WORKER)[0].sid == sid and twilio.fake.held == 0
+    started = time.monotonic()
+    text(provider, sink)  # the delay was for one create only
+    assert time.monotonic() - started < 0.4
+
+
+def test_a_create_held_before_twilio_takes_it_is_dropped_when_the_client_leaves(
+    twilio: FakeTwilioServer, provider: TwilioProvider, sink: WebhookSink
+) -> None:
+    twilio.fake.delay_creates(5, before=True)
+    url = f"{twilio.url}/2010-04-01/Accounts/{twilio.account_sid}/Calls.json"
+    form = {"To": WORKER, "From": twilio.from_number, "Url": f"{sink.url}/twiml"}
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(url, data=form, auth=(twilio.account_sid, twilio.auth_token), timeout=0.3)
+    _wait_for(lambda: twilio.fake.held == 0, timeout=2)  # noticed the hang-up, well before 5 s
+    assert twilio.fake.calls() == []
+    sid = place(provider, sink)
+    assert [c.sid for c in twilio.fake.calls()] == [sid]

@@ -402,6 +402,21 @@ CASES = [
         2,
     ),
     (
+        "escalation without the people on call",
+        """
+        teams:
+          - id: cit
+            kind: cit
+            name: CIT
+            escalation:
+              steps:
+                - {target: backup}
+        """,
+        "teams[0].escalation",
+        "the first people to page are those on call: add a step on_call [team cit]",
+        5,
+    ),
+    (
         "unknown field, near miss",
         """
         rules:
