@@ -18,6 +18,7 @@ claimed page mid-delivery, which is what the kill measurement needs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import queue
 import secrets
@@ -78,7 +79,10 @@ SLOW_POLICY = EscalationPolicy(
     steps=(
         EscalationStep(
             target=EscalationTarget.ON_CALL,
-            channels=(ChannelStep(channel="voice", after=0), ChannelStep(channel="sms", after=1200)),
+            channels=(
+                ChannelStep(channel="voice", after=0),
+                ChannelStep(channel="sms", after=1200),
+            ),
             wait=1200,
         ),
     )
@@ -281,25 +285,19 @@ def _spawn(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[b
 
 
 def kill_group(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def stop_group(proc: subprocess.Popen[bytes], timeout: float = 10) -> None:
     """SIGTERM to the group led by our child, SIGKILL if it does not go; reaped either way."""
     if proc.poll() is None:
         kill_group(proc, signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            pass
     kill_group(proc, signal.SIGKILL)  # the RQ scheduler child may outlive its parent
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        pass
 
 
 def free_redis_db(client_url: str = REDIS_BASE, first: int = 12) -> int:
