@@ -185,7 +185,7 @@ def _interpret(session: Session, sms: webhooks.InboundSms, now: datetime) -> Sms
     else:
         chosen = open_
     if not chosen:
-        return SmsAnswer(messages.reply_text("no_open"), "no_open", Wake())
+        return _nothing_open(session, sms, now)
     page, dispatch = chosen[0]
     result = paging.answer(
         session, page_id=page.id, accept=reply.kind == "accept", via="sms", now=now
@@ -197,6 +197,23 @@ def _interpret(session: Session, sms: webhooks.InboundSms, now: datetime) -> Sms
     }.get(result.result, "closed")
     text = messages.reply_text(kind, reference=dispatch.reference)  # type: ignore[arg-type]
     return SmsAnswer(text, result.result, result.wake)
+
+
+def _nothing_open(session: Session, sms: webhooks.InboundSms, now: datetime) -> SmsAnswer:
+    """No open page: if this phone answered one lately, say so rather than 'nothing'."""
+    row = session.execute(
+        select(Dispatch.reference, Assignment.status)
+        .join(Page, Page.dispatch_id == Dispatch.id)
+        .join(Assignment, Page.assignment_id == Assignment.id)
+        .where(Page.phone == sms.from_number, Page.created_at > now - timedelta(hours=2))
+        .order_by(Page.created_at.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return SmsAnswer(messages.reply_text("no_open"), "no_open", Wake())
+    reference, status = row
+    kind = "already_answered" if status in ("accepted", "declined") else "closed"
+    return SmsAnswer(messages.reply_text(kind, reference=reference), kind, Wake())
 
 
 def _answered_before(

@@ -257,3 +257,20 @@ def test_everybody_tried_ends_no_responder_with_the_expectation(
     # a late yes is still taken, and the control room hears of it
     late = client.post(f"{INCIDENTS}/{d['reference']}/assignments/1/accept")
     assert late.status_code == 409  # a decline stands
+
+
+def test_a_late_yes_after_everybody_was_tried_is_taken(
+    client: TestClient, clock: ManualClock, session: Session
+) -> None:
+    at(clock, "2026-03-10T16:59")
+    d = post(client, basisteam=GV_NOORD, reported_at="2026-03-10T16:59")
+    for _ in range(12):  # nobody answers: every attempt runs out
+        run(client)
+        clock.advance(timedelta(seconds=60))
+    assert dispatch(client, d["reference"])["paging_state"] == "no_responder"
+    r = client.post(f"{INCIDENTS}/{d['reference']}/assignments/1/accept")
+    assert r.status_code == 200 and r.json()["paging_state"] == "accepted"
+    [late] = session.scalars(
+        select(Event).where(Event.dispatch_id == d["id"], Event.type == "assignment.accepted")
+    ).all()
+    assert late.payload["late"] is True
