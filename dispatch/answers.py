@@ -25,7 +25,7 @@ RATE_WINDOW = timedelta(minutes=10)
 
 
 def _page(session: Session, page_id: str) -> Page | None:
-    return session.get(Page, page_id)
+    return paging.locked_page(session, page_id)
 
 
 def _remember_provider(page: Page, provider_id: str) -> None:
@@ -212,8 +212,10 @@ def _nothing_open(session: Session, sms: webhooks.InboundSms, now: datetime) -> 
     if row is None:
         return SmsAnswer(messages.reply_text("no_open"), "no_open", Wake())
     reference, status = row
-    kind = "already_answered" if status in ("accepted", "declined") else "closed"
-    return SmsAnswer(messages.reply_text(kind, reference=reference), kind, Wake())
+    if status in ("accepted", "declined"):
+        text = messages.reply_text("already_answered", reference=reference)
+        return SmsAnswer(text, "already_answered", Wake())
+    return SmsAnswer(messages.reply_text("closed", reference=reference), "closed", Wake())
 
 
 def _answered_before(

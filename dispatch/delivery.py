@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.clock import Clock
 from dispatch import events
 from dispatch.models import Assignment, Dispatch, Page
-from dispatch.paging import Wake, page_failed
+from dispatch.paging import Wake, locked_page, page_failed
 from notifications import links, messages
 from notifications.provider import (
     CallRequest,
@@ -209,7 +209,7 @@ def _record_sent(
     session: Session, ctx: PagingContext, page_id: str, sent: Sent, *, recovered: bool
 ) -> Wake:
     now = ctx.clock.now()
-    page = session.get(Page, page_id)
+    page = locked_page(session, page_id)
     if page is None:
         return Wake()
     # A status callback may have landed first (delivered, busy, ...): keep its status.
@@ -248,7 +248,7 @@ def _record_sent(
 
 
 def _retry_later(session: Session, page_id: str, now: datetime, error: str) -> Wake:
-    page = session.get(Page, page_id)
+    page = locked_page(session, page_id)
     if page is None or page.status != "sending":
         return Wake()
     if page.tries >= MAX_TRIES:

@@ -108,6 +108,21 @@ def lock(session: Session, dispatch_id: str) -> Dispatch:
     return dispatch
 
 
+def locked_page(session: Session, page_id: str) -> Page | None:
+    """A page, read after taking its dispatch's lock.
+
+    Lock order is the same everywhere (dispatch row, then page rows, then the event
+    log's advisory lock), so two transactions on one dispatch wait, never deadlock.
+    """
+    found = session.scalar(select(Page.dispatch_id).where(Page.id == page_id))
+    if found is None:
+        return None
+    lock(session, found)
+    return session.scalars(
+        select(Page).where(Page.id == page_id).execution_options(populate_existing=True)
+    ).one()
+
+
 def _pages(session: Session, dispatch_id: str) -> list[Page]:
     """The dispatch's pages as stored now (senders update them without the dispatch lock)."""
     session.flush()

@@ -12,6 +12,7 @@ cleaned up.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -123,10 +124,8 @@ class Proc:
 
     def kill(self) -> None:
         """``kill -9`` of the whole group: the process and anything it forked."""
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.popen.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.popen.wait(timeout=10)
 
     def tail(self, lines: int = LOG_TAIL) -> str:

@@ -1,0 +1,220 @@
+"""Faults with real processes and real time: ``kill -9`` of a worker inside the Twilio
+request, a Redis ``FLUSHDB`` in the middle of an escalation, the API killed and
+restarted (beside RQ workers, and as the embedded delivery loop).
+
+Each test runs the ``samenop`` commands as they are deployed (fake Twilio, API,
+workers) over a PostgreSQL database and a Redis database of its own, and checks the
+promises of DESIGN.md from the outside: every page reached its phone exactly once (as
+the fake phones saw it), every deadline fired (the attempt expired and the next person
+was called), and the database ends consistent (no page left ``sending``, one
+``page.sent`` per page, one ``attempt.expired``).
+
+The team is given a short policy so one escalation step takes seconds: call the person
+on call, SMS them 2 s later, move on 15 s after that (the shortest wait allowed).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from oncall.schemas import (
+    ChannelStep,
+    ConfigSet,
+    EscalationPolicy,
+    EscalationStep,
+    EscalationTarget,
+)
+from tests.faults.procs import Databases, RedisDb, Stack, require_services, wait_for
+
+BRAM = "+31612340102"  # vt-gv on call, Tue 2026-03-10 16:59 (office hours)
+SMS_AFTER = 2  # seconds after the call
+WAIT = 15  # seconds after the SMS until the attempt runs out
+DEADLINE = SMS_AFTER + WAIT
+LEASE = 8.0  # dispatch.delivery.LEASE
+REDRIVE_WITHIN = 10.0  # seconds after the lease ran out
+POLICY = EscalationPolicy(
+    steps=(
+        EscalationStep(
+            target=EscalationTarget.ON_CALL,
+            channels=(
+                ChannelStep(channel="voice", after=0),
+                ChannelStep(channel="sms", after=SMS_AFTER),
+            ),
+            wait=WAIT,
+        ),
+        EscalationStep(
+            target=EscalationTarget.COORDINATOR,
+            channels=(ChannelStep(channel="voice", after=0),),
+            wait=WAIT,
+        ),
+        EscalationStep(
+            target=EscalationTarget.TEAM_LINE,
+            channels=(ChannelStep(channel="voice", after=0),),
+            wait=WAIT,
+        ),
+    )
+)
+
+
+def incident() -> dict[str, Any]:
+    return {
+        "source": "fault",
+        "external_id": f"fault-{uuid.uuid4().hex}",
+        "reported_at": "2026-03-10T16:59",
+        "case_type": "HG",
+        "basisteam": "gooi-en-vechtstreek-noord",
+        "persons": [],
+        "police_unit": "u",
+        "police_callback": "0612345678",
+    }
+
+
+@pytest.fixture(scope="module")
+def databases(example_config: ConfigSet) -> Iterator[Databases]:
+    """The shipped regions, with the short policy for vt-gv, in a template database."""
+    require_services()
+    teams = tuple(
+        t.model_copy(update={"escalation": POLICY}) if t.id == "vt-gv" else t
+        for t in example_config.teams
+    )
+    dbs = Databases(example_config.model_copy(update={"teams": teams}))
+    try:
+        yield dbs
+    finally:
+        dbs.close()
+
+
+@pytest.fixture
+def stack(request: pytest.FixtureRequest, databases: Databases, tmp_path: Path) -> Iterator[Stack]:
+    failed_before = request.session.testsfailed
+    url = databases.copy()
+    redis_db = RedisDb()
+    s = Stack(tmp_path, url, redis_db)
+    try:
+        yield s
+    finally:
+        try:
+            s.close(failed=request.session.testsfailed > failed_before)
+        finally:
+            redis_db.release()
+            databases.drop(url)
+
+
+# --- helpers ----------------------------------------------------------------------
+
+
+def up(stack: Stack, *, delivery: str = "rq", workers: int = 1) -> list[Any]:
+    """Start the fake, the API and ``workers`` workers at once; wait until all serve."""
+    fake = stack.start_fake()
+    api = stack.start_api(delivery)
+    procs = [stack.start_worker() for _ in range(workers)]
+    stack.wait_fake(fake)
+    stack.wait_api(api)
+    if procs:
+        stack.wait_workers(*procs)
+    return [api, *procs]
+
+
+def coordinator_phone(dispatch: dict[str, Any]) -> str:
+    [coordinator] = [a for a in dispatch["assignments"] if a["layer"] == "coordinator"]
+    return str(coordinator["phone"])
+
+
+def page_of(stack: Stack, dispatch_id: str, channel: str, phone: str = BRAM) -> Any:
+    [page] = [p for p in stack.pages(dispatch_id) if p.channel == channel and p.phone == phone]
+    return page
+
+
+def sent_event(stack: Stack, dispatch_id: str, page_id: str) -> dict[str, Any]:
+    found = [
+        e.payload
+        for e in stack.events(dispatch_id)
+        if e.type == "page.sent" and e.payload["page"] == page_id
+    ]
+    return found[0] if found else {}
+
+
+def wait_redriven(stack: Stack, dispatch_id: str, page_id: str, lease_until: datetime) -> Any:
+    """The stale claim is picked up and recorded within REDRIVE_WITHIN of its lease."""
+    budget = (lease_until - datetime.now(UTC)).total_seconds() + REDRIVE_WITHIN
+    event = wait_for(
+        "the page to be re-driven after its lease",
+        lambda: sent_event(stack, dispatch_id, page_id),
+        max(budget, 1.0),
+    )
+    page = next(p for p in stack.pages(dispatch_id) if p.id == page_id)
+    assert page.status != "sending" and page.sent_at is not None
+    assert page.sent_at >= lease_until  # not before the lease ran out
+    assert page.sent_at - lease_until < timedelta(seconds=REDRIVE_WITHIN)
+    return event
+
+
+def finish_first_step(stack: Stack, dispatch: dict[str, Any]) -> str:
+    """Wait for the SMS and for the deadline: the attempt expires, the coordinator rings."""
+    coordinator = coordinator_phone(dispatch)
+    started = datetime.fromisoformat(dispatch["received_at"])
+    wait_for("the SMS to the person on call", lambda: stack.sms(BRAM), 15)
+    left = (started + timedelta(seconds=DEADLINE) - datetime.now(UTC)).total_seconds()
+    wait_for("the deadline: a call to the coordinator", lambda: stack.calls(coordinator), left + 8)
+    wait_for(
+        "the coordinator's page recorded as sent",
+        lambda: stack.event_types(dispatch["id"]).count("page.sent") >= 3,
+        10,
+    )
+    time.sleep(1.0)  # room for a duplicate to show up
+    return coordinator
+
+
+def assert_once_each(stack: Stack, dispatch: dict[str, Any], coordinator: str) -> None:
+    """The phones saw one call and one SMS for Bram, one call for the coordinator;
+    the database agrees, and nothing is left half-sent."""
+    assert stack.received() == {BRAM: (1, 1), coordinator: (1, 0)}
+    pages = stack.pages(dispatch["id"])
+    assert [p.status for p in pages if p.status == "sending"] == []
+    assert sorted((p.phone, p.channel) for p in pages) == sorted(
+        [(BRAM, "voice"), (BRAM, "sms"), (coordinator, "voice")]
+    )
+    events = stack.events(dispatch["id"])
+    kinds = Counter(e.type for e in events)
+    assert kinds["attempt.started"] == 2
+    assert kinds["attempt.expired"] == 1
+    sent = [e.payload["page"] for e in events if e.type == "page.sent"]
+    assert sorted(sent) == sorted(p.id for p in pages)  # each page sent once
+    by_page = {p.id: p.provider_id for p in pages}
+    fake_ids = {c["sid"] for c in stack.calls()} | {m["sid"] for m in stack.sms()}
+    assert set(by_page.values()) == fake_ids  # the ids we stored are what Twilio made
+    expired = [p for p in pages if p.phone == BRAM]
+    assert {p.status for p in expired} == {"expired"}
+
+
+# --- 1. kill -9 of a worker inside the Twilio request -------------------------------
+
+
+@pytest.mark.postgres
+def test_worker_killed_after_twilio_took_the_call_is_not_called_twice(stack: Stack) -> None:
+    up(stack, workers=2)
+    stack.delay_creates(60)  # Twilio places the call at once, its answer is late
+    dispatch = stack.post_incident(incident())
+    wait_for("the call to be placed", lambda: stack.calls(BRAM), 10)
+    wait_for("the answer to be held", lambda: stack.fake_state()["held"] == 1, 5)
+    victim = wait_for("the worker inside the request", stack.busy_worker, 5)
+    victim.kill()
+    stack.wait_workers(stack.start_worker())  # a fresh one beside the survivor
+
+    voice = page_of(stack, dispatch["id"], "voice")
+    assert voice.status == "sending" and voice.lease_until is not None
+    event = wait_redriven(stack, dispatch["id"], voice.id, voice.lease_until)
+    assert event["recovered"] is True  # found with find_sent, not placed again
+    [call] = stack.calls(BRAM)
+    assert event["provider_id"] == call["sid"]
+
+    coordinator = finish_first_step(stack, dispatch)
+    assert_once_each(stack, dispatch, coordinator)
