@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.clock import Clock
 from dispatch import events
 from dispatch.models import Assignment, Dispatch, Page
-from dispatch.paging import Wake, locked_page, page_failed
+from dispatch.paging import Wake, locked_page, page_failed, page_payload
 from notifications import links, messages
 from notifications.provider import (
     CallRequest,
@@ -228,16 +228,7 @@ def _record_sent(
     session.refresh(page)
     assignment = session.get(Assignment, page.assignment_id)
     assert assignment is not None
-    payload = {
-        "page": page.id,
-        "assignment": assignment.position,
-        "purpose": assignment.purpose,
-        "person": assignment.person_id,
-        "team": assignment.team_id,
-        "channel": page.channel,
-        "round": page.round,
-        "provider_id": sent.provider_id,
-    }
+    payload = {**page_payload(page, assignment), "provider_id": sent.provider_id}
     if recovered:
         payload["recovered"] = True
     events.append(session, page.dispatch_id, now, [("page.sent", payload)])

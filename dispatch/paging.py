@@ -147,7 +147,7 @@ def _view(a: Assignment) -> AssignmentView:
     )
 
 
-def _page_payload(page: Page, assignment: Assignment) -> dict[str, Any]:
+def page_payload(page: Page, assignment: Assignment) -> dict[str, Any]:
     return {
         "page": page.id,
         "assignment": assignment.position,
@@ -394,7 +394,7 @@ def page_failed(
         session,
         dispatch.id,
         now,
-        [("page.failed", {**_page_payload(page, assignment), "error": page.error})],
+        [("page.failed", {**page_payload(page, assignment), "error": page.error})],
     )
     siblings = _attempt_pages(pages, page)
     later = sorted(

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -128,34 +130,37 @@ async def voice_key(page_id: str, request: Request, state: State) -> Response:
     return Response(await _handle(request, state, build), media_type=XML)
 
 
-@router.post("/call-status/{page_id}")
-async def call_status(page_id: str, request: Request, state: State) -> Response:
+async def _status(
+    request: Request,
+    state: AppState,
+    page_id: str,
+    parse: Callable[[dict[str, str]], Any],
+    apply: Callable[[Session, str, Any, datetime], Wake],
+) -> Response:
+    """A status callback: parse, apply once, answer 204 (Twilio ignores the body)."""
+
     def build(form: dict[str, str]) -> Handler:
-        parsed = webhooks.parse_call_status(form)
-        return lambda s: ("", answers.call_status(s, page_id, parsed, state.clock.now()))
+        parsed = parse(form)
+        return lambda s: ("", apply(s, page_id, parsed, state.clock.now()))
 
     await _handle(request, state, build)
     return Response(status_code=204)
+
+
+@router.post("/call-status/{page_id}")
+async def call_status(page_id: str, request: Request, state: State) -> Response:
+    return await _status(request, state, page_id, webhooks.parse_call_status, answers.call_status)
 
 
 @router.post("/amd/{page_id}")
 async def amd(page_id: str, request: Request, state: State) -> Response:
-    def build(form: dict[str, str]) -> Handler:
-        parsed = webhooks.parse_amd(form)
-        return lambda s: ("", answers.amd(s, page_id, parsed, state.clock.now()))
-
-    await _handle(request, state, build)
-    return Response(status_code=204)
+    """Asynchronous answering-machine detection: a voicemail is not a person reached."""
+    return await _status(request, state, page_id, webhooks.parse_amd, answers.amd)
 
 
 @router.post("/sms-status/{page_id}")
 async def sms_status(page_id: str, request: Request, state: State) -> Response:
-    def build(form: dict[str, str]) -> Handler:
-        parsed = webhooks.parse_sms_status(form)
-        return lambda s: ("", answers.sms_status(s, page_id, parsed, state.clock.now()))
-
-    await _handle(request, state, build)
-    return Response(status_code=204)
+    return await _status(request, state, page_id, webhooks.parse_sms_status, answers.sms_status)
 
 
 @router.post("/sms")
