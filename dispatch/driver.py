@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from dispatch.delivery import PagingContext, deliver, due_page_ids
-from dispatch.paging import Wake, expire_due
+from dispatch.paging import Wake, expire_dispatch, overdue_dispatches
 
 log = logging.getLogger("samenop.driver")
 
@@ -65,11 +65,21 @@ class Driver:
         return len(due) + closed + hung
 
     def _expire(self) -> int:
+        """Close attempts whose deadline passed, one dispatch per transaction."""
         now = self.ctx.clock.now()
-        with self.ctx.sessions() as session, session.begin():
-            wake, closed = expire_due(session, now, cutoff=now - self.deadline_grace)
-        if wake:
-            self.ctx.waker.arm(wake)
+        with self.ctx.sessions() as session:
+            overdue = overdue_dispatches(session, now - self.deadline_grace)
+        closed = 0
+        for dispatch_id in overdue:
+            try:
+                with self.ctx.sessions() as session, session.begin():
+                    wake, n = expire_dispatch(session, dispatch_id, self.ctx.clock.now())
+            except Exception:
+                log.exception("closing attempts of dispatch %s failed; retrying", dispatch_id)
+                continue
+            closed += n
+            if wake:
+                self.ctx.waker.arm(wake)
         return closed
 
     def _deliver(self, page_id: str) -> None:

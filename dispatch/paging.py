@@ -411,23 +411,20 @@ def _assignment(dispatch: Dispatch, assignment_id: int) -> Assignment:
     return next(a for a in dispatch.assignments if a.id == assignment_id)
 
 
-def expire_due(
-    session: Session, now: datetime, *, cutoff: datetime | None = None, limit: int = 200
-) -> tuple[Wake, int]:
-    """Close attempts whose deadline passed (by ``cutoff``); returns what to arm and how many."""
-    rows = session.execute(
-        select(Page.dispatch_id)
-        .where(Page.status.in_(OPEN), Page.deadline_at <= (cutoff or now))
-        .distinct()
-        .limit(limit)
-    ).all()
-    wake = Wake()
-    closed = 0
-    for (dispatch_id,) in rows:
-        w, n = expire_dispatch(session, dispatch_id, now)
-        wake.extend(w)
-        closed += n
-    return wake, closed
+def overdue_dispatches(session: Session, cutoff: datetime, limit: int = 200) -> list[str]:
+    """Dispatches with an attempt whose deadline passed by ``cutoff``.
+
+    Each is then closed in a transaction of its own (``expire_dispatch``): holding one
+    dispatch's lock and the event log's while waiting for another's could deadlock.
+    """
+    return list(
+        session.scalars(
+            select(Page.dispatch_id)
+            .where(Page.status.in_(OPEN), Page.deadline_at <= cutoff)
+            .distinct()
+            .limit(limit)
+        )
+    )
 
 
 def expire_dispatch(session: Session, dispatch_id: str, now: datetime) -> tuple[Wake, int]:

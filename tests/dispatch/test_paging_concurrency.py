@@ -1,0 +1,163 @@
+"""Many hands on one dispatch at once: senders, status callbacks, answers and deadlines
+race in threads over real connections. Nothing may deadlock or fail, and the end state
+must be consistent (never more acceptances than needed, no page left half-sent)."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from core import migrate
+from core.clock import ManualClock
+from core.db import make_engine, make_session_factory
+from dispatch import answers, paging
+from dispatch.delivery import PagingContext, deliver
+from dispatch.models import Assignment, Dispatch, Page
+from dispatch.paging import Wake
+from dispatch.schemas import IncidentCreate
+from dispatch.service import intake
+from notifications.console import ConsoleProvider
+from notifications.webhooks import AmdResult, CallStatus
+from oncall import service as oncall_service
+from oncall.schemas import ConfigSet
+from oncall.snapshot import ConfigSnapshot
+from tests.conftest import BACKENDS, _make_database
+
+START = datetime(2026, 11, 21, 11, 0, tzinfo=UTC)  # CIT Den Haag: two people needed
+
+
+class Collect:
+    def __init__(self) -> None:
+        self.wakes: list[Wake] = []
+
+    def arm(self, wake: Wake) -> None:
+        self.wakes.append(wake)
+
+
+@pytest.fixture(params=BACKENDS)
+def engine(
+    request: pytest.FixtureRequest, tmp_path: Path, example_config: ConfigSet
+) -> Iterator[Engine]:
+    url, handle = _make_database(request.param, tmp_path)
+    migrate.upgrade(url)
+    eng = make_engine(url)
+    with make_session_factory(eng)() as s:
+        oncall_service.write_config(session=s, config=example_config, now=START, source="tests")
+        s.commit()
+    yield eng
+    eng.dispose()
+    if handle is not None:
+        admin, name = handle  # type: ignore[misc]
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def _dispatches(sessions: sessionmaker[Session], n: int) -> list[str]:
+    ids = []
+    with sessions() as s:
+        snapshot = ConfigSnapshot(oncall_service.read_config(session=s), 1)
+        for i in range(n):
+            data = IncidentCreate.model_validate(
+                {
+                    "source": "race",
+                    "external_id": f"R-{i}",
+                    "reported_at": START.isoformat(),
+                    "basisteam": "laak",
+                    "case_type": "HG",
+                    "persons": [],
+                    "police_unit": "u",
+                    "police_callback": "0612345678",
+                }
+            )
+            result = intake(
+                session=s, data=data, snapshot=snapshot, now=START, national=("VT", "0800-2000")
+            )
+            ids.append(result.dispatch_id)
+        s.commit()
+    return ids
+
+
+def test_senders_callbacks_answers_and_deadlines_race_without_deadlock(engine: Engine) -> None:
+    sessions = make_session_factory(engine)
+    clock = ManualClock(START)
+    provider = ConsoleProvider(clock)
+    ctx = PagingContext(
+        sessions=sessions,
+        provider=provider,
+        clock=clock,
+        public_base_url="http://test",
+        link_secret="secret",
+        link_ttl=timedelta(hours=2),
+        waker=Collect(),
+    )
+    dispatch_ids = _dispatches(sessions, 4)
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def page_ids() -> list[str]:
+        with sessions() as s:
+            return list(s.scalars(select(Page.id).where(Page.dispatch_id.in_(dispatch_ids))))
+
+    human = AmdResult(provider_id="CA1", answered_by="human", is_machine=False)
+    busy = CallStatus("CA1", "busy", "not_reached", None, None)
+
+    def act(s: Session, action: int, pid: str, accept: bool) -> object:
+        now = clock.now()
+        if action == 1:
+            return answers.amd(s, pid, human, now)
+        if action == 2:
+            return answers.call_status(s, pid, busy, now)
+        if action == 3:
+            return paging.answer(s, page_id=pid, accept=accept, via="t", now=now)
+        if action == 4:
+            return [
+                paging.expire_dispatch(s, d, now) for d in paging.overdue_dispatches(s, now)[:1]
+            ]
+        return paging.set_status(s, pid, "delivered", provider_status="d")
+
+    def actor(seed: int) -> None:
+        rnd = random.Random(seed)
+        try:
+            while not stop.is_set():
+                pid, action = rnd.choice(page_ids()), rnd.randrange(6)
+                if action == 0:
+                    deliver(ctx, pid)
+                    continue
+                with sessions() as s, s.begin():
+                    act(s, action, pid, rnd.random() < 0.5)
+        except BaseException as exc:
+            errors.append(exc)
+            stop.set()
+
+    threads = [threading.Thread(target=actor, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for _ in range(40):
+        if stop.wait(0.1):
+            break
+        clock.advance(timedelta(seconds=20))
+    stop.set()
+    for t in threads:
+        t.join(30)
+    assert not errors, errors[0]
+    with sessions() as s:
+        assert s.scalar(select(func.count()).where(Page.status == "sending")) == 0 or all(
+            p.lease_until is not None
+            for p in s.scalars(select(Page).where(Page.status == "sending"))
+        )
+        for dispatch in s.scalars(select(Dispatch).where(Dispatch.id.in_(dispatch_ids))):
+            accepted = s.scalar(
+                select(func.count()).where(
+                    Assignment.dispatch_id == dispatch.id, Assignment.status == "accepted"
+                )
+            )
+            assert (accepted or 0) <= dispatch.staff_needed
+            if dispatch.paging_state == "accepted":
+                assert accepted == dispatch.staff_needed
