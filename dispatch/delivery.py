@@ -37,6 +37,8 @@ from notifications.provider import (
 log = logging.getLogger("samenop.delivery")
 
 LEASE = timedelta(seconds=8)  # longer than the provider's HTTP timeout (5 s)
+# What a provider receipt may move a page to while its sender still holds it.
+RECEIPTED = ("delivered", "answered")
 MAX_TRIES = 5
 RING_SECONDS = 30
 
@@ -129,6 +131,7 @@ def deliver(ctx: PagingContext, page_id: str) -> Wake:
     with ctx.sessions() as session, session.begin():
         claim = _claim(session, page_id, now)
         if claim is None:
+            _record_receipted(session, ctx, page_id, now)
             return Wake()
         page = session.get(Page, page_id)
         assert page is not None
@@ -238,6 +241,34 @@ def _record_sent(
     return wake
 
 
+def _record_receipted(session: Session, ctx: PagingContext, page_id: str, now: datetime) -> None:
+    """A receipt (delivered, answered) moved the page on while its sender held it, and the
+    sender died before recording the send. The provider has the page, under the id the
+    receipt left: record it once (not send it again), so the books say it went out."""
+
+    def orphaned(page: Page | None) -> bool:
+        return (
+            page is not None
+            and page.status in RECEIPTED
+            and page.lease_until is not None
+            and page.lease_until < now
+        )
+
+    if not orphaned(session.get(Page, page_id)):
+        return
+    page = locked_page(session, page_id)  # then read again: another sweeper may have been first
+    if page is None or not orphaned(page):
+        return
+    if not page.provider_id:
+        page.lease_until = None  # nothing to record; never pick it up again
+        return
+    log.warning(
+        "page %s: %s by receipt %s, recording it as sent", page_id, page.status, page.provider_id
+    )
+    sent = Sent(provider_id=page.provider_id, status=page.provider_status or page.status)
+    _record_sent(session, ctx, page_id, sent, recovered=True)
+
+
 def _retry_later(session: Session, page_id: str, now: datetime, error: str) -> Wake:
     page = locked_page(session, page_id)
     if page is None or page.status != "sending":
@@ -255,7 +286,8 @@ def _retry_later(session: Session, page_id: str, now: datetime, error: str) -> W
 def due_page_ids(
     session: Session, now: datetime, *, grace: timedelta, limit: int = 500
 ) -> list[str]:
-    """Pages due (by at least ``grace``) that nobody sent, and claims whose lease ran out."""
+    """Pages due (by at least ``grace``) that nobody sent, and claims whose lease ran out
+    (also those a receipt moved on before their sender recorded them)."""
     cutoff = now - grace
     return list(
         session.scalars(
@@ -263,7 +295,7 @@ def due_page_ids(
             .where(
                 or_(
                     and_(Page.status == "scheduled", Page.due_at <= cutoff),
-                    and_(Page.status == "sending", Page.lease_until < now),
+                    and_(Page.status.in_(("sending", *RECEIPTED)), Page.lease_until < now),
                 )
             )
             .order_by(Page.due_at)

@@ -92,12 +92,21 @@ class RQWaker:
             if due_at <= now + timedelta(milliseconds=20):
                 q.enqueue_call(deliver_page, args=(page_id,), job_id=job_id, result_ttl=0)
             else:
-                q.enqueue_at(due_at, deliver_page, page_id, job_id=job_id, result_ttl=0)
+                q.enqueue_at(not_before(due_at), deliver_page, page_id, job_id=job_id, result_ttl=0)
         for page_id, deadline in wake.deadlines:
             job_id = f"{q.name}-deadline-{page_id}"
-            q.enqueue_at(deadline, expire_attempt, page_id, job_id=job_id, result_ttl=0)
+            q.enqueue_at(not_before(deadline), expire_attempt, page_id, job_id=job_id, result_ttl=0)
         for sid in wake.hangups:
             q.enqueue_call(hang_up_call, args=(sid,), result_ttl=0, retry=Retry(max=2, interval=1))
+
+
+def not_before(moment: datetime) -> datetime:
+    """``moment`` rounded up to the second. RQ keeps scheduled times in whole seconds and
+    drops the fraction, so a job armed for 12:00:05.9 could run at 12:00:05, find nothing
+    due yet and leave the work to the sweeper's grace period; rounded up, it never runs
+    before its work is due."""
+    whole = moment.replace(microsecond=0)
+    return whole if whole == moment else whole + timedelta(seconds=1)
 
 
 def build_context(

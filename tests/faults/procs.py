@@ -300,25 +300,46 @@ class Stack:
             return False
 
     def close(self, *, failed: bool) -> None:
-        for proc in reversed(self.procs):
-            proc.kill()
-        if failed:
-            print(self.report())
+        try:
+            report = self.report() if failed else ""
+        finally:
+            for proc in reversed(self.procs):
+                with contextlib.suppress(Exception):
+                    proc.kill()
+        if report:
+            print(report)  # pytest shows it with the failure
         self.http.close()
         self.control.close()
         self.engine.dispose()
 
     def report(self) -> str:
+        """Every process's log, then the pages and events in the database."""
         parts = []
         for proc in self.procs:
             state = "running" if proc.alive() else f"exit {proc.popen.returncode}"
             parts.append(f"===== {proc.log.name} (pid {proc.pid}, {state}) =====\n{proc.tail()}")
+        parts.append("===== database =====")
+        try:
+            with make_session_factory(self.engine)() as session:
+                for p in session.scalars(select(Page).order_by(Page.created_at, Page.seq)):
+                    parts.append(
+                        f"page {p.id[:8]} {p.channel} {p.phone} {p.status} due={p.due_at:%T.%f}"
+                        f" lease={p.lease_until and f'{p.lease_until:%T.%f}'} tries={p.tries}"
+                        f" sent={p.sent_at and f'{p.sent_at:%T.%f}'} id={p.provider_id}"
+                    )
+                for e in session.scalars(select(Event).order_by(Event.id)):
+                    parts.append(f"event {e.id} {e.created_at:%T.%f} {e.type} {e.payload}")
+        except Exception as exc:  # the report must not hide the failure
+            parts.append(f"(unreadable: {exc})")
         return "\n".join(parts)
 
     # --- Redis / RQ -----------------------------------------------------------------
 
     def queue(self) -> Queue:
         return Queue(self.queue_name, connection=self.redis_db.client)
+
+    def live_workers(self) -> list[Proc]:
+        return [p for p in self.procs if p.rq_name is not None and p.alive()]
 
     def busy_worker(self) -> Proc | None:
         """The worker process running an RQ job right now (by its registered name)."""
