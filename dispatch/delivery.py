@@ -38,7 +38,9 @@ log = logging.getLogger("samenop.delivery")
 
 LEASE = timedelta(seconds=8)  # longer than the provider's HTTP timeout (5 s)
 # What a provider receipt may move a page to while its sender still holds it.
-RECEIPTED = ("delivered", "answered")
+# Statuses a claimed page can be moved to by others (a receipt, an answer, a deadline)
+# while its sender still holds the claim: anything but scheduled and sending.
+NOT_SENDING = ("scheduled", "sending")
 MAX_TRIES = 5
 RING_SECONDS = 30
 
@@ -195,7 +197,8 @@ def _already_sent(ctx: PagingContext, claim: _Claim, link: str, known: set[str])
     """After a crash mid-send: did the provider take the page before we died?"""
     assert claim.recovering_since is not None
     since = claim.recovering_since - timedelta(seconds=2)
-    marker = link if claim.channel == "sms" else None
+    # The token alone: the public base URL in front of it may have changed since.
+    marker = link.rsplit("/", 1)[-1] if claim.channel == "sms" else None
     found = ctx.provider.find_sent(
         channel="voice" if claim.channel == "voice" else "sms",
         to=claim.phone,
@@ -242,14 +245,15 @@ def _record_sent(
 
 
 def _record_receipted(session: Session, ctx: PagingContext, page_id: str, now: datetime) -> None:
-    """A receipt (delivered, answered) moved the page on while its sender held it, and the
-    sender died before recording the send. The provider has the page, under the id the
-    receipt left: record it once (not send it again), so the books say it went out."""
+    """A receipt (delivered, answered, failed) or an answer or a deadline moved the page on
+    while its sender held it, and the sender died before recording the send. The provider
+    has the page, under the id the receipt left: record it once (never send it again), so
+    the books say it went out; its status stays what the others made it."""
 
     def orphaned(page: Page | None) -> bool:
         return (
             page is not None
-            and page.status in RECEIPTED
+            and page.status not in NOT_SENDING
             and page.lease_until is not None
             and page.lease_until < now
         )
@@ -295,7 +299,8 @@ def due_page_ids(
             .where(
                 or_(
                     and_(Page.status == "scheduled", Page.due_at <= cutoff),
-                    and_(Page.status.in_(("sending", *RECEIPTED)), Page.lease_until < now),
+                    # claims whose lease ran out, also those moved on by a receipt meanwhile
+                    and_(Page.status != "scheduled", Page.lease_until < now),
                 )
             )
             .order_by(Page.due_at)

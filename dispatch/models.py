@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, UTCDateTime
@@ -109,6 +118,10 @@ class Page(Base):
     __tablename__ = "pages"
     __table_args__ = (
         UniqueConstraint("assignment_id", "round", "channel", name="uq_pages_attempt_channel"),
+        # The sweeper's questions, asked every fraction of a second: what is due by now,
+        # which deadlines passed, whose claim lapsed. Old pages must not slow them down.
+        Index("ix_pages_status_due_at", "status", "due_at"),
+        Index("ix_pages_status_deadline_at", "status", "deadline_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -124,11 +137,11 @@ class Page(Base):
     phone: Mapped[str] = mapped_column(String(20), index=True)
     # scheduled, sending, sent, delivered, answered | accepted, declined, failed, expired,
     # cancelled (the last five are final)
-    status: Mapped[str] = mapped_column(String(16), index=True)
-    due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    deadline_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deadline_at: Mapped[datetime] = mapped_column(UTCDateTime)
     validity_seconds: Mapped[int] = mapped_column(Integer)
-    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     tries: Mapped[int] = mapped_column(Integer, default=0)
     provider: Mapped[str | None] = mapped_column(String(16), nullable=True)

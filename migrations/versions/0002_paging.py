@@ -87,12 +87,14 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("pages", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_pages_assignment_id"), ["assignment_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_pages_deadline_at"), ["deadline_at"], unique=False)
+        batch_op.create_index(
+            "ix_pages_status_deadline_at", ["status", "deadline_at"], unique=False
+        )
         batch_op.create_index(batch_op.f("ix_pages_dispatch_id"), ["dispatch_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_pages_due_at"), ["due_at"], unique=False)
+        batch_op.create_index("ix_pages_status_due_at", ["status", "due_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_pages_lease_until"), ["lease_until"], unique=False)
         batch_op.create_index(batch_op.f("ix_pages_phone"), ["phone"], unique=False)
         batch_op.create_index(batch_op.f("ix_pages_provider_id"), ["provider_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_pages_status"), ["status"], unique=False)
 
     with op.batch_alter_table("assignments", schema=None) as batch_op:
         batch_op.add_column(
@@ -132,12 +134,12 @@ def downgrade() -> None:
         batch_op.drop_column("answered_at")
 
     with op.batch_alter_table("pages", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_pages_status"))
         batch_op.drop_index(batch_op.f("ix_pages_provider_id"))
         batch_op.drop_index(batch_op.f("ix_pages_phone"))
-        batch_op.drop_index(batch_op.f("ix_pages_due_at"))
+        batch_op.drop_index(batch_op.f("ix_pages_lease_until"))
+        batch_op.drop_index("ix_pages_status_due_at")
         batch_op.drop_index(batch_op.f("ix_pages_dispatch_id"))
-        batch_op.drop_index(batch_op.f("ix_pages_deadline_at"))
+        batch_op.drop_index("ix_pages_status_deadline_at")
         batch_op.drop_index(batch_op.f("ix_pages_assignment_id"))
 
     op.drop_table("pages")
