@@ -34,6 +34,7 @@ serve: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_pairing.py
 	$(BIN)/python bench/bench_intake.py
+	$(BIN)/python bench/bench_paging.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -22,11 +22,12 @@ Each run starts its own services (bench/paging_stack.py) and measures:
    to answer, then the same person once more; nobody answers. For each attempt: its
    ``deadline_at`` against the ``attempt.expired`` event's time (the expiry's clock
    reading) and against the fake receiving the next attempt's call. Target p99 <= 1 s.
-5. **Worker killed mid-delivery** (scaled): the fake records one call create but holds
-   its answer back; the worker process holding that socket (found through /proc) is
-   killed with SIGKILL, together with its RQ scheduler child (its process group). Time
-   from the kill until the page leaves ``sending`` (polled every 10 ms in the database),
-   plus whether the call went out a second time. Target <= 10 s.
+5. **Worker killed mid-delivery** (scaled): the fake takes one call create but holds its
+   answer back (its ``delay_creates`` control); the worker whose RQ job is delivering
+   that page is killed with SIGKILL, together with its RQ scheduler child (its process
+   group), as a crash would. Time from the kill until the page leaves ``sending``
+   (polled every 10 ms in the database), and whether the call went out a second time.
+   Target <= 10 s.
 
 Both runs are printed; exit code 0 either way: read the PASS/FAIL lines and the summary.
 """
@@ -36,11 +37,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import queue
-import resource
 import sys
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,10 +48,19 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
-from sqlalchemy import select  # noqa: E402
 
-from bench.bench_intake import cpu_seconds, pg_delta, postgres_cpu  # noqa: E402
-from bench.machine import cpu_times, percentile, print_machine, wait_quiet  # noqa: E402
+from bench.machine import percentile, print_machine, wait_quiet  # noqa: E402
+from bench.paging_records import (  # noqa: E402
+    BUSY_CORES,
+    Cpu,
+    PageRow,
+    Records,
+    Sent,
+    first_pages,
+    pct,
+    perf_of,
+    verdict,
+)
 from bench.paging_stack import (  # noqa: E402
     DEADLINE_WAIT,
     BenchConfig,
@@ -61,11 +68,8 @@ from bench.paging_stack import (  # noqa: E402
     bench_config,
     client,
     kill_group,
-    socket_owner,
     start_stack,
 )
-from core.db import make_engine, make_session_factory  # noqa: E402
-from dispatch.models import Event, Page  # noqa: E402
 
 TARGET_P50_MS = 30.0
 TARGET_P99_MS = 150.0
@@ -74,30 +78,7 @@ TARGET_DEADLINE_S = 1.0
 TARGET_REDRIVE_S = 10.0
 REFERENCE_S = 1.3  # a mature open-source on-call system, same path, this machine (issue)
 SOURCE = "bench"
-# perf_counter -> wall clock, to compare with instants the services store
-_OFFSET = time.time() - time.perf_counter()
-
-
-def wall(perf: float) -> datetime:
-    return datetime.fromtimestamp(perf + _OFFSET, UTC)
-
-
-def perf_of(moment: datetime) -> float:
-    return moment.timestamp() - _OFFSET
-
-
 # --- load ----------------------------------------------------------------------------------
-
-
-@dataclass
-class Sent:
-    external_id: str
-    basisteam: str
-    kind: str  # lat | dl | burst | warm | kill
-    t_send: float
-    t_done: float = 0.0
-    status: int = 0
-    dispatch_id: str | None = None
 
 
 class Load:
@@ -174,166 +155,23 @@ async def burst(load: Load, clients: list[httpx.AsyncClient], n: int, concurrenc
     await asyncio.gather(*(one(i) for i in range(concurrency)))
 
 
-# --- what the services recorded ------------------------------------------------------------
-
-
-@dataclass
-class PageRow:
-    id: str
-    dispatch_id: str
-    round: int
-    seq: int
-    status: str
-    created_at: datetime
-    claimed_at: datetime | None
-    deadline_at: datetime
-    tries: int
-
-
-class Records:
-    def __init__(self, stack: Stack) -> None:
-        self.stack = stack
-        self.engine = make_engine(stack.db_url)
-        self.sessions = make_session_factory(self.engine)
-
-    def pages(self) -> dict[str, list[PageRow]]:
-        by_dispatch: dict[str, list[PageRow]] = {}
-        with self.sessions() as s:
-            rows = s.execute(
-                select(
-                    Page.id,
-                    Page.dispatch_id,
-                    Page.round,
-                    Page.seq,
-                    Page.status,
-                    Page.created_at,
-                    Page.claimed_at,
-                    Page.deadline_at,
-                    Page.tries,
-                )
-            ).all()
-        for row in rows:
-            by_dispatch.setdefault(row[1], []).append(PageRow(*row))
-        for pages in by_dispatch.values():
-            pages.sort(key=lambda p: (p.round, p.seq))
-        return by_dispatch
-
-    def page(self, page_id: str) -> Page | None:
-        with self.sessions() as s:
-            return s.get(Page, page_id)
-
-    def events(self, kind: str) -> list[tuple[str, dict[str, Any], datetime]]:
-        with self.sessions() as s:
-            rows = s.execute(
-                select(Event.dispatch_id, Event.payload, Event.created_at).where(Event.type == kind)
-            ).all()
-        return [(r[0], r[1], r[2]) for r in rows]
-
-    def close(self) -> None:
-        self.engine.dispose()
-
-
-def first_pages(
-    records: Records, sent: list[Sent], timeout: float
-) -> tuple[dict[str, PageRow], dict[str, tuple[float, datetime]]]:
-    """Wait (bounded) until the fake has the first page of every incident in ``sent``."""
-    wanted = {s.dispatch_id for s in sent if s.dispatch_id}
-    deadline = time.monotonic() + timeout
-    while True:
-        pages = records.pages()
-        firsts = {d: pages[d][0] for d in wanted if d in pages}
-        seen = records.stack.fake.first_seen()
-        if all(d in firsts and firsts[d].id in seen for d in wanted):
-            break
-        if time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    return firsts, seen
-
-
-# --- figures -------------------------------------------------------------------------------
-
-
-def pct(values: list[float], unit: str = "ms", scale: float = 1000.0) -> str:
-    v = sorted(x * scale for x in values)
-    if not v:
-        return "no samples"
-    return (
-        f"p50 {percentile(v, 50):.1f} {unit}  p95 {percentile(v, 95):.1f} {unit}  "
-        f"p99 {percentile(v, 99):.1f} {unit}  max {v[-1]:.1f} {unit}  (n={len(v)})"
-    )
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
-
-
-class Cpu:
-    """CPU seconds of the services, PostgreSQL, Redis and this process over a phase."""
-
-    def __init__(self, stack: Stack) -> None:
-        self.stack = stack
-        self.redis = [
-            int(p.name)
-            for p in Path("/proc").iterdir()
-            if p.name.isdigit() and _comm(p) == "redis-server"
-        ]
-        self.t0, self.snap0 = time.perf_counter(), self._snap()
-
-    def _snap(self) -> dict[str, float]:
-        me = resource.getrusage(resource.RUSAGE_SELF)
-        workers = self.stack.worker_pids()
-        kids = [k for w in workers for k in _children(w)]
-        snap = {
-            "api": cpu_seconds(self.stack.api_pids()),
-            "workers": cpu_seconds(workers + kids),
-            "postgres": 0.0,
-            "redis": cpu_seconds(self.redis),
-            "bench (client+fake)": me.ru_utime + me.ru_stime,
-            "machine": cpu_times()[0],
-        }
-        self._pg = postgres_cpu(self.stack.dbname) if self.stack.dbname else {}
-        return snap
-
-    def report(self) -> str:
-        pg0 = self._pg
-        snap1 = self._snap()
-        secs = time.perf_counter() - self.t0
-        used = {k: snap1[k] - self.snap0[k] for k in snap1}
-        used["postgres"] = pg_delta(pg0, self._pg) if self.stack.dbname else 0.0
-        ours = sum(v for k, v in used.items() if k != "machine")
-        used["other processes"] = max(0.0, used.pop("machine") - ours)
-        return ", ".join(f"{k} {v / secs:.2f}" for k, v in used.items() if k) + " (cores)"
-
-
-def _comm(p: Path) -> str:
-    try:
-        return (p / "comm").read_text().strip()
-    except OSError:
-        return ""
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        return [int(k) for k in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
-
-
 # --- phases --------------------------------------------------------------------------------
 
 
 async def warm_up(load: Load, stack: Stack, records: Records, n: int) -> str:
     """Fresh connections spread over the API workers; every process connects to the
     database and the fake once before anything is measured."""
+    before = stack.fake.count()
     async with client(stack.base, fresh=True) as fresh:
         t0 = time.perf_counter()
         for i in range(n):
             await asyncio.sleep(max(0.0, t0 + i / 10 - time.perf_counter()))
             await load.post(fresh, "warm")
     warm = [s for s in load.sent if s.kind == "warm"]
-    firsts, seen = first_pages(records, warm, timeout=15)
-    lat = [seen[firsts[s.dispatch_id].id][0] - s.t_send for s in warm if _has(s, firsts, seen)]
+    firsts, seen = first_pages(records, warm, timeout=15, before=before)
+    lat = [
+        seen[firsts[s.dispatch_id or ""].id][0] - s.t_send for s in warm if _has(s, firsts, seen)
+    ]
     return f"{len(warm)} incidents at 10/s on fresh connections; first call {pct(lat)}"
 
 
@@ -354,11 +192,12 @@ async def phase_latency(
         cpu = Cpu(stack)
         gc.collect()
         gc.freeze()
+        before = stack.fake.count()
         t0 = time.perf_counter()
         sent = await open_loop(load, clients, args.rate, args.seconds, kind)
         wall_s = time.perf_counter() - t0
-        firsts, seen = first_pages(records, sent, timeout=10)
-        cpu_line = cpu.report()
+        firsts, seen = first_pages(records, sent, timeout=10, before=before)
+        cpu_line, others = cpu.report(len(sent))
     finally:
         await asyncio.gather(*(c.aclose() for c in clients))
     ok = [s for s in sent if _has(s, firsts, seen)]
@@ -366,7 +205,7 @@ async def phase_latency(
     lat = [seen[firsts[s.dispatch_id].id][0] - s.t_send for s in ok]  # type: ignore[index]
     resp = [s.t_done - s.t_send for s in sent if s.status == 201]
     # Where the time goes (wall clock of the services against this process's clock).
-    stage_a, stage_b, stage_c = [], [], []
+    stage_a, stage_b, stage_c, stage_d = [], [], [], []
     for s in ok:
         page = firsts[s.dispatch_id]  # type: ignore[index]
         if page.claimed_at is None:
@@ -375,6 +214,8 @@ async def phase_latency(
         stage_a.append(created - s.t_send)
         stage_b.append(claimed - created)
         stage_c.append(seen[page.id][0] - claimed)
+        if page.sent_at is not None:
+            stage_d.append(perf_of(page.sent_at) - seen[page.id][0])
     v = sorted(lat)
     p50 = percentile(v, 50) * 1000 if v else float("inf")
     p99 = percentile(v, 99) * 1000 if v else float("inf")
@@ -388,13 +229,14 @@ async def phase_latency(
     print(f"       send -> API clock read at intake : {pct(stage_a)}")
     print(f"       intake clock -> page claimed     : {pct(stage_b)}")
     print(f"       claimed -> REST create at fake   : {pct(stage_c)}")
+    print(f"       (after) fake -> sent recorded    : {pct(stage_d)}")
     print(f"       cpu used: {cpu_line}")
     good = p50 <= TARGET_P50_MS and p99 <= TARGET_P99_MS and not lost
     print(
         f"       target p50 <= {TARGET_P50_MS:.0f} ms ({p50 / TARGET_P50_MS:.2f} of it), "
         f"p99 <= {TARGET_P99_MS:.0f} ms ({p99 / TARGET_P99_MS:.2f} of it): {verdict(good)}"
     )
-    return {"p50": p50, "p99": p99, "ok": good, "sent": sent, "lost": len(lost)}
+    return {"p50": p50, "p99": p99, "ok": good, "sent": sent, "lost": len(lost), "others": others}
 
 
 def phase_deadlines(records: Records, stack: Stack, dl: list[Sent]) -> dict[str, Any]:
@@ -450,12 +292,13 @@ async def phase_burst(
     clients = [client(stack.base) for _ in range(4)]
     try:
         cpu = Cpu(stack)
+        calls_before = stack.fake.count()
         t0 = time.perf_counter()
         await burst(load, clients, n, concurrency)
         posted = time.perf_counter() - t0
         sent = load.sent[before:]
-        firsts, seen = first_pages(records, sent, timeout=20)
-        cpu_line = cpu.report()
+        firsts, seen = first_pages(records, sent, timeout=20, before=calls_before)
+        cpu_line, others = cpu.report(len(sent))
     finally:
         await asyncio.gather(*(c.aclose() for c in clients))
     ok = [s for s in sent if _has(s, firsts, seen)]
@@ -475,40 +318,34 @@ async def phase_burst(
         f"       target <= {TARGET_BURST_S:.0f} s ({every / TARGET_BURST_S:.2f} of it): "
         f"{verdict(good)}"
     )
-    return {"all_out": every, "posted": posted, "ok": good}
+    return {"all_out": every, "posted": posted, "ok": good, "others": others}
 
 
 async def phase_kill(load: Load, stack: Stack, records: Records, samples: int) -> dict[str, Any]:
     results = []
     http = client(stack.base)
+    fake = stack.fake.twilio
     try:
         for k in range(samples):
-            stall = stack.fake.stall
-            stall.release.clear()
-            stall.numbers.add(load.bench.kill_phone)
+            # The next REST create is taken by the fake (the phone rings) but its answer is
+            # held for 30 s: the worker that sent it sits inside the request.
+            fake.delay_creates(30, count=1)
             s = await load.post(http, "kill")
-            try:
-                to, port, t_held = await asyncio.to_thread(stall.held.get, True, 10)
-            except queue.Empty:
-                print(f"       kill {k + 1}: the call create never reached the fake")
-                continue
-            owner = socket_owner(port, stack.worker_pids())
-            proc = next((w for w in stack.workers if w.pid == owner), None)
+            page_id = await asyncio.to_thread(_first_page_id, records, s.dispatch_id or "")
+            proc = await asyncio.to_thread(_held_by, stack, page_id)
             if proc is None:
-                stall.release.set()
-                print(f"       kill {k + 1}: no worker owns client port {port}; skipped")
+                fake.delay_creates(None)
+                print(f"       kill {k + 1}: no worker was found holding the page; skipped")
                 continue
-            pages = records.pages().get(s.dispatch_id or "", [])
-            page_id = pages[0].id if pages else ""
+            seen = stack.fake.first_seen().get(page_id)
             t_kill = time.perf_counter()
             kill_group(proc)  # the worker and its RQ scheduler child, as a crash would
             proc.wait(timeout=5)
-            stall.release.set()
             done = await asyncio.to_thread(_wait_not_sending, records, page_id, 25)
             row = records.page(page_id)
             calls = [
                 c
-                for c in stack.fake.twilio.calls(to)
+                for c in fake.calls(load.bench.kill_phone)
                 if c.params.get("StatusCallback", "").endswith(page_id)
             ]
             recovered = [
@@ -520,17 +357,18 @@ async def phase_kill(load: Load, stack: Stack, records: Records, samples: int) -
             claim = perf_of(row.claimed_at) - t_kill if row is not None and row.claimed_at else None
             results.append(redrive)
             claim_text = f"{claim:.2f} s" if claim is not None else "-"
+            held_for = f"{1000 * (t_kill - seen[0]):.0f} ms" if seen else "?"
             print(
-                f"       kill {k + 1}: worker pid {owner} killed {1000 * (t_kill - t_held):.0f} ms "
-                f"after the fake got its call create; page out of 'sending' after "
-                f"{redrive:.2f} s (re-claimed after {claim_text}), status "
-                f"{row.status if row else '?'}, tries {row.tries if row else '?'}, "
-                f"recovered without a new call: {bool(recovered)}, calls to the number for "
-                f"this page: {len(calls)}"
+                f"       kill {k + 1}: worker pid {proc.pid} killed {held_for} after the fake "
+                f"took its call create; page out of 'sending' after {redrive:.2f} s "
+                f"(re-claimed after {claim_text}), status {row.status if row else '?'}, tries "
+                f"{row.tries if row else '?'}, recorded as recovered (no new call): "
+                f"{bool(recovered)}, calls for this page at the fake: {len(calls)}"
             )
             stack.start_worker()
             await asyncio.to_thread(stack.wait_workers, 2)
     finally:
+        fake.delay_creates(None)
         await http.aclose()
     worst = max(results) if results else float("inf")
     good = worst <= TARGET_REDRIVE_S and len(results) == samples
@@ -540,6 +378,26 @@ async def phase_kill(load: Load, stack: Stack, records: Records, samples: int) -
         f"({worst / TARGET_REDRIVE_S:.2f} of it): {verdict(good)}"
     )
     return {"worst": worst, "all": results, "ok": good}
+
+
+def _first_page_id(records: Records, dispatch_id: str, timeout: float = 10) -> str:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        pages = records.pages().get(dispatch_id, [])
+        if pages:
+            return pages[0].id
+        time.sleep(0.02)
+    return ""
+
+
+def _held_by(stack: Stack, page_id: str, timeout: float = 10) -> Any:
+    """Once the fake holds a create: the worker process delivering ``page_id``."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if page_id and stack.fake.twilio.held:
+            return stack.worker_running(page_id)
+        time.sleep(0.005)
+    return None
 
 
 def _wait_not_sending(records: Records, page_id: str, timeout: float) -> float | None:
@@ -599,36 +457,60 @@ async def run_mode(mode: str, run: int, args: argparse.Namespace) -> dict[str, A
 
 
 def summary(results: list[dict[str, Any]], elapsed: float) -> None:
-    def rows(mode: str) -> list[dict[str, Any]]:
-        return [r for r in results if r["mode"] == mode]
-
     def all_ok(items: list[dict[str, Any]], key: str) -> str:
         return verdict(bool(items) and all(r[key]["ok"] for r in items if key in r))
 
-    print(f"== summary ({elapsed:.0f} s total)")
+    def busy(r: dict[str, Any]) -> str:
+        return " (busy machine)" if r.get("others", 0.0) > BUSY_CORES else ""
+
+    print(f"== summary ({elapsed:.0f} s total; per run, in run order)")
     for mode in ("scaled", "embedded"):
-        items = rows(mode)
+        items = [r for r in results if r["mode"] == mode]
         if not items:
             continue
-        lat = "; ".join(f"{r['latency']['p50']:.1f}/{r['latency']['p99']:.1f} ms" for r in items)
+        lat = "; ".join(
+            f"{r['latency']['p50']:.1f}/{r['latency']['p99']:.1f} ms "
+            f"({r['latency']['p50'] / TARGET_P50_MS:.2f}/{r['latency']['p99'] / TARGET_P99_MS:.2f}"
+            f" of target){busy(r['latency'])}"
+            for r in items
+        )
         print(
-            f"   {mode:8} intake -> first call p50/p99 per run: {lat} -> target "
-            f"{TARGET_P50_MS:.0f}/{TARGET_P99_MS:.0f} ms: {all_ok(items, 'latency')}; "
-            f"p50 is {REFERENCE_S * 1000 / max(items[0]['latency']['p50'], 1e-9):.0f}x faster "
-            f"than the {REFERENCE_S} s of a mature on-call system (issue)"
+            f"   {mode:8} intake -> first call p50/p99: {lat} -> target "
+            f"{TARGET_P50_MS:.0f}/{TARGET_P99_MS:.0f} ms: {all_ok(items, 'latency')}"
         )
         dl = "; ".join(
             f"{r['deadline']['p50']:.2f}/{r['deadline']['p99']:.2f}/{r['deadline']['max']:.2f} s"
             f" (next call p99 {r['deadline']['call_p99']:.2f} s)"
             for r in items
         )
-        print(f"   {mode:8} deadline fired p50/p99/max: {dl}: {all_ok(items, 'deadline')}")
-        bu = "; ".join(f"{r['burst']['all_out']:.2f} s" for r in items)
-        print(f"   {mode:8} burst, every first call out: {bu}: {all_ok(items, 'burst')}")
+        print(
+            f"   {mode:8} deadline fired p50/p99/max: {dl} -> target p99 <= "
+            f"{TARGET_DEADLINE_S:.0f} s: {all_ok(items, 'deadline')}"
+        )
+        bu = "; ".join(
+            f"{r['burst']['all_out']:.2f} s ({r['burst']['all_out'] / TARGET_BURST_S:.2f} of "
+            f"target){busy(r['burst'])}"
+            for r in items
+        )
+        print(
+            f"   {mode:8} burst, every first call out: {bu} -> target <= {TARGET_BURST_S:.0f} s: "
+            f"{all_ok(items, 'burst')}"
+        )
         kills = [r for r in items if "kill" in r]
         if kills:
             ks = "; ".join(", ".join(f"{x:.2f} s" for x in r["kill"]["all"]) for r in kills)
-            print(f"   {mode:8} kill -> re-driven: {ks}: {all_ok(kills, 'kill')}")
+            print(
+                f"   {mode:8} kill -> re-driven: {ks} -> target <= {TARGET_REDRIVE_S:.0f} s: "
+                f"{all_ok(kills, 'kill')}"
+            )
+    p50s = [r["latency"]["p50"] for r in results if "latency" in r]
+    if p50s:
+        print(
+            f"   context: the issue puts this path at about {REFERENCE_S} s for a mature "
+            f"open-source on-call system on this machine (not run here); the p50s above are "
+            f"{REFERENCE_S * 1000 / max(p50s):.0f}x to {REFERENCE_S * 1000 / min(p50s):.0f}x "
+            "shorter"
+        )
 
 
 def main() -> int:
@@ -652,6 +534,17 @@ def main() -> int:
 
     print("== paging benchmark: intake -> the fake Twilio receives the first call ==")
     print_machine()
+    print(
+        f"targets  : intake -> first call p50 <= {TARGET_P50_MS:.0f} ms, p99 <= "
+        f"{TARGET_P99_MS:.0f} ms at {args.rate:.0f}/s; {args.burst} at once: every first call "
+        f"out <= {TARGET_BURST_S:.0f} s; deadline fired p99 <= {TARGET_DEADLINE_S:.0f} s; worker "
+        f"killed mid-send -> page re-driven <= {TARGET_REDRIVE_S:.0f} s"
+    )
+    print(
+        "clock    : the fake Twilio runs in this process; the instant it received a REST create "
+        "and the client's send instant are both time.perf_counter()"
+    )
+    print()
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     results: list[dict[str, Any]] = []
     t0 = time.perf_counter()

@@ -10,29 +10,24 @@ Two shapes of the same code path:
 
 The fake Twilio runs in this process (``FakeTwilio`` served by ``ServerThread``), so the
 ``time.perf_counter()`` instant it records for every REST create is on the same clock
-as the load generator's. ``Stall`` wraps its app so that one chosen call create is
-recorded by the fake but answered late: the worker that sent it is then holding a
-claimed page mid-delivery, which is what the kill measurement needs.
+as the load generator's. Its ``delay_creates`` control (a create recorded, its answer
+held back) leaves a worker holding a claimed page mid-delivery for the kill measurement.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
-import queue
 import secrets
 import shutil
 import signal
 import subprocess
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 import httpx
 import redis
@@ -46,9 +41,7 @@ from bench.bench_intake import (
     wait_ready,
     worker_pids,
 )
-from notifications.fake.app import create_fake_app
-from notifications.fake.server import ServerThread
-from notifications.fake.state import FakeTwilio
+from notifications.fake.harness import FakeTwilioServer
 from oncall.schemas import (
     Basisteam,
     ChannelStep,
@@ -200,66 +193,31 @@ def store_config(url: str, config: ConfigSet) -> None:
         engine.dispose()
 
 
-# --- the fake Twilio, with one create held back on request -------------------------------
-
-
-class Stall:
-    """ASGI wrapper: the next call create to a chosen number is recorded by the fake, but
-    its answer is held back until ``release`` (or 30 s), as if Twilio were slow to reply.
-    ``held`` receives ``(to, client port, perf_counter)`` when that happens."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.numbers: set[str] = set()
-        self.held: queue.Queue[tuple[str, int, float]] = queue.Queue()
-        self.release = threading.Event()
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if (
-            not self.numbers
-            or scope["type"] != "http"
-            or scope["method"] != "POST"
-            or not scope["path"].endswith("/Calls.json")
-        ):
-            await self.app(scope, receive, send)
-            return
-        body = bytearray()
-
-        async def recv() -> Any:
-            message = await receive()
-            if message["type"] == "http.request":
-                body.extend(message.get("body", b""))
-            return message
-
-        async def snd(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                to = parse_qs(body.decode()).get("To", [""])[0]
-                if to in self.numbers:
-                    self.numbers.discard(to)
-                    self.held.put((to, int(scope["client"][1]), time.perf_counter()))
-                    t0 = time.monotonic()
-                    while not self.release.is_set() and time.monotonic() - t0 < 30:
-                        await asyncio.sleep(0.02)
-            await send(message)
-
-        await self.app(scope, recv, snd)
+# --- the fake Twilio ------------------------------------------------------------------------
 
 
 class Fake:
+    """The fake Twilio served from a thread of this process (the tests' harness)."""
+
     def __init__(self) -> None:
-        self.twilio = FakeTwilio()
-        self.stall = Stall(create_fake_app(self.twilio))
-        self.server = ServerThread(self.stall)
-        self.server.start()
+        self.server = FakeTwilioServer().start()
+        self.twilio = self.server.fake
 
     @property
     def url(self) -> str:
         return self.server.url
 
+    def count(self) -> int:
+        """Calls and messages created over REST so far."""
+        return len(self.twilio.calls()) + len(self.twilio.messages(direction="outbound-api"))
+
     def first_seen(self) -> dict[str, tuple[float, datetime]]:
         """Page id -> (perf_counter, wall clock) when its REST create arrived."""
         seen: dict[str, tuple[float, datetime]] = {}
-        records = [*self.twilio.calls(), *self.twilio.messages(direction="outbound-api")]
+        records: list[Any] = [
+            *self.twilio.calls(),
+            *self.twilio.messages(direction="outbound-api"),
+        ]
         for record in records:
             callback = record.params.get("StatusCallback", "")
             page_id = callback.rstrip("/").rsplit("/", 1)[-1]
@@ -268,9 +226,7 @@ class Fake:
         return seen
 
     def stop(self) -> None:
-        self.stall.release.set()
         self.server.stop()
-        self.twilio.close()
 
 
 # --- processes -----------------------------------------------------------------------------
@@ -308,33 +264,6 @@ def free_redis_db(client_url: str = REDIS_BASE, first: int = 12) -> int:
     raise SystemExit("no empty Redis database number between 1 and 14")
 
 
-def socket_owner(port: int, pids: list[int]) -> int | None:
-    """Which of ``pids`` owns the local TCP socket bound to 127.0.0.1:``port``."""
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            parts = line.split()
-            if int(parts[1].rsplit(":", 1)[1], 16) == port:
-                inodes.add(parts[9])
-    for pid in pids:
-        try:
-            fds = os.listdir(f"/proc/{pid}/fd")
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                target = os.readlink(f"/proc/{pid}/fd/{fd}")
-            except OSError:
-                continue
-            if target.startswith("socket:[") and target[8:-1] in inodes:
-                return pid
-    return None
-
-
 @dataclass
 class Stack:
     mode: str  # scaled | embedded
@@ -349,6 +278,7 @@ class Stack:
     redis_db: int | None = None
     queue: str | None = None
     _names: int = 0
+    names: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def api_pids(self) -> list[int]:
         return [self.api.pid, *worker_pids(self.api)]
@@ -361,7 +291,20 @@ class Stack:
         name = f"{self.queue}-w{self._names}"
         proc = _spawn([SAMENOP, "worker", "--name", name], self.env, self.tmp / "workers.log")
         self.workers.append(proc)
+        self.names[name] = proc
         return proc
+
+    def worker_running(self, page_id: str) -> subprocess.Popen[bytes] | None:
+        """The worker process whose RQ job is delivering ``page_id`` right now."""
+        from rq import Queue, Worker
+
+        assert self.redis_db is not None and self.queue is not None
+        queue = Queue(self.queue, connection=redis.Redis.from_url(f"{REDIS_BASE}/{self.redis_db}"))
+        for worker in Worker.all(queue=queue):
+            job_id = worker.get_current_job_id() or ""
+            if page_id in job_id and worker.name in self.names:
+                return self.names[worker.name]
+        return None
 
     def wait_workers(self, n: int, timeout: float = 30) -> None:
         """Until ``n`` live workers are registered on our queue."""
@@ -371,7 +314,7 @@ class Stack:
         while time.monotonic() < deadline:
             alive = [w for w in self.workers if w.poll() is None]
             keys = client.smembers(f"rq:workers:{self.queue}")
-            names = {k.decode().rsplit(":", 1)[-1] for k in keys}
+            names = {(k.decode() if isinstance(k, bytes) else k).rsplit(":", 1)[-1] for k in keys}
             live = [k for k in names if client.exists(f"rq:worker:{k}")]
             if len(alive) >= n and len(live) >= n:
                 return

@@ -143,15 +143,17 @@ def deliver(ctx: PagingContext, page_id: str) -> Wake:
         info = page_info(dispatch, assignment)
         link = ctx.link(page)
         body = messages.sms_body(info, link) if page.channel == "sms" else None
-        others = session.scalars(
-            select(Page.provider_id).where(
-                Page.phone == page.phone,
-                Page.provider_id.is_not(None),
-                Page.id != page.id,
-                Page.created_at >= now - timedelta(hours=2),
+        known: set[str] = set()
+        if claim.recovering_since is not None:  # only a re-drive needs to know these
+            others = session.scalars(
+                select(Page.provider_id).where(
+                    Page.phone == page.phone,
+                    Page.provider_id.is_not(None),
+                    Page.id != page.id,
+                    Page.created_at >= now - timedelta(hours=2),
+                )
             )
-        )
-        known = {sid for sid in others if sid}
+            known = {sid for sid in others if sid}
     if claim.recovering_since is not None:
         found = _already_sent(ctx, claim, link, known)
         if found is not None:

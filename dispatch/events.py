@@ -3,9 +3,14 @@
 Event ids must appear in commit order, so that a reader resuming "after id N" can never
 miss an event that commits later with a smaller id. PostgreSQL hands out sequence
 values at insert time, not at commit, so writers take a transaction-scoped advisory
-lock just before inserting: the lock is held only from the event insert to the
-commit, which is the last step of every writing transaction. SQLite already lets one
-writer at a time (BEGIN IMMEDIATE).
+lock in the statement that inserts the events. That lock serialises every writer, so
+it must be held as briefly as possible: ``append`` only collects the rows, and they
+are inserted, all in one statement, just before the transaction commits (after
+everything else has been flushed). The lock is then held from that insert to the
+commit, whatever the transaction did before. SQLite already lets one writer at a time
+(BEGIN IMMEDIATE).
+
+A rolled-back transaction drops its collected events with it.
 """
 
 from __future__ import annotations
@@ -15,13 +20,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, text
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, event, insert, text
+from sqlalchemy.orm import Session, SessionTransaction
 
 from dispatch.models import Event
 
 EVENT_LOCK = 0x5A0E  # advisory lock key for "append to the event log"
 _EVENTS = cast(Table, Event.__table__)
+_PENDING = "samenop.pending_events"
 
 
 def append(
@@ -30,15 +36,45 @@ def append(
     now: datetime,
     items: Sequence[tuple[str, dict[str, Any]]],
 ) -> None:
-    """Write ``(type, payload)`` events for one dispatch; commit soon after."""
+    """Add ``(type, payload)`` events for one dispatch; they are written at commit."""
     if not items:
         return
-    rows = [
-        {"dispatch_id": dispatch_id, "type": kind, "created_at": now, "payload": payload}
-        for kind, payload in items
-    ]
+    pending: list[dict[str, Any]] = session.info.setdefault(_PENDING, [])
+    for kind, payload in items:
+        # Serialised now: a payload changed after this call does not change the event.
+        pending.append(
+            {
+                "dispatch_id": dispatch_id,
+                "type": kind,
+                "created_at": now,
+                "payload": json.dumps(payload),
+            }
+        )
+
+
+def write_pending(session: Session) -> None:
+    """Insert the collected events now, taking the lock (a commit does this by itself)."""
+    if not session.info.get(_PENDING):
+        return
+    session.flush()  # every other change first, so the lock is taken last
+    _insert(session, session.info.pop(_PENDING))
+
+
+@event.listens_for(Session, "before_commit")
+def _write_at_commit(session: Session) -> None:
+    if not session.in_nested_transaction():
+        write_pending(session)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_pending(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
+
+
+def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
     if session.get_bind().dialect.name != "postgresql":
-        session.execute(insert(_EVENTS), rows)
+        session.execute(insert(_EVENTS), [{**r, "payload": json.loads(r["payload"])} for r in rows])
         return
     # Lock and insert in one round trip: the CTE runs first, the rows follow it.
     values = ", ".join(
@@ -48,10 +84,10 @@ def append(
     for i, row in enumerate(rows):
         params.update(
             {
-                f"d{i}": dispatch_id,
+                f"d{i}": row["dispatch_id"],
                 f"t{i}": row["type"],
-                f"c{i}": now,
-                f"p{i}": json.dumps(row["payload"]),
+                f"c{i}": row["created_at"],
+                f"p{i}": row["payload"],
             }
         )
     session.execute(
