@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from dispatch import paging
@@ -34,15 +34,31 @@ def _remember_provider(page: Page, provider_id: str) -> None:
         page.provider_id = provider_id
 
 
+def _progress(
+    session: Session, page_id: str, provider_id: str, provider_status: str, status: str | None
+) -> Wake:
+    """Progress (ringing, delivered, a person answered) changes no escalation decision:
+    one UPDATE of the page row, without the dispatch lock (it waits for nothing else, so
+    it cannot deadlock) and without reloading the dispatch."""
+    values: dict[str, object] = {
+        "provider_status": provider_status,
+        "provider_id": func.coalesce(Page.provider_id, provider_id),
+    }
+    if status is not None:
+        values["status"] = status
+    session.execute(
+        update(Page).where(Page.id == page_id, Page.status.in_(paging.OPEN)).values(**values)
+    )
+    return Wake()
+
+
 def call_status(session: Session, page_id: str, status: webhooks.CallStatus, now: datetime) -> Wake:
+    if status.outcome == "progress":
+        return _progress(session, page_id, status.provider_id, status.status, None)
     page = _page(session, page_id)
     if page is None:
         return Wake()
     _remember_provider(page, status.provider_id)
-    if status.outcome == "progress":
-        if page.status in paging.OPEN:
-            page.provider_status = status.status
-        return Wake()
     if status.outcome == "not_reached":
         return paging.page_failed(
             session, page_id, now, error=f"call {status.status}", status=status.status
@@ -54,13 +70,12 @@ def call_status(session: Session, page_id: str, status: webhooks.CallStatus, now
 
 
 def amd(session: Session, page_id: str, result: webhooks.AmdResult, now: datetime) -> Wake:
+    if not result.is_machine:
+        return _progress(session, page_id, result.provider_id, "answered-human", "answered")
     page = _page(session, page_id)
     if page is None:
         return Wake()
     _remember_provider(page, result.provider_id)
-    if not result.is_machine:
-        paging.set_status(session, page_id, "answered", provider_status="answered-human")
-        return Wake()
     wake = paging.page_failed(
         session, page_id, now, error=f"voicemail ({result.answered_by})", status="machine"
     )
@@ -103,26 +118,18 @@ def _key_outcome(result: Answer, accept: bool) -> KeyOutcome:
 
 
 def sms_status(session: Session, page_id: str, status: webhooks.SmsStatus, now: datetime) -> Wake:
+    if status.outcome != "not_reached":
+        delivered = "delivered" if status.outcome == "delivered" else None
+        return _progress(session, page_id, status.provider_id, status.status, delivered)
     page = _page(session, page_id)
     if page is None:
         return Wake()
     _remember_provider(page, status.provider_id)
-    if status.outcome == "delivered":
-        paging.set_status(session, page_id, "delivered", provider_status=status.status)
-        return Wake()
-    if status.outcome == "not_reached":
-        detail = status.error_text or status.status
-        code = f" {status.error_code}" if status.error_code else ""
-        return paging.page_failed(
-            session,
-            page_id,
-            now,
-            error=f"sms {status.status}{code}: {detail}",
-            status=status.status,
-        )
-    if page.status in paging.OPEN:
-        page.provider_status = status.status
-    return Wake()
+    detail = status.error_text or status.status
+    code = f" {status.error_code}" if status.error_code else ""
+    return paging.page_failed(
+        session, page_id, now, error=f"sms {status.status}{code}: {detail}", status=status.status
+    )
 
 
 @dataclass(frozen=True)

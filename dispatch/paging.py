@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from core.texts import reason
@@ -537,13 +537,3 @@ def open_pages_for_phone(session: Session, phone: str) -> list[tuple[Page, Dispa
         seen.add(dispatch.id)
         out.append((page, dispatch))
     return out
-
-
-def set_status(session: Session, page_id: str, status: str, *, provider_status: str) -> bool:
-    """Record progress (delivered, answered) on an open page; False if it was already final."""
-    result = session.execute(
-        update(Page)
-        .where(Page.id == page_id, Page.status.in_(OPEN))
-        .values(status=status, provider_status=provider_status)
-    )
-    return bool(getattr(result, "rowcount", 0))

@@ -24,7 +24,7 @@ from dispatch.paging import Wake
 from dispatch.schemas import IncidentCreate
 from dispatch.service import intake
 from notifications.console import ConsoleProvider
-from notifications.webhooks import AmdResult, CallStatus
+from notifications.webhooks import AmdResult, CallStatus, SmsStatus
 from oncall import service as oncall_service
 from oncall.schemas import ConfigSet
 from oncall.snapshot import ConfigSnapshot
@@ -107,6 +107,7 @@ def test_senders_callbacks_answers_and_deadlines_race_without_deadlock(engine: E
 
     human = AmdResult(provider_id="CA1", answered_by="human", is_machine=False)
     busy = CallStatus("CA1", "busy", "not_reached", None, None)
+    delivered = SmsStatus("SM1", "delivered", "delivered", None, None)
 
     def act(s: Session, action: int, pid: str, accept: bool) -> object:
         now = clock.now()
@@ -120,7 +121,7 @@ def test_senders_callbacks_answers_and_deadlines_race_without_deadlock(engine: E
             return [
                 paging.expire_dispatch(s, d, now) for d in paging.overdue_dispatches(s, now)[:1]
             ]
-        return paging.set_status(s, pid, "delivered", provider_status="d")
+        return answers.sms_status(s, pid, delivered, now)
 
     def actor(seed: int) -> None:
         rnd = random.Random(seed)
