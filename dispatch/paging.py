@@ -259,9 +259,10 @@ def _r(r: Any) -> dict[str, str]:
 
 
 def _settle_unasked(members: Iterable[Assignment]) -> None:
+    """Nobody is left to ask: whoever was still being paged was not reached."""
     for a in members:
-        if a.status in ("planned", "paging"):
-            a.status = "unreached" if a.status == "paging" else a.status
+        if a.status == "paging":
+            a.status = "unreached"
 
 
 def _start(

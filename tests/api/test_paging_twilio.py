@@ -155,6 +155,24 @@ def test_call_completed_without_a_key_is_not_reached(stack: Live) -> None:
     assert stack.pages(d["reference"])[0]["error"] == "call ended without a key press"
 
 
+def test_undelivered_sms_moves_on_without_waiting(stack: Live) -> None:
+    d = office_incident(stack)
+    stack.fake.sms_fail(BRAM, status="undelivered", error_code="30003")
+    try:
+        stack.run()
+        stack.fake.busy(call_to(stack, BRAM))
+        stack.settle()
+        stack.twilio.expect_sms(BRAM, contains=d["reference"])
+        stack.settle()
+        sms = stack.pages(d["reference"])[1]
+        assert sms["status"] == "failed" and "30003" in sms["error"]
+        # both channels failed: the next attempt starts now, not at the deadline
+        call_to(stack, BRAM)
+        assert [p["round"] for p in stack.pages(d["reference"])][-1] == 1
+    finally:
+        stack.fake.sms_ok(BRAM)  # the phone's failure mode outlives the fake's reset
+
+
 # --- SMS replies -----------------------------------------------------------------
 
 

@@ -148,11 +148,14 @@ def test_senders_callbacks_answers_and_deadlines_race_without_deadlock(engine: E
     for t in threads:
         t.join(30)
     assert not errors, errors[0]
+    # Claims left by the race are finished by the next sender once their lease ran out.
+    clock.advance(timedelta(minutes=1))
     with sessions() as s:
-        assert s.scalar(select(func.count()).where(Page.status == "sending")) == 0 or all(
-            p.lease_until is not None
-            for p in s.scalars(select(Page).where(Page.status == "sending"))
-        )
+        stale = list(s.scalars(select(Page.id).where(Page.status == "sending")))
+    for pid in stale:
+        deliver(ctx, pid)
+    with sessions() as s:
+        assert s.scalar(select(func.count()).where(Page.status == "sending")) == 0
         for dispatch in s.scalars(select(Dispatch).where(Dispatch.id.in_(dispatch_ids))):
             accepted = s.scalar(
                 select(func.count()).where(

@@ -254,9 +254,9 @@ def test_everybody_tried_ends_no_responder_with_the_expectation(
     ).all()
     assert event.payload["expectation"] == d["plan"]["expectation"]
     assert event.payload["reason"] == "paging_no_responder" and event.payload["text"]
-    # a late yes is still taken, and the control room hears of it
+    # a decline stands: the same person cannot turn it into a yes afterwards
     late = client.post(f"{INCIDENTS}/{d['reference']}/assignments/1/accept")
-    assert late.status_code == 409  # a decline stands
+    assert late.status_code == 409
 
 
 def test_a_late_yes_after_everybody_was_tried_is_taken(
