@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     # Secret that signs the accept/decline links sent by SMS, and how long they work.
     link_secret: str = PLACEHOLDER_LINK_SECRET
     link_ttl_minutes: int = Field(default=120, ge=5, le=24 * 60)
+    # How long the worker's step page (sent once a worker accepts) keeps working.
+    worker_link_hours: int = Field(default=12, ge=1, le=72)
     # Inbound SMS replies accepted per number per 10 minutes before we stop answering.
     sms_replies_per_10min: int = Field(default=10, ge=1, le=1000)
     # The demo's phone page (the fake Twilio), linked from the dashboard when set.

@@ -47,10 +47,10 @@ class LinkExpired(LinkInvalid):
         self.expired_at = expired_at
 
 
-def _mac(payload: bytes, secret: str) -> bytes:
+def _mac(payload: bytes, secret: str, domain: bytes = _DOMAIN) -> bytes:
     if not secret:
         raise ValueError("a link secret is required")
-    digest = hmac.new(secret.encode("utf-8"), _DOMAIN + payload, hashlib.sha256).digest()
+    digest = hmac.new(secret.encode("utf-8"), domain + payload, hashlib.sha256).digest()
     return digest[:MAC_BYTES]
 
 
@@ -99,3 +99,57 @@ def verify(token: str, now: datetime, secret: str) -> str:
 def link_url(base_url: str, token: str) -> str:
     """The address sent in the SMS; ``base_url`` is the public base, without a slash."""
     return f"{base_url.rstrip('/')}/p/{token}"
+
+
+# The worker's page for one accepted assignment: the same construction with its own MAC
+# domain and payload (assignment id, 8 bytes; expiry, 4 bytes), 32 characters. It lives
+# longer than a page link, because a joint response can take hours after the accept.
+_WORKER_PAYLOAD = struct.Struct(">QI")
+_WORKER_DOMAIN = b"samenop/worker-link/v1\x00"
+WORKER_TOKEN_BYTES = _WORKER_PAYLOAD.size + MAC_BYTES
+WORKER_TOKEN_CHARS = (WORKER_TOKEN_BYTES * 8 + 5) // 6
+_WORKER_RE = re.compile(rf"^[A-Za-z0-9_-]{{{WORKER_TOKEN_CHARS}}}$")
+
+
+class WorkerLinkExpired(LinkInvalid):
+    """Authentic but past its expiry."""
+
+    def __init__(self, assignment_id: int, expired_at: datetime) -> None:
+        super().__init__(f"worker link for assignment {assignment_id} expired")
+        self.assignment_id = assignment_id
+        self.expired_at = expired_at
+
+
+def sign_worker(assignment_id: int, expires_at: datetime, secret: str) -> str:
+    """A token for the worker page of ``assignment_id``, valid until ``expires_at``."""
+    seconds = int(ensure_utc(expires_at).timestamp())
+    if not 0 <= seconds < 2**32 or not 0 <= assignment_id < 2**63:
+        raise ValueError("assignment id or expiry does not fit a worker link")
+    payload = _WORKER_PAYLOAD.pack(assignment_id, seconds)
+    return _b64encode(payload + _mac(payload, secret, _WORKER_DOMAIN))
+
+
+def verify_worker(token: str, now: datetime, secret: str) -> int:
+    """The assignment id in ``token``; raises ``LinkInvalid`` or ``WorkerLinkExpired``."""
+    now = ensure_utc(now)
+    if not isinstance(token, str) or not _WORKER_RE.match(token):
+        raise LinkInvalid("malformed worker token")
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise LinkInvalid("malformed worker token") from exc
+    if len(raw) != WORKER_TOKEN_BYTES or _b64encode(raw) != token:
+        raise LinkInvalid("malformed worker token")
+    payload, mac = raw[: _WORKER_PAYLOAD.size], raw[_WORKER_PAYLOAD.size :]
+    if not hmac.compare_digest(mac, _mac(payload, secret, _WORKER_DOMAIN)):
+        raise LinkInvalid("worker link signature does not match")
+    assignment_id, seconds = _WORKER_PAYLOAD.unpack(payload)
+    expires_at = datetime.fromtimestamp(seconds, UTC)
+    if now >= expires_at:
+        raise WorkerLinkExpired(assignment_id, expires_at)
+    return int(assignment_id)
+
+
+def worker_url(base_url: str, token: str) -> str:
+    """The address of the worker's step page."""
+    return f"{base_url.rstrip('/')}/w/{token}"
