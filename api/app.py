@@ -10,8 +10,10 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
-from api.routers import health, incidents, oncall, pages, respond, twilio
+from api.routers import health, incidents, oncall, pages, respond, stream, twilio
 from api.state import AppState
+from api.stream import Hub
+from core.bus import make_bus
 from core.clock import Clock, SystemClock
 from core.db import make_engine, make_session_factory
 from core.settings import Settings, get_settings
@@ -32,25 +34,46 @@ read as Europe/Amsterdam wall-clock time. Responses are in UTC.
 
 
 def create_app(
-    settings: Settings | None = None, *, clock: Clock | None = None, run_delivery: bool = True
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    run_delivery: bool = True,
+    run_stream: bool = True,
 ) -> FastAPI:
     """The application; ``run_delivery=False`` leaves the embedded loop to the caller
-    (tests drive it step by step with ``state.driver.run_once()``)."""
+    (tests drive it step by step with ``state.driver.run_once()``); ``run_stream=False``
+    leaves out the websocket hub (tests that share one connection with the app)."""
     settings = settings or get_settings()
     clock = clock or SystemClock()
     engine = make_engine(settings.database_url, echo=settings.log_sql)
-    sessions = make_session_factory(engine)
+    bus = make_bus(settings.redis_url, settings.queue_name)
+    sessions = make_session_factory(engine, bus)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        driver = app.state.samenop.driver
+        state: AppState = app.state.samenop
+        driver = state.driver
         if driver is not None and run_delivery:
             driver.start()
+        if run_stream:
+            state.hub = Hub(
+                lambda: state.sessions(),
+                bus,
+                clock,
+                poll_seconds=settings.stream_poll_seconds,
+                heartbeat_seconds=settings.stream_heartbeat_seconds,
+                max_queue=settings.stream_queue,
+            )
+            await state.hub.start()
         try:
             yield
         finally:
+            if state.hub is not None:
+                await state.hub.stop()
+                state.hub = None
             if driver is not None:
                 driver.stop()
+            bus.close()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -82,6 +105,7 @@ def create_app(
         clock=clock,
         paging=paging,
         driver=driver,
+        bus=bus,
     )
     errors.install(app)
     app.include_router(incidents.router)
@@ -90,6 +114,7 @@ def create_app(
     app.include_router(pages.router)
     app.include_router(respond.router)
     app.include_router(twilio.router)
+    app.include_router(stream.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.stream import Hub
+from core.bus import Bus
 from core.clock import Clock
 from core.settings import Settings
 from dispatch.delivery import PagingContext
@@ -24,3 +26,7 @@ class AppState:
     paging: PagingContext
     # The in-process delivery loop (embedded mode); None when RQ workers deliver.
     driver: Driver | None = None
+    # Tells every API process that events were committed (Redis or in-memory).
+    bus: Bus | None = None
+    # This process's live stream (None when the app runs without it, as in unit tests).
+    hub: Hub | None = None

@@ -67,8 +67,10 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     return create_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
+def make_session_factory(engine: Engine, bus: Any = None) -> sessionmaker[Session]:
+    """Sessions on ``engine``; ``bus`` (a ``core.bus.Bus``) is told after each commit
+    that wrote events."""
+    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False, info={"bus": bus})
 
 
 @contextmanager

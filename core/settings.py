@@ -55,6 +55,13 @@ class Settings(BaseSettings):
     # Secret that signs the accept/decline links sent by SMS, and how long they work.
     link_secret: str = PLACEHOLDER_LINK_SECRET
     link_ttl_minutes: int = Field(default=120, ge=5, le=24 * 60)
+    # --- live stream ---
+    # How often each API process reads the event log when no bus notification came
+    # (the notification normally wakes it at once; this bounds a lost one).
+    stream_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    # Messages a websocket client may fall behind before it is closed (4408).
+    stream_queue: int = Field(default=1000, ge=10, le=100_000)
+    stream_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
     # How long the worker's step page (sent once a worker accepts) keeps working.
     worker_link_hours: int = Field(default=12, ge=1, le=72)
     # Inbound SMS replies accepted per number per 10 minutes before we stop answering.

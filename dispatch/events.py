@@ -10,7 +10,9 @@ everything else has been flushed). The lock is then held from that insert to the
 commit, whatever the transaction did before. SQLite already lets one writer at a time
 (BEGIN IMMEDIATE).
 
-A rolled-back transaction drops its collected events with it.
+A rolled-back transaction drops its collected events with it. After a commit that
+wrote events, the session's bus (``session.info["bus"]``, see ``core.db``) is told, so
+every API process tails the new rows to its websocket clients.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from dispatch.models import Event
 EVENT_LOCK = 0x5A0E  # advisory lock key for "append to the event log"
 _EVENTS = cast(Table, Event.__table__)
 _PENDING = "samenop.pending_events"
+_WROTE = "samenop.wrote_events"
 
 
 def append(
@@ -58,12 +61,26 @@ def write_pending(session: Session) -> None:
         return
     session.flush()  # every other change first, so the lock is taken last
     _insert(session, session.info.pop(_PENDING))
+    session.info[_WROTE] = True
 
 
 @event.listens_for(Session, "before_commit")
 def _write_at_commit(session: Session) -> None:
     if not session.in_nested_transaction():
         write_pending(session)
+
+
+@event.listens_for(Session, "after_commit")
+def _publish_after_commit(session: Session) -> None:
+    if session.info.pop(_WROTE, False):
+        bus = session.info.get("bus")
+        if bus is not None:
+            bus.publish()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_written(session: Session) -> None:
+    session.info.pop(_WROTE, None)
 
 
 @event.listens_for(Session, "after_transaction_end")

@@ -12,6 +12,7 @@ from rq import Retry
 from rq.worker import SimpleWorker
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.bus import RedisBus
 from core.clock import Clock, SystemClock
 from core.db import make_engine, make_session_factory, session_scope
 from core.queue import redis_queue
@@ -120,6 +121,7 @@ def build_context(
         link_secret=settings.link_secret,
         link_ttl=timedelta(minutes=settings.link_ttl_minutes),
         waker=waker,
+        worker_link_ttl=timedelta(hours=settings.worker_link_hours),
     )
 
 
@@ -132,7 +134,9 @@ def runtime() -> PagingContext:
         engine = make_engine(settings.database_url)
         assert settings.redis_url, "RQ jobs need SAMENOP_REDIS_URL"
         waker = RQWaker(settings.redis_url, settings.queue_name, clock)
-        ctx = _RUNTIME[pid] = build_context(settings, make_session_factory(engine), clock, waker)
+        # Events committed here (answers, deadlines) wake the API processes' streams.
+        sessions = make_session_factory(engine, RedisBus(settings.redis_url, settings.queue_name))
+        ctx = _RUNTIME[pid] = build_context(settings, sessions, clock, waker)
     return ctx
 
 

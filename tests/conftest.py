@@ -143,7 +143,7 @@ def settings(db_url: str) -> Settings:
 def client(
     settings: Settings, sessions: sessionmaker[Session], clock: ManualClock, loaded: int
 ) -> Iterator[TestClient]:
-    app = create_app(settings, clock=clock, run_delivery=False)
+    app = create_app(settings, clock=clock, run_delivery=False, run_stream=False)
     app.state.samenop.sessions = sessions
     app.state.samenop.paging.sessions = sessions
     if app.state.samenop.driver is not None:

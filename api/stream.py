@@ -1,0 +1,405 @@
+"""The live stream: one hub per API process tails the event log and fans out to websockets.
+
+Why a tail and not a pipe: the event log in the database is the only truth. The bus
+only says "something was committed"; the hub then reads ``id > last`` in one query,
+builds each changed dispatch's summary once, serialises each message once per view,
+and puts it on every matching connection's queue. Event ids are handed out in commit
+order (see ``dispatch.events``), so reading "after the last id" can never skip a row.
+
+A connection that resumes (``after=N``) is registered with the hub *before* it reads
+its backlog from the database: whatever the hub fans out meanwhile waits in its queue,
+the backlog covers everything up to at least the hub's position, and the sender drops
+any id it already sent. Nothing is lost and nothing is sent twice.
+
+Each connection has a bounded queue and its own sender task; a client that cannot keep
+up fills its queue and is closed with 4408 instead of slowing anyone else down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+from starlette.websockets import WebSocket, WebSocketState
+
+from core.bus import Bus
+from core.clock import Clock
+from dispatch.models import Dispatch, Event, Incident
+
+log = logging.getLogger(__name__)
+
+CLOSE_GOING_AWAY = 1001
+CLOSE_BAD_SUBSCRIPTION = 4400
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_TOO_SLOW = 4408
+
+BATCH = 500  # events read per tail query
+REPLAY_LIMIT = 5000  # a longer backlog is answered with a fresh snapshot instead
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """What a client wants: empty sets mean "all" (within what its role may see)."""
+
+    regions: frozenset[str] = frozenset()
+    basisteams: frozenset[str] = frozenset()
+    incident: str | None = None
+
+    def matches(self, dispatch_id: str | None, region: str | None, basisteam: str | None) -> bool:
+        if self.incident is not None and dispatch_id != self.incident:
+            return False
+        if self.regions and region not in self.regions:
+            return False
+        return not self.basisteams or basisteam in self.basisteams
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is watching: the control room sees everything it subscribed to; a worker
+    sees only its own incident, without other workers' phone numbers."""
+
+    role: str  # control_room | worker
+    name: str
+    assignment_position: int | None = None
+
+
+@dataclass
+class Row:
+    id: int
+    dispatch_id: str | None
+    type: str
+    at: datetime
+    payload: dict[str, Any]
+    region: str | None
+    basisteam: str | None
+
+    def event(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "at": self.at.isoformat(),
+            "dispatch_id": self.dispatch_id,
+            "payload": self.payload,
+        }
+
+
+def _dumps(message: dict[str, Any]) -> str:
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def event_message(row: Row, summary: dict[str, Any] | None) -> str:
+    return _dumps({"type": "event", "id": row.id, "event": row.event(), "dispatch": summary})
+
+
+def view_of(summary: dict[str, Any] | None, viewer: Viewer) -> dict[str, Any] | None:
+    from dispatch import live
+
+    if summary is None or viewer.role != "worker":
+        return summary
+    return live.for_role(summary, "worker", viewer.assignment_position)
+
+
+@dataclass(eq=False)
+class Connection:
+    """One websocket: its subscription, its queue, and the last event id it was sent."""
+
+    websocket: WebSocket
+    viewer: Viewer
+    subscription: Subscription
+    max_queue: int = 1000
+    last_sent: int = 0
+    queue: asyncio.Queue[tuple[int, str]] = field(init=False)
+    closing: bool = False
+
+    def __post_init__(self) -> None:
+        self.queue = asyncio.Queue(self.max_queue)
+
+    def offer(self, event_id: int, text: str) -> bool:
+        """Queue a message; False when the client is too far behind."""
+        if self.closing:
+            return True
+        try:
+            self.queue.put_nowait((event_id, text))
+        except asyncio.QueueFull:
+            return False
+        return True
+
+    async def send(self, text: str) -> None:
+        await self.websocket.send_text(text)
+
+    async def pump(self) -> None:
+        """Send queued messages in order, skipping ids already sent by the replay."""
+        try:
+            while True:
+                event_id, text = await self.queue.get()
+                if event_id and event_id <= self.last_sent:
+                    continue
+                await self.websocket.send_text(text)
+                if event_id:
+                    self.last_sent = event_id
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the socket broke while sending: end the connection
+            await self.close(1011, "send failed")
+
+    async def close(self, code: int, reason: str) -> None:
+        if self.closing:
+            return
+        self.closing = True
+        if self.websocket.application_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await self.websocket.close(code=code, reason=reason)
+
+
+def _rows_query(after: int) -> Select[Any]:
+    return (
+        select(
+            Event.id,
+            Event.dispatch_id,
+            Event.type,
+            Event.created_at,
+            Event.payload,
+            Dispatch.region_id,
+            Incident.basisteam_id,
+        )
+        .outerjoin(Dispatch, Dispatch.id == Event.dispatch_id)
+        .outerjoin(Incident, Incident.id == Dispatch.incident_id)
+        .where(Event.id > after)
+        .order_by(Event.id)
+    )
+
+
+def read_rows(
+    session: Session, after: int, limit: int, subscription: Subscription | None = None
+) -> list[Row]:
+    """Events after ``after`` (in id order), optionally only those a subscription wants."""
+    query = _rows_query(after)
+    if subscription is not None:
+        if subscription.incident is not None:
+            query = query.where(Event.dispatch_id == subscription.incident)
+        if subscription.regions:
+            query = query.where(Dispatch.region_id.in_(subscription.regions))
+        if subscription.basisteams:
+            query = query.where(Incident.basisteam_id.in_(subscription.basisteams))
+    return [Row(*r) for r in session.execute(query.limit(limit))]
+
+
+def last_event_id(session: Session) -> int:
+    return int(session.scalar(select(func.coalesce(func.max(Event.id), 0))) or 0)
+
+
+def summaries_for(session: Session, rows: Sequence[Row], now: datetime) -> dict[str, Any]:
+    from dispatch import live
+
+    ids = sorted({r.dispatch_id for r in rows if r.dispatch_id})
+    return live.summaries(session, ids, now) if ids else {}
+
+
+class Hub:
+    """Tails the event log for this process and fans each new event out once."""
+
+    def __init__(
+        self,
+        sessions: Callable[[], Session],
+        bus: Bus,
+        clock: Clock,
+        *,
+        poll_seconds: float = 1.0,
+        heartbeat_seconds: float = 15.0,
+        max_queue: int = 1000,
+    ) -> None:
+        self.max_queue = max_queue
+        self.sessions = sessions
+        self.bus = bus
+        self.clock = clock
+        self.poll_seconds = poll_seconds
+        self.heartbeat_seconds = heartbeat_seconds
+        self.connections: set[Connection] = set()
+        self.position = 0  # the newest event id fanned out
+        self.started = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closing: set[asyncio.Task[None]] = set()
+        self.fanned_out = 0
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.position = await asyncio.to_thread(self._read_position)
+        self._tasks = [
+            asyncio.create_task(self._listen(), name="stream-bus"),
+            asyncio.create_task(self._tail(), name="stream-tail"),
+            asyncio.create_task(self._heartbeat(), name="stream-heartbeat"),
+        ]
+        self.started.set()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await asyncio.gather(
+            *(c.close(CLOSE_GOING_AWAY, "server stopping") for c in list(self.connections)),
+            return_exceptions=True,
+        )
+
+    def poke(self) -> None:
+        """Tail now (tests and the in-process bus use it)."""
+        self._wake.set()
+
+    def _read_position(self) -> int:
+        with self.sessions() as session:
+            return last_event_id(session)
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                async for _ in self.bus.listen():
+                    self._wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the bus adapters retry; this is a last resort
+                log.exception("event bus listener failed; restarting")
+                await asyncio.sleep(1.0)
+
+    async def _tail(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+            self._wake.clear()
+            try:
+                await self.drain()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # database briefly unreachable: the next round retries
+                log.exception("event tail failed; retrying")
+                await asyncio.sleep(self.poll_seconds)
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_seconds)
+            text = _dumps({"type": "ping", "t": self.clock.now().isoformat()})
+            for conn in list(self.connections):
+                self._offer(conn, 0, text)
+
+    # --- fan-out ---------------------------------------------------------------------
+
+    def _fetch(self, after: int) -> tuple[list[Row], dict[str, Any]]:
+        with self.sessions() as session:
+            rows = read_rows(session, after, BATCH)
+            return rows, summaries_for(session, rows, self.clock.now())
+
+    async def drain(self) -> int:
+        """Fan out every event committed since the last round; returns how many."""
+        total = 0
+        while True:
+            rows, summaries = await asyncio.to_thread(self._fetch, self.position)
+            if not rows:
+                return total
+            self.fan_out(rows, summaries)
+            self.position = rows[-1].id
+            total += len(rows)
+            if len(rows) < BATCH:
+                return total
+
+    def fan_out(self, rows: Sequence[Row], summaries: dict[str, Any]) -> None:
+        conns = list(self.connections)
+        for row in rows:
+            if row.id <= self.position:
+                continue
+            summary = summaries.get(row.dispatch_id) if row.dispatch_id else None
+            shared: str | None = None
+            for conn in conns:
+                if not conn.subscription.matches(row.dispatch_id, row.region, row.basisteam):
+                    continue
+                if conn.viewer.role == "worker":
+                    text = event_message(row, view_of(summary, conn.viewer))
+                else:
+                    if shared is None:
+                        shared = event_message(row, summary)
+                    text = shared
+                self._offer(conn, row.id, text)
+        self.fanned_out += len(rows)
+
+    def _offer(self, conn: Connection, event_id: int, text: str) -> None:
+        if not conn.offer(event_id, text):
+            log.warning("closing a websocket that fell %d messages behind", conn.max_queue)
+            task = asyncio.create_task(conn.close(CLOSE_TOO_SLOW, "te traag: opnieuw verbinden"))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
+    # --- one connection ----------------------------------------------------------------
+
+    def _backlog(self, conn: Connection, after: int | None) -> tuple[list[str], int, bool]:
+        """Messages to send before going live, the last id they cover, and whether a
+        snapshot was sent instead of a replay."""
+        from dispatch import live
+
+        sub = conn.subscription
+        now = self.clock.now()
+        with self.sessions() as session:
+            if after is not None:
+                rows = read_rows(session, after, REPLAY_LIMIT + 1, sub)
+                if len(rows) <= REPLAY_LIMIT:
+                    summaries = summaries_for(session, rows, now)
+                    messages = [
+                        event_message(r, view_of(summaries.get(r.dispatch_id or ""), conn.viewer))
+                        for r in rows
+                    ]
+                    last = rows[-1].id if rows else after
+                    return messages, last, False
+            # A snapshot: the position first, then the state (which may be newer; the
+            # events after the position then arrive live and carry the same state).
+            last = last_event_id(session)
+            if sub.incident is not None:
+                found = live.summaries(session, [sub.incident], now)
+                dispatches = list(found.values())
+            else:
+                dispatches = live.open_summaries(
+                    session,
+                    region_ids=set(sub.regions) or None,
+                    basisteam_ids=set(sub.basisteams) or None,
+                    now=now,
+                )
+            views = [view_of(d, conn.viewer) for d in dispatches]
+            snapshot = _dumps({"type": "snapshot", "last_id": last, "dispatches": views})
+            return [snapshot], last, True
+
+    async def serve(self, conn: Connection, after: int | None) -> None:
+        """Replay or snapshot, then live until the client goes; the socket is accepted."""
+        await self.started.wait()
+        self.connections.add(conn)
+        pump: asyncio.Task[None] | None = None
+        try:
+            messages, last, _ = await asyncio.to_thread(self._backlog, conn, after)
+            for text in messages:
+                await conn.send(text)
+            conn.last_sent = max(conn.last_sent, last)
+            await conn.send(_dumps({"type": "caught_up", "last_id": last}))
+            pump = asyncio.create_task(conn.pump())
+            await _receive_until_closed(conn.websocket, on_pong=lambda: None)
+        finally:
+            self.connections.discard(conn)
+            if pump is not None:
+                pump.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await pump
+
+
+async def _receive_until_closed(websocket: WebSocket, on_pong: Callable[[], None]) -> None:
+    """Read what the client sends (pongs) until it disconnects."""
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        if message.get("text") and '"pong"' in message["text"]:
+            on_pong()

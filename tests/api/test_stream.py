@@ -1,0 +1,238 @@
+"""The websocket stream over real HTTP: snapshot, live events, resume without loss or
+duplicates, authentication and subscriptions, and fan-out between two API processes
+through Redis.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+import redis
+from sqlalchemy import select
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+from api.app import create_app
+from core.settings import Settings
+from dispatch.models import Assignment
+from notifications import links
+from notifications.fake.server import ServerThread
+from oncall.schemas import ConfigSet
+from tests.api.live import Live, free_port, start_live
+from tests.api.test_scenarios import GV_NOORD, incident
+from tests.conftest import API_KEY, BACKENDS
+
+REDIS_URL = os.environ.get("SAMENOP_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def live(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    example_config: ConfigSet,
+) -> Iterator[Live]:
+    yield from start_live(request.param, tmp_path_factory.mktemp("stream"), example_config)
+
+
+@pytest.fixture
+def stack(live: Live) -> Iterator[Live]:
+    live.clean()
+    live.at("2026-03-10T16:59")
+    yield live
+
+
+def ws_url(base: str, **params: Any) -> str:
+    query = "&".join(
+        f"{k}={v}"
+        for k, values in params.items()
+        for v in (values if isinstance(values, list) else [values])
+    )
+    return base.replace("http://", "ws://") + "/ws" + (f"?{query}" if query else "")
+
+
+def receive(ws: ClientConnection, timeout: float = 5.0) -> dict[str, Any]:
+    while True:
+        message = json.loads(ws.recv(timeout=timeout))
+        if message["type"] != "ping":
+            return dict(message)
+
+
+def events_until(ws: ClientConnection, count: int) -> list[dict[str, Any]]:
+    got = []
+    while len(got) < count:
+        message = receive(ws)
+        assert message["type"] == "event", message
+        got.append(message)
+    return got
+
+
+def post(stack: Live, external_id: str | None = None) -> dict[str, Any]:
+    body = incident(basisteam=GV_NOORD, reported_at="2026-03-10T16:59")
+    body["external_id"] = external_id or uuid.uuid4().hex
+    return stack.post(**body)
+
+
+def test_refuses_a_client_without_credentials(stack: Live) -> None:
+    with connect(ws_url(stack.url)) as ws, pytest.raises(ConnectionClosed) as closed:
+        ws.recv(timeout=5)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4401
+
+
+def test_refuses_a_wrong_key_and_a_bad_subscription(stack: Live) -> None:
+    with connect(ws_url(stack.url, key="nope")) as ws, pytest.raises(ConnectionClosed) as closed:
+        ws.recv(timeout=5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+    url = ws_url(stack.url, key=API_KEY, basisteam="atlantis")
+    with connect(url) as ws, pytest.raises(ConnectionClosed) as closed:
+        ws.recv(timeout=5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4400
+    assert "atlantis" in closed.value.rcvd.reason
+    bad_after = ws_url(stack.url, key=API_KEY, after="x")
+    with connect(bad_after) as ws, pytest.raises(ConnectionClosed) as closed:
+        ws.recv(timeout=5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4400
+
+
+def test_snapshot_then_live_events_with_the_dispatch_summary(stack: Live) -> None:
+    before = post(stack)
+    with connect(ws_url(stack.url, key=API_KEY)) as ws:
+        snapshot = receive(ws)
+        assert snapshot["type"] == "snapshot"
+        assert [d["id"] for d in snapshot["dispatches"]] == [before["id"]]
+        caught_up = receive(ws)
+        assert caught_up == {"type": "caught_up", "last_id": snapshot["last_id"]}
+        created = post(stack)
+        first = receive(ws)
+        assert first["type"] == "event"
+        assert first["id"] > snapshot["last_id"]
+        assert first["event"]["dispatch_id"] == created["id"]
+        assert first["dispatch"]["reference"] == created["reference"]
+        assert first["dispatch"]["basisteam"] == GV_NOORD
+        ids = [first["id"]] + [
+            m["id"] for m in events_until(ws, len(stack.events(created["id"])) - 1)
+        ]
+        assert ids == [e.id for e in stack.events(created["id"])]
+
+
+def test_resume_after_a_disconnect_misses_nothing_and_repeats_nothing(stack: Live) -> None:
+    with connect(ws_url(stack.url, key=API_KEY)) as ws:
+        last = receive(ws)["last_id"]
+        receive(ws)  # caught_up
+        first = post(stack)
+        seen = events_until(ws, len(stack.events(first["id"])))
+        last = seen[-1]["id"]
+    # Offline: two more incidents are made.
+    missed = [post(stack), post(stack)]
+    expected = [e.id for d in missed for e in stack.events(d["id"])]
+    with connect(ws_url(stack.url, key=API_KEY, after=last)) as ws:
+        replay = events_until(ws, len(expected))
+        assert [m["id"] for m in replay] == sorted(expected)
+        assert receive(ws) == {"type": "caught_up", "last_id": max(expected)}
+        # And then live, continuing from there.
+        third = post(stack)
+        live_ids = [m["id"] for m in events_until(ws, len(stack.events(third["id"])))]
+        assert live_ids == [e.id for e in stack.events(third["id"])]
+        assert min(live_ids) > max(expected)
+
+
+def test_subscriptions_filter_by_basisteam_and_incident(stack: Live) -> None:
+    other = incident(basisteam="laak", reported_at="2026-03-10T16:59")
+    url_team = ws_url(stack.url, key=API_KEY, basisteam=GV_NOORD, after=0)
+    with connect(url_team) as team_ws:
+        assert receive(team_ws)["type"] == "caught_up"
+        elsewhere = stack.post(**{**other, "external_id": uuid.uuid4().hex})
+        ours = post(stack)
+        got = events_until(team_ws, len(stack.events(ours["id"])))
+        assert {m["event"]["dispatch_id"] for m in got} == {ours["id"]}
+        assert elsewhere["id"] not in {m["event"]["dispatch_id"] for m in got}
+    with connect(ws_url(stack.url, key=API_KEY, incident=elsewhere["id"], after=0)) as one:
+        replay = events_until(one, len(stack.events(elsewhere["id"])))
+        assert {m["event"]["dispatch_id"] for m in replay} == {elsewhere["id"]}
+        assert receive(one)["type"] == "caught_up"
+
+
+def test_a_worker_token_follows_only_its_own_incident(stack: Live) -> None:
+    mine = post(stack)
+    theirs = post(stack)
+    state = stack.app_state
+
+    with state.sessions() as s:
+        assignment = s.scalars(
+            select(Assignment).where(Assignment.dispatch_id == mine["id"]).limit(1)
+        ).first()
+        assert assignment is not None
+        token = links.sign_worker(
+            assignment.id, stack.clock.now() + timedelta(hours=1), state.settings.link_secret
+        )
+    with connect(ws_url(stack.url, token=token)) as ws:
+        snapshot = receive(ws)
+        assert [d["id"] for d in snapshot["dispatches"]] == [mine["id"]]
+        receive(ws)
+        post(stack)  # another incident: never shown to this worker
+        assert theirs["id"] not in json.dumps(snapshot)
+        with pytest.raises(TimeoutError):
+            receive(ws, timeout=0.5)
+    url = ws_url(stack.url, token=token, incident=theirs["id"])
+    with connect(url) as ws, pytest.raises(ConnectionClosed) as closed:
+        ws.recv(timeout=5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+    expired = links.sign_worker(
+        1, stack.clock.now() - timedelta(seconds=1), state.settings.link_secret
+    )
+    with connect(ws_url(stack.url, token=expired)) as ws, pytest.raises(ConnectionClosed) as closed:
+        ws.recv(timeout=5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+
+
+def test_two_api_processes_share_events_through_redis(live: Live) -> None:
+    live.clean()
+    live.at("2026-03-10T16:59")
+    name = f"t{uuid.uuid4().hex[:10]}"
+    settings: Settings = live.app_state.settings.model_copy(
+        # A fallback poll far longer than the test: only Redis can wake process b.
+        update={
+            "redis_url": REDIS_URL,
+            "queue_name": name,
+            "delivery": "inline",
+            "stream_poll_seconds": 30.0,
+        }
+    )
+    servers = []
+    try:
+        urls = []
+        for _ in range(2):
+            app = create_app(settings, clock=live.clock, run_delivery=False)
+            port = free_port()
+            server = ServerThread(app, "127.0.0.1", port)
+            server.start()
+            servers.append((server, app))
+            urls.append(f"http://127.0.0.1:{port}")
+        a, b = urls
+        with connect(ws_url(b, key=API_KEY)) as ws:
+            receive(ws)
+            receive(ws)
+            r = httpx.post(
+                f"{a}/api/v1/incidents",
+                json={
+                    **incident(basisteam=GV_NOORD, reported_at="2026-03-10T16:59"),
+                    "external_id": uuid.uuid4().hex,
+                },
+                headers={"X-API-Key": API_KEY},
+            )
+            assert r.status_code == 201, r.text
+            # The hub on b was woken by Redis, well before its fallback poll.
+            message = receive(ws, timeout=0.9)
+            assert message["event"]["dispatch_id"] == r.json()["id"]
+    finally:
+        for server, app in servers:
+            server.stop()
+            app.state.samenop.engine.dispose()
+        redis.Redis.from_url(REDIS_URL).close()
