@@ -51,6 +51,8 @@ class _Server(uvicorn.Server):
             task.cancel()
         for server in self.servers:
             await server.wait_closed()
+        if self.config.lifespan != "off":
+            await self.lifespan.shutdown()
 
     def exit_soon(self) -> None:
         self.should_exit = True
@@ -61,8 +63,12 @@ class _Server(uvicorn.Server):
 
 
 class ServerThread:
-    def __init__(self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0, *, lifespan: str = "off"
+    ) -> None:
+        """``lifespan="on"`` runs the app's startup and shutdown (the service's stream)."""
         self._app = app
+        self._lifespan = lifespan
         self._host = host
         self._port = port
         self._server: _Server | None = None
@@ -88,7 +94,7 @@ class ServerThread:
             self._app,
             log_level="warning",
             access_log=False,
-            lifespan="off",
+            lifespan=self._lifespan,  # type: ignore[arg-type]
             timeout_graceful_shutdown=2,
         )
         self._server = server = _Server(config)

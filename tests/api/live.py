@@ -129,7 +129,7 @@ def start_live(backend: str, tmp: Path, config: ConfigSet) -> Iterator[Live]:
         public_base_url=base,
     )
     app = create_app(settings, clock=clock, run_delivery=False)
-    server = ServerThread(app, "127.0.0.1", port)
+    server = ServerThread(app, "127.0.0.1", port, lifespan="on")
     server.start()
     twilio.fake.set_sms_url(f"{base}/webhooks/twilio/sms")
     http = httpx.Client(base_url=base, headers={"X-API-Key": API_KEY}, timeout=10)
