@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket
 
@@ -31,6 +32,15 @@ def _known_places(state: AppState) -> tuple[set[str], set[str]]:
     with state.sessions() as session:
         config = state.snapshots.get(session=session).config
     return {r.id for r in config.regions}, {b.id for b in config.basisteams}
+
+
+def _same_origin(websocket: WebSocket) -> bool:
+    """A browser sends the sign-in cookie with any page's websocket, so the cookie only
+    counts when the page that opened the socket is ours (cross-site hijacking)."""
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True  # not a browser
+    return urlsplit(origin).netloc == websocket.headers.get("host")
 
 
 @router.websocket("/ws")
@@ -71,7 +81,8 @@ async def stream(websocket: WebSocket) -> None:
             assignment_position=assignment.position,
         )
     else:
-        viewer = auth.control_room(websocket.cookies, params.get("key"), state)
+        cookies = websocket.cookies if _same_origin(websocket) else {}
+        viewer = auth.control_room(cookies, params.get("key"), state)
         if viewer is None:
             await _refuse(websocket, CLOSE_UNAUTHENTICATED, "sign in or pass key=<API key>")
             return

@@ -276,3 +276,19 @@ def test_resume_across_a_server_restart(live: Live) -> None:
     finally:
         server.stop()
         app.state.samenop.engine.dispose()
+
+
+def test_the_sign_in_cookie_only_counts_from_our_own_pages(stack: Live) -> None:
+    from api.auth import COOKIE, cookie_token
+
+    cookie = f"{COOKIE}={cookie_token(API_KEY)}"
+    own = stack.url
+    with connect(ws_url(stack.url), additional_headers={"Cookie": cookie}, origin=own) as ws:
+        assert receive(ws)["type"] == "snapshot"
+    evil = "http://evil.example"
+    with (
+        connect(ws_url(stack.url), additional_headers={"Cookie": cookie}, origin=evil) as ws,
+        pytest.raises(ConnectionClosed) as closed,
+    ):
+        ws.recv(timeout=5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
