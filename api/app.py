@@ -10,7 +10,17 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
-from api.routers import health, incidents, oncall, pages, respond, stream, twilio
+from api.routers import (
+    health,
+    incidents,
+    lifecycle,
+    oncall,
+    pages,
+    respond,
+    stream,
+    twilio,
+    worker_pages,
+)
 from api.state import AppState
 from api.stream import Hub
 from core.bus import make_bus
@@ -113,8 +123,10 @@ def create_app(
     app.include_router(health.router)
     app.include_router(pages.router)
     app.include_router(respond.router)
+    app.include_router(lifecycle.router)
     app.include_router(twilio.router)
     app.include_router(stream.router)
+    app.include_router(worker_pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app
 

@@ -32,6 +32,7 @@ from starlette.websockets import WebSocket, WebSocketState
 
 from core.bus import Bus
 from core.clock import Clock
+from dispatch import live
 from dispatch.models import Dispatch, Event, Incident
 
 log = logging.getLogger(__name__)
@@ -100,8 +101,6 @@ def event_message(row: Row, summary: dict[str, Any] | None) -> str:
 
 
 def view_of(summary: dict[str, Any] | None, viewer: Viewer) -> dict[str, Any] | None:
-    from dispatch import live
-
     if summary is None or viewer.role != "worker":
         return summary
     return live.for_role(summary, "worker", viewer.assignment_position)
@@ -197,8 +196,6 @@ def last_event_id(session: Session) -> int:
 
 
 def summaries_for(session: Session, rows: Sequence[Row], now: datetime) -> dict[str, Any]:
-    from dispatch import live
-
     ids = sorted({r.dispatch_id for r in rows if r.dispatch_id})
     return live.summaries(session, ids, now) if ids else {}
 
@@ -233,13 +230,13 @@ class Hub:
     # --- lifecycle -------------------------------------------------------------------
 
     async def start(self) -> None:
-        self.position = await asyncio.to_thread(self._read_position)
+        """Start tailing; the app starts even while the database is down (the hub then
+        keeps trying, and clients wait until it knows where the log ends)."""
         self._tasks = [
             asyncio.create_task(self._listen(), name="stream-bus"),
             asyncio.create_task(self._tail(), name="stream-tail"),
             asyncio.create_task(self._heartbeat(), name="stream-heartbeat"),
         ]
-        self.started.set()
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -272,6 +269,13 @@ class Hub:
                 await asyncio.sleep(1.0)
 
     async def _tail(self) -> None:
+        while not self.started.is_set():
+            try:
+                self.position = await asyncio.to_thread(self._read_position)
+                self.started.set()
+            except Exception:
+                log.exception("event log unreadable; the stream starts when it is back")
+                await asyncio.sleep(self.poll_seconds)
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
@@ -342,8 +346,6 @@ class Hub:
     def _backlog(self, conn: Connection, after: int | None) -> tuple[list[str], int, bool]:
         """Messages to send before going live, the last id they cover, and whether a
         snapshot was sent instead of a replay."""
-        from dispatch import live
-
         sub = conn.subscription
         now = self.clock.now()
         with self.sessions() as session:

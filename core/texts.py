@@ -219,3 +219,152 @@ LAYER_NL: dict[str, str] = {
     "coordinator": "coördinator",
     "team_line": "24/7-lijn",
 }
+
+
+# --- contact exchange: what the worker who accepted is told --------------------------
+# Once a worker accepts, they get the police unit on the case and the number it is
+# called back on (the police's own contact, nothing about the people involved), and
+# the link to their step page. Plain ASCII (GSM-7) like the page texts.
+CONTACT_TEXTS: dict[str, str] = {
+    # the SMS after an accept by voice, link or the control room
+    "sms_confirmation": "Samen op in acuut {reference}: je hebt geaccepteerd. Bel politie {unit} op {number}. Je stappen: {link}",
+    # the answer to an SMS reply JA (instead of the plain "accepted" reply)
+    "reply_accepted": "Geaccepteerd: {reference}. Bel politie {unit} op {number}. Je stappen: {link}",
+    # what the call says after key 1; the number is read digit by digit, twice
+    "voice_accepted": "Je hebt de oproep geaccepteerd. De meldkamer is op de hoogte.",
+    "voice_callback": "Het terugbelnummer van de politie is: {spelled}.",
+    "voice_callback_again": "Ik herhaal: {spelled}.",
+    "voice_sms_follows": "Je krijgt een sms met dit nummer en een link naar je stappen. Tot ziens.",
+    # when the feed's unit name has nothing printable left
+    "unit_unknown": "(eenheid onbekend)",
+}
+
+
+# --- the joint response (dispatch.lifecycle, dispatch.live) ---------------------------
+STAGE_NL: dict[str, str] = {
+    "melding": "melding",
+    "paging": "wordt opgeroepen",
+    "accepted": "aangenomen",
+    "onderweg": "onderweg",
+    "ter_plaatse": "ter plaatse",
+    "motorkapoverleg": "motorkapoverleg",
+    "onderzoek": "(gezamenlijk) onderzoek",
+    "veiligheidsmaatregelen": "veiligheidsmaatregelen",
+    "overgedragen": "niet meer acuut / overgedragen",
+    "closed": "afgesloten",
+}
+OUTCOME_NL: dict[str, str] = {
+    "joint_on_scene": "samen ter plaatse",
+    "phone_consult": "telefonisch consult",
+    "video_consult": "consult via beeldbellen",
+    "no_consult": "geen consult",
+    "cancelled": "geannuleerd door de politie",
+    "no_responder": "niemand bereikt",
+}
+ACTION_NL: dict[str, str] = {
+    "paging": "oproepen gestart",
+    "accepted": "aangenomen",
+    "onderweg": "onderweg",
+    "eta": "aankomsttijd bijgewerkt",
+    "ter_plaatse": "ter plaatse",
+    "motorkapoverleg": "motorkapoverleg",
+    "onderzoek": "onderzoek",
+    "veiligheidsmaatregelen": "afspraken veiligheidsmaatregelen",
+    "overgedragen": "overgedragen",
+    "consult": "consult vastgelegd",
+    "close": "afsluiten",
+    "safe_to_enter": "veilig om binnen te komen",
+    "police_left": "politie vertrokken",
+    "cancel": "annuleren",
+}
+CONSULT_NL: dict[str, str] = {"phone": "telefonisch", "video": "beeldbellen"}
+HANDOVER_NL: dict[str, str] = {
+    "actieoverleg": "actieoverleg",
+    "zsm": "ZSM",
+    "zorg_en_veiligheidshuis": "Zorg- en Veiligheidshuis",
+    "mda_plus_plus": "MDA++",
+}
+MEASURE_NL: dict[str, str] = {
+    "arrest": "aanhouding",
+    "huisverbod": "tijdelijk huisverbod",
+    "crisis_placement": "crisisplaatsing",
+    "ots_uhp": "spoedverzoek OTS/UHP",
+    "other": "anders",
+}
+ALARM_NL: dict[str, str] = {
+    "no_responder": "Niemand bereikt. {expectation}",
+    "unanswered": "Oproep aan {who} al {minutes} min niet beantwoord.",
+}
+
+
+# --- live pages: the control-room dashboard and the worker's step page ----------------
+# (api/templates/dashboard.html, worker.html and the scripts in api/static read these)
+LIVE_NL: dict[str, str] = {
+    "connecting": "Verbinden…",
+    "live": "Live",
+    "reconnecting": "Verbinding verbroken — opnieuw verbinden…",
+    "not_authenticated": "Niet aangemeld — meld je opnieuw aan",
+    "forbidden": "Geen toegang tot deze gegevens",
+    "expired": "Link verlopen — bel de meldkamer",
+}
+PAGE_NL: dict[str, str] = {
+    "empty": "Geen open meldingen.",
+    "empty_filtered": "Geen open meldingen in dit basisteam.",
+    "elapsed": "tijd sinds de melding",
+    "safe": "veilig om binnen te komen",
+    "arrived": "ter plaatse",
+    "police_left": "politie vertrokken",
+    "handover": "overgedragen aan",
+    "eta": "verwacht",
+    "consult_prefix": "consult:",
+    "police": "Politie",
+    "since": "sinds",
+    "closed": "Afgesloten",
+}
+# What the worker page says when the server refuses a step.
+ACTION_ERROR_NL: dict[str, str] = {
+    "invalid_transition": "'{action}' kan nu niet worden vastgelegd (huidige stap: {stage}).",
+    "validation": "Controleer het formulier.",
+    "forbidden": "Dit mag alleen de meldkamer doen.",
+    "not_found": "Deze oproep is niet gevonden. Bel de meldkamer.",
+    "expired": "Je link is verlopen. Bel de meldkamer.",
+    "server": "Er ging iets mis bij de server. Probeer het zo opnieuw of bel de meldkamer.",
+    "network": "Geen verbinding. Controleer je internet en probeer het opnieuw.",
+    "other": "Dit lukte niet. Probeer het opnieuw of bel de meldkamer.",
+}
+# Field names in a refused step, and why a value was refused (pydantic error types).
+FIELD_NL: dict[str, str] = {
+    "eta_minutes": "aankomst over (minuten)",
+    "agreements": "afspraken",
+    "first_contact": "eerste contactpersoon",
+    "informs": "wie informeert wie",
+    "who": "wie",
+    "whom": "wie wordt geïnformeerd",
+    "measures": "maatregelen",
+    "measure": "maatregel",
+    "by": "door wie",
+    "until": "tot wanneer",
+    "note": "toelichting",
+    "reassess_at": "moment van herbeoordeling",
+    "handover": "overdracht",
+    "target": "overgedragen aan",
+    "kind": "soort consult",
+    "outcome": "afloop",
+}
+VALIDATION_NL: dict[str, str] = {
+    "missing": "verplicht",
+    "string_too_short": "verplicht",
+    "string_too_long": "te lang",
+    "too_long": "te veel regels",
+    "int_parsing": "vul een getal in",
+    "int_type": "vul een getal in",
+    "greater_than_equal": "te klein",
+    "less_than_equal": "te groot",
+    "literal_error": "kies een waarde uit de lijst",
+    "datetime_parsing": "ongeldige datum of tijd",
+    "datetime_from_date_parsing": "ongeldige datum of tijd",
+    "datetime_type": "ongeldige datum of tijd",
+    "value_error": "ongeldige waarde",
+    "extra_forbidden": "onbekend veld",
+    "invalid": "ongeldige waarde",
+}

@@ -7,6 +7,7 @@ in the caller's transaction and returns a ``Wake`` for after the commit.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -14,7 +15,7 @@ from typing import Literal
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from dispatch import paging
+from dispatch import contact, paging
 from dispatch.delivery import page_info
 from dispatch.models import Assignment, Dispatch, InboundSms, Page
 from dispatch.paging import Answer, Wake
@@ -91,6 +92,8 @@ class KeyReply:
     outcome: KeyOutcome
     info: messages.PageInfo | None
     wake: Wake
+    # After an accept: the police's callback number, read out before the call ends.
+    callback: messages.Callback | None = None
 
 
 def key(session: Session, page_id: str, press: webhooks.KeyPress, now: datetime) -> KeyReply:
@@ -106,7 +109,11 @@ def key(session: Session, page_id: str, press: webhooks.KeyPress, now: datetime)
     result = paging.answer(
         session, page_id=page_id, accept=press.action == "accept", via="voice", now=now
     )
-    return KeyReply(_key_outcome(result, press.action == "accept"), info, result.wake)
+    outcome = _key_outcome(result, press.action == "accept")
+    callback = None
+    if outcome == "accepted" and contact.wanted(assignment):
+        callback = contact.callback(dispatch)
+    return KeyReply(outcome, info, result.wake, callback)
 
 
 def _key_outcome(result: Answer, accept: bool) -> KeyOutcome:
@@ -139,10 +146,21 @@ class SmsAnswer:
     wake: Wake
 
 
+WorkerLink = Callable[[int, datetime], str]  # (assignment id, accepted at) -> step page
+
+
 def inbound_sms(
-    session: Session, sms: webhooks.InboundSms, now: datetime, *, per_10min: int
+    session: Session,
+    sms: webhooks.InboundSms,
+    now: datetime,
+    *,
+    per_10min: int,
+    worker_link: WorkerLink,
 ) -> SmsAnswer:
-    """A reply from a worker's phone: accept, decline, or a helpful answer."""
+    """A reply from a worker's phone: accept, decline, or a helpful answer.
+
+    An accept is answered with whom to call and the link to the worker's step page
+    (``worker_link``), so no confirmation SMS follows it."""
     recent = session.scalar(
         select(func.count())
         .select_from(InboundSms)
@@ -156,7 +174,7 @@ def inbound_sms(
         )
         _record(session, sms, now, answer.result)
         return answer
-    answer = _interpret(session, sms, now)
+    answer = _interpret(session, sms, now, worker_link)
     _record(session, sms, now, answer.result)
     return answer
 
@@ -173,7 +191,9 @@ def _record(session: Session, sms: webhooks.InboundSms, now: datetime, result: s
     )
 
 
-def _interpret(session: Session, sms: webhooks.InboundSms, now: datetime) -> SmsAnswer:
+def _interpret(
+    session: Session, sms: webhooks.InboundSms, now: datetime, worker_link: WorkerLink
+) -> SmsAnswer:
     reply = parse_reply(sms.body)
     open_ = paging.open_pages_for_phone(session, sms.from_number)
     codes = [d.reference.removeprefix("SO-") for _, d in open_]
@@ -203,6 +223,11 @@ def _interpret(session: Session, sms: webhooks.InboundSms, now: datetime) -> Sms
         "already": "already_answered",
     }.get(result.result, "closed")
     text = messages.reply_text(kind, reference=dispatch.reference)  # type: ignore[arg-type]
+    if result.result == "accepted":
+        assignment = session.get(Assignment, page.assignment_id)
+        assert assignment is not None and assignment.answered_at is not None
+        link = worker_link(assignment.id, assignment.answered_at)
+        text = contact.reply(dispatch, assignment, link) or text
     return SmsAnswer(text, result.result, result.wake)
 
 
@@ -212,7 +237,11 @@ def _nothing_open(session: Session, sms: webhooks.InboundSms, now: datetime) -> 
         select(Dispatch.reference, Assignment.status)
         .join(Page, Page.dispatch_id == Dispatch.id)
         .join(Assignment, Page.assignment_id == Assignment.id)
-        .where(Page.phone == sms.from_number, Page.created_at > now - timedelta(hours=2))
+        .where(
+            Page.phone == sms.from_number,
+            Page.kind == contact.PAGE,
+            Page.created_at > now - timedelta(hours=2),
+        )
         .order_by(Page.created_at.desc())
         .limit(1)
     ).first()
@@ -233,7 +262,11 @@ def _answered_before(
     known = session.scalar(
         select(Page.id)
         .join(Dispatch, Page.dispatch_id == Dispatch.id)
-        .where(Dispatch.reference == reference, Page.phone == sms.from_number)
+        .where(
+            Dispatch.reference == reference,
+            Page.phone == sms.from_number,
+            Page.kind == contact.PAGE,
+        )
         .limit(1)
     )
     if known is not None:

@@ -21,7 +21,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import Clock
-from dispatch import events
+from dispatch import contact, events
 from dispatch.models import Assignment, Dispatch, Page
 from dispatch.paging import Wake, locked_page, page_failed, page_payload
 from notifications import links, messages
@@ -62,6 +62,7 @@ class PagingContext:
     link_secret: str
     link_ttl: timedelta
     waker: Waker
+    worker_link_ttl: timedelta = timedelta(hours=12)
 
     def url(self, path: str) -> str:
         return f"{self.public_base_url}{path}"
@@ -69,6 +70,13 @@ class PagingContext:
     def link(self, page: Page) -> str:
         token = links.sign(page.id, page.created_at + self.link_ttl, self.link_secret)
         return links.link_url(self.public_base_url, token)
+
+    def worker_link(self, assignment_id: int, accepted_at: datetime) -> str:
+        """The step page of an accepted assignment; the same for the same accept."""
+        expires = accepted_at + self.worker_link_ttl
+        return links.worker_url(
+            self.public_base_url, links.sign_worker(assignment_id, expires, self.link_secret)
+        )
 
     def commit(self, work: Callable[[Session], Wake]) -> Wake:
         """Run ``work`` in its own transaction, then arm what it returned."""
@@ -140,9 +148,14 @@ def deliver(ctx: PagingContext, page_id: str) -> Wake:
         dispatch = session.get(Dispatch, page.dispatch_id)
         assignment = session.get(Assignment, page.assignment_id)
         assert dispatch is not None and assignment is not None
-        info = page_info(dispatch, assignment)
-        link = ctx.link(page)
-        body = messages.sms_body(info, link) if page.channel == "sms" else None
+        body: str | None
+        if page.kind == contact.CONFIRMATION:  # its token is the marker on a re-drive
+            link = ctx.worker_link(assignment.id, page.created_at)
+            body = contact.sms(dispatch, link)
+        else:
+            link = ctx.link(page)
+            info = page_info(dispatch, assignment)
+            body = messages.sms_body(info, link) if page.channel == "sms" else None
         known: set[str] = set()
         if claim.recovering_since is not None:  # only a re-drive needs to know these
             others = session.scalars(
@@ -239,7 +252,8 @@ def _record_sent(
     payload = {**page_payload(page, assignment), "provider_id": sent.provider_id}
     if recovered:
         payload["recovered"] = True
-    events.append(session, page.dispatch_id, now, [("page.sent", payload)])
+    kind = "confirmation.sent" if page.kind == contact.CONFIRMATION else "page.sent"
+    events.append(session, page.dispatch_id, now, [(kind, payload)])
     wake = Wake()
     if page.status in ("cancelled", "expired") and page.channel == "voice":
         wake.hangups.append(sent.provider_id)  # answered elsewhere while we were dialling

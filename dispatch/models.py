@@ -76,6 +76,20 @@ class Dispatch(Base):
     paging: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The joint response (dispatch.lifecycle): the current step and what each step recorded.
+    stage: Mapped[str] = mapped_column(
+        String(24), default="melding", server_default="melding", index=True
+    )
+    stage_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    safe_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    consult_kind: Mapped[str | None] = mapped_column(String(8), nullable=True)  # phone | video
+    consult_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    police_left_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    agreements: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    handover: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    closed_by: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
     incident: Mapped[Incident] = relationship(back_populates="dispatch")
     assignments: Mapped[list[Assignment]] = relationship(
@@ -104,6 +118,9 @@ class Assignment(Base):
     reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     answered_via: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    eta_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    enroute_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class Page(Base):
@@ -134,6 +151,10 @@ class Page(Base):
     round: Mapped[int] = mapped_column(Integer)
     channel: Mapped[str] = mapped_column(String(8))  # voice | sms
     seq: Mapped[int] = mapped_column(Integer, default=0)  # order of the channel in its attempt
+    # "page" asks a person (escalation walks these); "confirmation" is the SMS telling the
+    # worker who accepted whom to call (dispatch.contact): delivered the same way, never
+    # part of escalation, round -1 so the attempt constraint allows one per assignment.
+    kind: Mapped[str] = mapped_column(String(16), default="page", server_default="page")
     phone: Mapped[str] = mapped_column(String(20), index=True)
     # scheduled, sending, sent, delivered, answered | accepted, declined, failed, expired,
     # cancelled (the last five are final)

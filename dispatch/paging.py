@@ -19,7 +19,7 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from core.texts import reason
-from dispatch import events
+from dispatch import contact, events
 from dispatch.escalation import AssignmentView, attempt, next_slots, slots
 from dispatch.models import Assignment, Dispatch, Page
 from oncall.schemas import EscalationPolicy
@@ -129,7 +129,7 @@ def _pages(session: Session, dispatch_id: str) -> list[Page]:
     return list(
         session.scalars(
             select(Page)
-            .where(Page.dispatch_id == dispatch_id)
+            .where(Page.dispatch_id == dispatch_id, Page.kind == contact.PAGE)
             .execution_options(populate_existing=True)
         )
     )
@@ -382,6 +382,9 @@ def page_failed(
     if page is None:
         return Wake()
     dispatch = lock(session, page.dispatch_id)
+    if page.kind != contact.PAGE:  # a confirmation: nothing to escalate
+        contact.failed(session, page_id, now, error=error, status=status)
+        return Wake()
     pages = _pages(session, dispatch.id)
     page = next(p for p in pages if p.id == page_id)
     if page.status not in OPEN:
@@ -421,7 +424,7 @@ def overdue_dispatches(session: Session, cutoff: datetime, limit: int = 200) -> 
     return list(
         session.scalars(
             select(Page.dispatch_id)
-            .where(Page.status.in_(OPEN), Page.deadline_at <= cutoff)
+            .where(Page.status.in_(OPEN), Page.deadline_at <= cutoff, Page.kind == contact.PAGE)
             .distinct()
             .limit(limit)
         )
@@ -480,7 +483,7 @@ def answer(
 
     if assignment.status == wanted:
         return result("already")
-    if assignment.status in ("accepted", "declined", "cancelled"):
+    if assignment.status in ("accepted", "declined", "cancelled") or dispatch.stage == "closed":
         return result("closed")
     phase = phase_of(assignment)
     state = dispatch.paging_state
@@ -512,6 +515,11 @@ def answer(
     if by:
         payload["by"] = by
     events.append(session, dispatch.id, now, [(f"assignment.{wanted}", payload)])
+    if accept:
+        from dispatch import progress  # imported here: progress builds on this module
+
+        progress.accepted(session, dispatch, assignment, now)
+    wake.due.extend(contact.accepted(session, dispatch, assignment, via=via, now=now))
     wake.extend(advance(session, dispatch, now))
     return result(wanted, wake)
 
@@ -524,6 +532,7 @@ def open_pages_for_phone(session: Session, phone: str) -> list[tuple[Page, Dispa
         .join(Assignment, Page.assignment_id == Assignment.id)
         .where(
             Page.phone == phone,
+            Page.kind == contact.PAGE,
             Page.status.notin_(("scheduled", "cancelled")),
             Assignment.status.in_(("paging", "unreached")),
             Dispatch.paging_state.in_(("consult", "respond", "no_responder", "partial")),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -137,3 +137,145 @@ class DispatchRead(BaseModel):
     # Where paging stands: pending, consult, respond, accepted, partial, no_responder.
     paging_state: str = "pending"
     assignments: list[dict[str, Any]]
+
+
+# --- the joint response: actions on a dispatch (see dispatch.lifecycle) ----------------
+
+
+class _ActionBase(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _utc(value: Any) -> Any:
+    return None if value is None else parse_local_datetime(value).astimezone(UTC)
+
+
+class InformIn(BaseModel):
+    """Who informs whom when things change."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    who: str = Field(min_length=1, max_length=200)
+    whom: str = Field(min_length=1, max_length=200)
+
+
+class MeasureIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    measure: Literal["arrest", "huisverbod", "crisis_placement", "ots_uhp", "other"]
+    by: str = Field(min_length=1, max_length=200, description="Who carries the measure out")
+    until: datetime | None = Field(default=None, description="Until when (null: open-ended)")
+    note: str | None = Field(default=None, max_length=1000)
+
+    @field_validator("until", mode="before")
+    @classmethod
+    def _until(cls, value: Any) -> Any:
+        return _utc(value)
+
+
+class AgreementsIn(BaseModel):
+    """Step 4 (veiligheidsmaatregelen): what was agreed, as the toolkit lists it."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    first_contact: str = Field(min_length=1, max_length=200, description="Who is first contact")
+    informs: list[InformIn] = Field(default_factory=list, max_length=50)
+    measures: list[MeasureIn] = Field(default_factory=list, max_length=50)
+    reassess_at: datetime = Field(description="Moment of re-assessment")
+
+    @field_validator("reassess_at", mode="before")
+    @classmethod
+    def _reassess_at(cls, value: Any) -> Any:
+        return _utc(value)
+
+
+class HandoverIn(BaseModel):
+    """Step 5 (niet meer acuut): to whom the case is handed over."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    target: Literal["actieoverleg", "zsm", "zorg_en_veiligheidshuis", "mda_plus_plus"]
+    note: str | None = Field(default=None, max_length=1000)
+
+
+class OnderwegIn(_ActionBase):
+    action: Literal["onderweg"]
+    eta_minutes: int = Field(ge=1, le=600, description="Expected minutes to arrival")
+
+
+class EtaIn(_ActionBase):
+    action: Literal["eta"]
+    eta_minutes: int = Field(ge=1, le=600, description="Expected minutes to arrival, from now")
+
+
+class TerPlaatseIn(_ActionBase):
+    action: Literal["ter_plaatse"]
+
+
+class MotorkapoverlegIn(_ActionBase):
+    action: Literal["motorkapoverleg"]
+
+
+class OnderzoekIn(_ActionBase):
+    action: Literal["onderzoek"]
+
+
+class VeiligheidsmaatregelenIn(_ActionBase):
+    action: Literal["veiligheidsmaatregelen"]
+    agreements: AgreementsIn
+
+
+class OvergedragenIn(_ActionBase):
+    action: Literal["overgedragen"]
+    handover: HandoverIn
+
+
+class ConsultIn(_ActionBase):
+    action: Literal["consult"]
+    kind: Literal["phone", "video"]
+
+
+class CloseIn(_ActionBase):
+    action: Literal["close"]
+    outcome: Literal[
+        "joint_on_scene",
+        "phone_consult",
+        "video_consult",
+        "no_consult",
+        "cancelled",
+        "no_responder",
+    ]
+
+
+class SafeToEnterIn(_ActionBase):
+    action: Literal["safe_to_enter"]
+
+
+class PoliceLeftIn(_ActionBase):
+    action: Literal["police_left"]
+
+
+class CancelIn(_ActionBase):
+    action: Literal["cancel"]
+
+
+ActionIn = Annotated[
+    OnderwegIn
+    | EtaIn
+    | TerPlaatseIn
+    | MotorkapoverlegIn
+    | OnderzoekIn
+    | VeiligheidsmaatregelenIn
+    | OvergedragenIn
+    | ConsultIn
+    | CloseIn
+    | SafeToEnterIn
+    | PoliceLeftIn
+    | CancelIn,
+    Field(discriminator="action"),
+]
+
+
+def action_data(action: BaseModel) -> dict[str, Any]:
+    """An action's fields, JSON-ready (datetimes as ISO strings), without ``action``."""
+    return action.model_dump(mode="json", exclude={"action"})

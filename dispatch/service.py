@@ -13,7 +13,7 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dispatch import events, paging
+from dispatch import events, paging, progress
 from dispatch.models import Assignment, AuditLog, Dispatch, Incident
 from dispatch.paging import Wake
 from dispatch.pairing import Plan, pair
@@ -266,8 +266,10 @@ def intake(
         "created_at": now,
         "updated_at": now,
     }
-    session.execute(insert(_DISPATCHES), [dispatch])
     assignments = _assignment_rows(plan, dispatch["id"], snapshot)
+    stage, stage_events = progress.intake_stage(bool(assignments), now)
+    dispatch.update(stage)
+    session.execute(insert(_DISPATCHES), [dispatch])
     if assignments:
         session.execute(insert(_ASSIGNMENTS), assignments)
     summary = {
@@ -297,6 +299,7 @@ def intake(
                 },
             ),
             ("dispatch.planned", summary),
+            *stage_events,
         ],
     )
     wake = paging.begin(session, dispatch["id"], now)

@@ -6,7 +6,9 @@ hold (a reference, its short code, municipality, case type, mode, purpose and st
 plus the signed link behind which the details are shown after checks and audit
 logging. ``PageInfo`` has no field for anything else, so no caller can add a name,
 address or age by accident; ``every_message`` renders every text the product can send,
-so a test can check them all.
+so a test can check them all. Once a worker accepts, the texts that confirm it also
+carry a ``Callback``: the police unit and the number it is called back on, which are
+the police's own contact, not facts about the people involved.
 
 All wording comes from ``core.texts``; this module only assembles it.
 """
@@ -22,6 +24,7 @@ from typing import Literal, get_args
 
 from core.texts import (
     CASE_TYPE_NL,
+    CONTACT_TEXTS,
     MODE_NL,
     PAGE_PURPOSE_NL,
     PAGE_STAFF_NL,
@@ -259,18 +262,96 @@ def voice_answer(kind: VoiceAnswer) -> str:
     return PAGE_TEXTS[f"voice_{kind}"]
 
 
+# --- after an accept: the police's callback number and the step page ----------------
+
+# A police unit's name as the feed sends it ("GV-21", "Noord 3.1"): one printable line.
+_UNIT_RE = re.compile(r"^\S(?:[^\x00-\x1f\x7f]*\S)?$")
+UNIT_MAX = 64
+# A phone number as people read it ("06 12345678", "0900 8844", "+44 20 7946 0958").
+_NUMBER_RE = re.compile(r"^\+?[0-9][0-9 ()-]{2,24}$")
+
+
+@dataclass(frozen=True)
+class Callback:
+    """The police unit on the case and the number the worker calls it back on."""
+
+    unit: str
+    number: str  # as people read it: national format for Dutch numbers
+
+    def __post_init__(self) -> None:
+        if len(self.unit) > UNIT_MAX or not _UNIT_RE.match(self.unit):
+            raise ValueError(f"police unit {self.unit!r} is not one printable line")
+        if not _NUMBER_RE.match(self.number):
+            raise ValueError(f"callback {self.number!r} does not look like a phone number")
+
+    @classmethod
+    def from_feed(cls, unit: str, number: str) -> Callback:
+        """From what the police feed sent: the unit on one printable line."""
+        line = " ".join("".join(c if c.isprintable() else " " for c in unit).split())
+        return cls(unit=line[:UNIT_MAX].strip() or CONTACT_TEXTS["unit_unknown"], number=number)
+
+
+EXAMPLE_CALLBACK = Callback(unit="GV-21", number="0900 8844")
+
+
+def spell_number(number: str) -> str:
+    """'06 12345678' -> '0 6, 1 2 3 4, 5 6 7 8': digit by digit, a pause every few."""
+    groups: list[str] = []
+    for part in re.findall(r"\+|\d+", number):
+        if part == "+":
+            groups.append("+")
+            continue
+        groups.extend(" ".join(part[i : i + 4]) for i in range(0, len(part), 4))
+    spelled = ", ".join(groups)
+    return spelled.replace("+, ", "+ ")
+
+
+def confirmation_sms(reference: str, callback: Callback, link: str) -> str:
+    """The SMS after an accept (by voice, link or the control room): who to call, the
+    number, and the link to the worker's step page."""
+    text = CONTACT_TEXTS["sms_confirmation"].format(
+        reference=reference, unit=callback.unit, number=callback.number, link=link
+    )
+    return to_gsm7(text)
+
+
+def accepted_reply(reference: str, callback: Callback, link: str) -> str:
+    """The answer to an SMS reply that accepted: the same facts, so no second SMS."""
+    text = CONTACT_TEXTS["reply_accepted"].format(
+        reference=reference, unit=callback.unit, number=callback.number, link=link
+    )
+    return to_gsm7(text)
+
+
+def voice_accepted(callback: Callback) -> list[str]:
+    """What the call says after key 1: accepted, the callback number twice, SMS follows."""
+    spelled = spell_number(callback.number)
+    return [
+        CONTACT_TEXTS["voice_accepted"],
+        CONTACT_TEXTS["voice_callback"].format(spelled=spelled),
+        CONTACT_TEXTS["voice_callback_again"].format(spelled=spelled),
+        CONTACT_TEXTS["voice_sms_follows"],
+    ]
+
+
 # --- everything, for the privacy test ----------------------------------------------
 
 
 def every_message(
-    info: PageInfo, link: str, *, other_codes: Sequence[str] = ("M4B9XT",)
+    info: PageInfo,
+    link: str,
+    *,
+    other_codes: Sequence[str] = ("M4B9XT",),
+    callback: Callback = EXAMPLE_CALLBACK,
+    worker_link: str | None = None,
 ) -> list[str]:
     """Every text the product can send to a phone about ``info``, without duplicates.
 
     The SMS and voice page for every purpose, mode, case type and staff count (keeping
     the reference and municipality of ``info``), every reply kind and every voice
-    answer. ``other_codes`` stand in for the worker's other open pages in the replies
-    that list them.
+    answer, and what an accept is confirmed with (``callback`` and ``worker_link``, the
+    step page; ``link`` stands in for it when not given). ``other_codes`` stand in for
+    the worker's other open pages in the replies that list them.
     """
     texts: list[str] = []
     for purpose in ALL_PURPOSES:
@@ -286,4 +367,8 @@ def every_message(
     for kind in ALL_REPLY_KINDS:
         texts.append(reply_text(kind, reference=info.reference, code=info.code, codes=codes))
     texts.extend(voice_answer(kind) for kind in ALL_VOICE_ANSWERS)
+    step_page = worker_link or link
+    texts.append(confirmation_sms(info.reference, callback, step_page))
+    texts.append(accepted_reply(info.reference, callback, step_page))
+    texts.extend(voice_accepted(callback))
     return list(dict.fromkeys(texts))

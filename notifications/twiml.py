@@ -18,7 +18,7 @@ from twilio.twiml.voice_response import (  # type: ignore[import-untyped,unused-
     VoiceResponse,
 )
 
-from notifications.messages import PageInfo, voice_answer, voice_script
+from notifications.messages import Callback, PageInfo, voice_accepted, voice_answer, voice_script
 
 # Amazon Polly's Dutch standard voice; one voice for every sentence, so a worker woken
 # at night hears the same speaker throughout.
@@ -77,12 +77,18 @@ def page_call(info: PageInfo, action_url: str) -> str:
 
 
 def key_answer(
-    result: KeyResult, *, info: PageInfo | None = None, action_url: str | None = None
+    result: KeyResult,
+    *,
+    info: PageInfo | None = None,
+    action_url: str | None = None,
+    callback: Callback | None = None,
 ) -> str:
     """The TwiML answering a key press, once the caller has decided what it meant.
 
     ``repeat`` and ``invalid`` read the page again and need ``info`` and ``action_url``;
     ``closed`` is for a page that is no longer open (answered elsewhere, cancelled).
+    ``accepted`` with a ``callback`` reads the police's callback number, twice, and says
+    an SMS with it follows.
     """
     response = VoiceResponse()
     if result in ("repeat", "invalid"):
@@ -90,6 +96,10 @@ def key_answer(
             raise ValueError(f"key answer {result!r} reads the page again: give info and url")
         lead = voice_answer("invalid") if result == "invalid" else None
         _read_page(response, info, action_url, lead=lead)
+    elif result == "accepted" and callback is not None:
+        for sentence in voice_accepted(callback):
+            _say(response, sentence)
+        response.hangup()
     elif result in ("accepted", "declined", "closed"):
         _say(response, voice_answer(result))
         response.hangup()

@@ -1,21 +1,28 @@
-"""Server-rendered pages (Dutch): the control-room overview of dispatches and on-call."""
+"""Server-rendered pages (Dutch): sign-in and the control-room dashboard.
+
+The dashboard is rendered with the open incidents as they are now; ``dashboard.js``
+then follows the websocket (``/ws``) and keeps the list live.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from api import auth
 from api.deps import AppClock, DbSession, Snapshot, State
+from core import texts
 from core.texts import ASSIGNMENT_NL, CASE_TYPE_NL, LAYER_NL, MODE_NL, PAGING_NL, TEAM_KIND_NL
 from core.timeutil import AMS
-from dispatch import service
+from dispatch import live
 from oncall.phones import display_phone
+from oncall.snapshot import ConfigSnapshot
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
@@ -40,20 +47,37 @@ STATUS_NL = {
 templates.env.globals["STATUS_NL"] = STATUS_NL
 
 
-COOKIE = "samenop_pages"
+def page_labels() -> dict[str, Any]:
+    """Every Dutch label the live pages' scripts need, keyed by what it labels."""
+    return {
+        "stage": texts.STAGE_NL,
+        "outcome": texts.OUTCOME_NL,
+        "action": texts.ACTION_NL,
+        "consult": texts.CONSULT_NL,
+        "handover": texts.HANDOVER_NL,
+        "measure": texts.MEASURE_NL,
+        "paging": PAGING_NL,
+        "assignment": ASSIGNMENT_NL,
+        "case_type": CASE_TYPE_NL,
+        "mode": MODE_NL,
+        "status": STATUS_NL,
+        "alarm": texts.ALARM_NL,
+        "live": texts.LIVE_NL,
+        "misc": texts.PAGE_NL,
+        "error": texts.ACTION_ERROR_NL,
+        "field": texts.FIELD_NL,
+        "problem": texts.VALIDATION_NL,
+    }
 
 
-def _token(key: str) -> str:
-    """What the cookie holds: derived from an API key, never the key itself."""
-    return hmac.new(key.encode(), b"samenop-pages", hashlib.sha256).hexdigest()
-
-
-def _signed_in(request: Request, state: State) -> bool:
-    """Pages are open in the development demo; elsewhere they need an API key once."""
-    if state.settings.environment == "development":
-        return True
-    cookie = request.cookies.get(COOKIE, "")
-    return any(hmac.compare_digest(cookie, _token(key)) for key in state.settings.api_keys)
+def place_names(snapshot: ConfigSnapshot) -> dict[str, str]:
+    """Display names of regions, basisteams and municipalities by id or CBS code."""
+    config = snapshot.config
+    return {
+        **{r.id: r.name for r in config.regions},
+        **{b.id: b.name for b in config.basisteams},
+        **{m.code: m.name for m in config.municipalities},
+    }
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -71,8 +95,8 @@ async def login(request: Request, state: State) -> Response:
         )
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(
-        COOKIE,
-        _token(key),
+        auth.COOKIE,
+        auth.cookie_token(key),
         httponly=True,
         samesite="strict",
         secure=state.settings.environment == "production",
@@ -85,19 +109,35 @@ async def login(request: Request, state: State) -> Response:
 def dashboard(
     request: Request, state: State, session: DbSession, snapshot: Snapshot, clock: AppClock
 ) -> Response:
-    if not _signed_in(request, state):
+    if not auth.signed_in(request.cookies, state):
         return RedirectResponse("/login", status_code=303)
     now = clock.now()
-    dispatches = service.list_dispatches(session=session, limit=50)
+    dispatches = live.open_summaries(session, region_ids=None, basisteam_ids=None, now=now)
+    config = snapshot.config
     teams = []
-    for team in snapshot.config.teams:
+    for team in config.teams:
         oc = snapshot.on_call(team.id, now)
         names = [
             snapshot.people[e.person].name if e.person in snapshot.people else e.person
             for e in oc.entries
         ]
         teams.append({"team": team, "names": names, "entries": oc.entries})
-    return templates.TemplateResponse(
+    filter_regions = []
+    for region in sorted(config.regions, key=lambda r: r.name):
+        basisteams = sorted(
+            (b for b in config.basisteams if b.region == region.id), key=lambda b: b.name
+        )
+        if basisteams:
+            filter_regions.append({"name": region.name, "basisteams": basisteams})
+    labels = page_labels()
+    page_data = {
+        "labels": labels,
+        "places": place_names(snapshot),
+        "people": {p.id: p.name for p in config.people},
+        "teams": {t.id: t.name for t in config.teams},
+        "dispatches": dispatches,
+    }
+    response = templates.TemplateResponse(
         request,
         "dashboard.html",
         {
@@ -105,13 +145,11 @@ def dashboard(
             "teams": teams,
             "now": now,
             "version": snapshot.version,
-            "regions": {r.id: r.name for r in snapshot.config.regions},
-            "people": {p.id: p.name for p in snapshot.config.people},
-            "team_names": {t.id: t.name for t in snapshot.config.teams},
+            "labels": labels,
+            "filter_regions": filter_regions,
             "phones_url": state.settings.demo_phones_url,
-            "places": {
-                **{b.id: b.name for b in snapshot.config.basisteams},
-                **{x.code: x.name for x in snapshot.config.municipalities},
-            },
+            "page_data": page_data,
         },
     )
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -45,8 +45,15 @@ def _render(
     message: str | None = None,
     problem: str | None = None,
     code: int = 200,
+    worker_url: str | None = None,
 ) -> HTMLResponse:
-    context: dict[str, Any] = {"info": info, "state": state, "message": message, "problem": problem}
+    context: dict[str, Any] = {
+        "info": info,
+        "state": state,
+        "message": message,
+        "problem": problem,
+        "worker_url": worker_url,
+    }
     response = templates.TemplateResponse(request, "respond.html", context, status_code=code)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -61,7 +68,8 @@ def _verify(app: AppState, token: str) -> tuple[str | None, str | None]:
         return None, "invalid"
 
 
-def _load(app: AppState, page_id: str) -> tuple[messages.PageInfo, str] | None:
+def _load(app: AppState, page_id: str) -> tuple[messages.PageInfo, str, str | None] | None:
+    """The page's details, its state, and once accepted the worker's step-page link."""
     with app.sessions() as session:
         page = session.get(Page, page_id)
         if page is None:
@@ -69,7 +77,12 @@ def _load(app: AppState, page_id: str) -> tuple[messages.PageInfo, str] | None:
         dispatch = session.get(Dispatch, page.dispatch_id)
         assignment = session.get(Assignment, page.assignment_id)
         assert dispatch is not None and assignment is not None
-        return page_info(dispatch, assignment), _page_state(assignment, dispatch)
+        page_state = _page_state(assignment, dispatch)
+        worker_url = None
+        if page_state == "accepted":
+            accepted_at = assignment.answered_at or app.clock.now()
+            worker_url = app.paging.worker_link(assignment.id, accepted_at)
+        return page_info(dispatch, assignment), page_state, worker_url
 
 
 @router.get("/p/{token}", response_class=HTMLResponse, include_in_schema=False)
@@ -80,11 +93,11 @@ async def link_page(token: str, request: Request, state: State) -> Response:
     loaded = await run_in_threadpool(_load, state, page_id)
     if loaded is None:
         return _render(request, problem="invalid", code=404)
-    info, page_state = loaded
+    info, page_state, worker_url = loaded
     message = None
     if page_state in ("accepted", "declined", "closed"):
         message = messages.reply_text(page_state, reference=info.reference)  # type: ignore[arg-type]
-    return _render(request, info=info, state=page_state, message=message)
+    return _render(request, info=info, state=page_state, message=message, worker_url=worker_url)
 
 
 @router.post("/p/{token}", response_class=HTMLResponse, include_in_schema=False)
@@ -117,12 +130,12 @@ async def link_answer(
         state.paging.waker.arm(result.wake)
     loaded = await run_in_threadpool(_load, state, page_id)
     assert loaded is not None
-    info, page_state = loaded
+    info, page_state, worker_url = loaded
     kind = {"accepted": "accepted", "declined": "declined", "already": "already_answered"}.get(
         result.result, "closed"
     )
     message = messages.reply_text(kind, reference=info.reference)  # type: ignore[arg-type]
-    return _render(request, info=info, state=page_state, message=message)
+    return _render(request, info=info, state=page_state, message=message, worker_url=worker_url)
 
 
 class AnswerBody(BaseModel):
@@ -194,6 +207,7 @@ def answer_assignment(
 
 class PageRead(BaseModel):
     id: str
+    kind: Literal["page", "confirmation"]
     assignment: int
     round: int
     channel: str
@@ -210,7 +224,8 @@ class PageRead(BaseModel):
     "/api/v1/incidents/{dispatch_id}/pages",
     response_model=list[PageRead],
     tags=["paging"],
-    summary="Every page of a dispatch: channel, status, deadlines, provider ids",
+    summary="Every page of a dispatch (and the SMS confirming an accept): channel, status, "
+    "deadlines, provider ids",
 )
 def list_pages(dispatch_id: str, session: DbSession, caller: Caller) -> list[PageRead]:
     dispatch = service.get_dispatch(session=session, dispatch_id=dispatch_id)
@@ -220,11 +235,13 @@ def list_pages(dispatch_id: str, session: DbSession, caller: Caller) -> list[Pag
     rows = session.scalars(
         select(Page)
         .where(Page.dispatch_id == dispatch.id)
-        .order_by(Page.created_at, Page.assignment_id, Page.round, Page.seq)
+        # a confirmation after the pages of its moment ("page" > "confirmation")
+        .order_by(Page.created_at, Page.kind.desc(), Page.assignment_id, Page.round, Page.seq)
     )
     return [
         PageRead(
             id=p.id,
+            kind=p.kind,
             assignment=positions.get(p.assignment_id, 0),
             round=p.round,
             channel=p.channel,

@@ -122,7 +122,7 @@ async def voice_key(page_id: str, request: Request, state: State) -> Response:
             if reply.outcome in ("repeat", "invalid"):
                 body = twiml.key_answer(reply.outcome, info=reply.info, action_url=action)
             else:
-                body = twiml.key_answer(reply.outcome)
+                body = twiml.key_answer(reply.outcome, callback=reply.callback)
             return body, reply.wake
 
         return handle
@@ -176,6 +176,7 @@ async def inbound_sms(request: Request, state: State) -> Response:
                 parsed,
                 state.clock.now(),
                 per_10min=state.settings.sms_replies_per_10min,
+                worker_link=state.paging.worker_link,
             )
             return twiml.sms_reply(result.text), result.wake
 

@@ -2,7 +2,9 @@
 an SMS is answered, a link is tapped; deadlines pass by the test's clock.
 
 Every test ends with the fake's check that no call or SMS went out that the test did
-not expect (the ``stack`` fixture), so a page sent twice fails the test.
+not expect (the ``stack`` fixture), so a page sent twice fails the test. That includes
+the SMS confirming an accept (whom to call, the step page), expected by
+``expect_confirmation``.
 """
 
 from __future__ import annotations
@@ -14,8 +16,15 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
+from core.db import make_session_factory
+from dispatch import contact, delivery, paging
+from dispatch.models import Assignment, Dispatch, Page
+from notifications import links
+from notifications.fake.records import Message
+from notifications.provider import SmsRequest
 from oncall.schemas import ConfigSet
 from tests.api.live import Live, start_live
 from tests.api.test_scenarios import GV_NOORD, incident
@@ -24,6 +33,10 @@ from tests.conftest import BACKENDS
 BRAM = "+31612340102"  # vt-gv office hours, Tue 2026-03-10 before 17:00
 GIJS = "+31612340108"  # gedragswetenschapper on call from 17:00
 DAAN = "+31612340104"  # vt-gv-piket on call from Mon 17:00
+# The police unit on every test incident and its callback number as people read it
+# (tests.api.test_scenarios.incident sends "06 12345678").
+UNIT, CALLBACK = "ACC-01", "06 12345678"
+CALLBACK_SPOKEN = "0 6, 1 2 3 4, 5 6 7 8"
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -60,6 +73,38 @@ def link_in(body: str) -> str:
     return match.group(0)
 
 
+def assignment_id(stack: Live, d: dict[str, Any], position: int) -> int:
+    with make_session_factory(stack.engine)() as s:
+        found = s.scalar(
+            select(Assignment.id).where(
+                Assignment.dispatch_id == d["id"], Assignment.position == position
+            )
+        )
+    assert found is not None
+    return found
+
+
+def assert_step_page(stack: Live, text: str, d: dict[str, Any], position: int) -> str:
+    """``text`` links to the step page of assignment ``position``, and the link works."""
+    match = re.search(r"(https?://\S+)/w/([A-Za-z0-9_-]+)$", text)
+    assert match, text
+    assert match.group(1) == stack.url
+    secret = stack.app_state.settings.link_secret
+    assert links.verify_worker(match.group(2), stack.clock.now(), secret) == assignment_id(
+        stack, d, position
+    )
+    return match.group(2)
+
+
+def expect_confirmation(stack: Live, number: str, d: dict[str, Any], position: int) -> Message:
+    """The SMS after an accept: the reference, whom to call, and the step page."""
+    sms = stack.twilio.expect_sms(number, contains="je hebt geaccepteerd")
+    assert sms.body.startswith(f"Samen op in acuut {d['reference']}: je hebt geaccepteerd.")
+    assert f"Bel politie {UNIT} op {CALLBACK}." in sms.body
+    assert_step_page(stack, sms.body, d, position)
+    return sms
+
+
 # --- voice -----------------------------------------------------------------------
 
 
@@ -74,6 +119,7 @@ def test_accept_by_key_press(stack: Live) -> None:
     assert "Samen op in acuut" in spoken and "Druk 1" in spoken
     assert said and all(u.attrs.get("language") == "nl-NL" for u in said)
     assert call.gather is not None
+    heard = len(stack.fake.call(sid).transcript)
     stack.fake.press(sid, "1")
     stack.settle()
     assert stack.fake.call(sid).status == "completed"
@@ -83,10 +129,24 @@ def test_accept_by_key_press(stack: Live) -> None:
         "accepted",
         "voice",
     )
-    # the SMS that would have followed after a minute is never sent
-    stack.clock.advance(timedelta(minutes=5))
+    # the call reads the police's callback number, twice, and says an SMS follows
+    answer = [u for u in stack.fake.call(sid).transcript[heard:] if u.verb == "Say"]
+    assert len(answer) == 4
+    assert all(u.attrs.get("language") == "nl-NL" for u in answer)
+    spoken = " ".join(u.text for u in answer)
+    assert spoken.startswith("Je hebt de oproep geaccepteerd.")
+    assert spoken.count(CALLBACK_SPOKEN) == 2 and "sms" in spoken
+    expect_confirmation(stack, BRAM, d, 1)
+    # the page's SMS that would have followed after a minute is never sent; nothing
+    # happens either when the hours the confirmation's row is kept for have passed
+    stack.clock.advance(timedelta(hours=13))
     stack.run()
-    assert [p["status"] for p in stack.pages(d["reference"])] == ["accepted", "cancelled"]
+    assert "attempt.expired" not in stack.event_types(d["id"])
+    assert [(p["kind"], p["status"]) for p in stack.pages(d["reference"])] == [
+        ("page", "accepted"),
+        ("page", "cancelled"),
+        ("confirmation", "delivered"),
+    ]
 
 
 def test_decline_by_key_press_calls_the_next_person_at_once(stack: Live) -> None:
@@ -103,7 +163,7 @@ def test_decline_by_key_press_calls_the_next_person_at_once(stack: Live) -> None
 
 
 def test_repeat_key_reads_the_page_again(stack: Live) -> None:
-    office_incident(stack)
+    d = office_incident(stack)
     stack.run()
     sid = call_to(stack, BRAM)
     stack.fake.answer(sid)
@@ -115,6 +175,7 @@ def test_repeat_key_reads_the_page_again(stack: Live) -> None:
     assert stack.fake.call(sid).gather is not None  # still waiting for 1 or 2
     stack.fake.press(sid, "1")
     stack.settle()
+    expect_confirmation(stack, BRAM, d, 1)
 
 
 def test_voicemail_is_not_a_person_the_sms_goes_out_at_once(stack: Live) -> None:
@@ -188,12 +249,18 @@ def sms_first(stack: Live) -> dict[str, Any]:
 def test_sms_reply_accept(stack: Live) -> None:
     d = sms_first(stack)
     [answer] = stack.fake.reply(BRAM, "Ja!")
-    assert answer.startswith("Geaccepteerd") and d["reference"] in answer
+    # the answer says whom to call and links the step page: no confirmation SMS follows
+    assert answer.startswith(f"Geaccepteerd: {d['reference']}. Bel politie {UNIT} op {CALLBACK}.")
+    assert_step_page(stack, answer, d, 1)
     stack.run()
     assert stack.dispatch(d["reference"])["paging_state"] == "accepted"
     assert stack.dispatch(d["reference"])["assignments"][0]["answered_via"] == "sms"
     [again] = stack.fake.reply(BRAM, "ja")
     assert again == f"Je hebt oproep {d['reference']} al beantwoord."
+    stack.clock.advance(timedelta(minutes=5))
+    stack.settle()
+    assert [p["kind"] for p in stack.pages(d["reference"])] == ["page", "page"]
+    assert "confirmation.sent" not in stack.event_types(d["id"])
 
 
 def test_sms_reply_decline_moves_on(stack: Live) -> None:
@@ -223,7 +290,8 @@ def test_sms_reply_ambiguous_asks_for_the_code(stack: Live) -> None:
     assert all(code in answer for code in codes), answer
     assert {stack.dispatch(x["reference"])["paging_state"] for x in (first, second)} == {"respond"}
     [answer] = stack.fake.reply(BRAM, f"ja {second['reference'][3:].lower()}")
-    assert answer.startswith("Geaccepteerd") and second["reference"] in answer
+    assert answer.startswith(f"Geaccepteerd: {second['reference']}. Bel politie {UNIT}")
+    assert_step_page(stack, answer, second, 1)
     stack.run()
     assert stack.dispatch(second["reference"])["paging_state"] == "accepted"
     assert stack.dispatch(first["reference"])["paging_state"] == "respond"
@@ -258,12 +326,95 @@ def test_link_in_the_sms_opens_a_page_that_accepts(stack: Live) -> None:
         assert "Accepteren" not in done.text
     stack.run()
     assert stack.dispatch(d["reference"])["assignments"][0]["answered_via"] == "link"
+    expect_confirmation(stack, BRAM, d, 1)
     forged = url[:-4] + ("AAAA" if not url.endswith("AAAA") else "BBBB")
     with httpx.Client(timeout=10) as phone:
         assert phone.get(forged).status_code == 404
         stack.clock.advance(timedelta(hours=3))
         expired = phone.get(url)
         assert expired.status_code == 410 and "verlopen" in expired.text
+
+
+# --- the confirmation after an accept ----------------------------------------------
+
+
+def confirmation_of(stack: Live, d: dict[str, Any]) -> dict[str, Any]:
+    [found] = [p for p in stack.pages(d["reference"]) if p["kind"] == "confirmation"]
+    return found
+
+
+def test_a_confirmation_that_does_not_arrive_moves_nothing_on(stack: Live) -> None:
+    d = office_incident(stack)
+    stack.fake.sms_fail(BRAM, status="undelivered", error_code="30003")
+    try:
+        stack.run()
+        sid = call_to(stack, BRAM)
+        stack.fake.answer(sid)
+        stack.fake.press(sid, "1")
+        stack.settle()
+        expect_confirmation(stack, BRAM, d, 1)
+        stack.settle()
+        failed = confirmation_of(stack, d)
+        assert failed["status"] == "failed" and "30003" in failed["error"]
+        # the accept stands: nobody else is asked, not now and not at any deadline
+        stack.clock.advance(timedelta(minutes=30))
+        stack.run()
+        done = stack.dispatch(d["reference"])
+        assert done["paging_state"] == "accepted"
+        assert done["assignments"][0]["status"] == "accepted"
+        types = stack.event_types(d["id"])
+        assert types.count("confirmation.failed") == 1
+        assert "assignment.unreached" not in types and "attempt.expired" not in types
+        assert stack.fake.calls(d["assignments"][1]["phone"]) == []
+    finally:
+        stack.fake.sms_ok(BRAM)
+
+
+def test_a_confirmation_outlives_the_process_that_accepted_and_the_one_that_sent_it(
+    stack: Live,
+) -> None:
+    d = office_incident(stack)
+    stack.run()
+    call_to(stack, BRAM)
+    ctx = stack.app_state.paging
+    # The accept commits, and its process dies before it could arm anything: the
+    # confirmation is a row of the same transaction, waiting to be sent.
+    with ctx.sessions() as s, s.begin():
+        accepted = paging.answer(
+            s, assignment_id=assignment_id(stack, d, 1), accept=True, via="api", now=ctx.clock.now()
+        )
+    assert accepted.result == "accepted"
+    waiting = confirmation_of(stack, d)
+    assert (waiting["status"], waiting["round"], waiting["channel"]) == ("scheduled", -1, "sms")
+    # A sender claims it and Twilio takes the SMS; the sender dies before it records the
+    # send, and the delivery receipt is lost on the way.
+    with ctx.sessions() as s, s.begin():
+        claim = delivery._claim(s, waiting["id"], ctx.clock.now())
+        row = s.get(Page, waiting["id"])
+        assert claim is not None and row is not None
+        dispatch = s.get(Dispatch, row.dispatch_id)
+        assert dispatch is not None
+        body = contact.sms(dispatch, ctx.worker_link(row.assignment_id, row.created_at))
+    ctx.provider.send_sms(
+        SmsRequest(
+            page_id=claim.page_id,
+            to=claim.phone,
+            body=body,
+            status_url=f"{stack.url}/lost",
+            validity_seconds=claim.validity_seconds,
+        )
+    )
+    sms = expect_confirmation(stack, BRAM, d, 1)
+    stack.run()
+    assert confirmation_of(stack, d)["status"] == "sending"  # the dead sender's lease holds
+    stack.clock.advance(timedelta(seconds=9))
+    stack.run()  # the lease ran out: Twilio is asked what went out, by the step-page token
+    stack.clock.advance(timedelta(minutes=5))
+    stack.run()
+    recorded = confirmation_of(stack, d)
+    assert (recorded["status"], recorded["provider_id"]) == ("sent", sms.sid)
+    sent = [e.payload for e in stack.events(d["id"]) if e.type == "confirmation.sent"]
+    assert sent == [{**sent[0], "page": waiting["id"], "provider_id": sms.sid, "recovered": True}]
 
 
 # --- two people, consult, exhausted ----------------------------------------------
@@ -281,6 +432,7 @@ def test_two_person_call_out_pages_until_two_accept(stack: Live) -> None:
         stack.fake.press(sid, key)
     stack.settle()
     assert stack.dispatch(d["reference"])["paging_state"] == "respond"
+    expect_confirmation(stack, first, d, 1)  # while the second is still sought
     three = call_to(stack, backup)
     stack.fake.answer(three)
     stack.fake.press(three, "1")
@@ -288,6 +440,7 @@ def test_two_person_call_out_pages_until_two_accept(stack: Live) -> None:
     done = stack.dispatch(d["reference"])
     assert done["paging_state"] == "accepted"
     assert [a["status"] for a in done["assignments"][:3]] == ["accepted", "declined", "accepted"]
+    expect_confirmation(stack, backup, d, 3)
 
 
 def test_consult_is_paged_first_and_the_worker_when_it_agrees(stack: Live) -> None:
@@ -301,10 +454,16 @@ def test_consult_is_paged_first_and_the_worker_when_it_agrees(stack: Live) -> No
     assert stack.fake.calls(DAAN) == []  # not before the consult agrees
     stack.fake.press(sid, "1")
     stack.settle()
+    # the consult's agreement is not a call-out: nobody to call back, no SMS
+    assert CALLBACK_SPOKEN not in " ".join(stack.fake.call(sid).spoken())
     worker = call_to(stack, DAAN)
     stack.fake.answer(worker)
     stack.fake.press(worker, "1")
     stack.settle()
+    assert CALLBACK_SPOKEN in " ".join(stack.fake.call(worker).spoken())
+    position = next(a for a in d["assignments"] if a["phone"] == DAAN)["position"]
+    expect_confirmation(stack, DAAN, d, position)
+    assert stack.fake.messages(GIJS) == []
     types = stack.event_types(d["id"])
     assert types.index("consult.agreed") < types.index("dispatch.accepted")
     assert stack.dispatch(d["reference"])["paging_state"] == "accepted"

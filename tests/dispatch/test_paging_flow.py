@@ -191,9 +191,16 @@ def test_accept_stops_everything_else(
     }
     clock.advance(timedelta(minutes=10))
     run(client)
-    assert sent_to(client) == [("voice", BRAM)]
-    # recorded by the control room, not on a page: the call is ended, the SMS never sent
-    assert [p["status"] for p in pages(client, d["reference"])] == ["cancelled", "cancelled"]
+    # recorded by the control room, not on a page: the call is ended, the page's SMS
+    # never sent; the SMS that goes is the confirmation, with whom to call
+    assert sent_to(client) == [("voice", BRAM), ("sms", BRAM)]
+    confirmation = console(client).records[1].body or ""
+    assert "ACC-01" in confirmation and "06 12345678" in confirmation and "/w/" in confirmation
+    assert [(p["kind"], p["status"]) for p in pages(client, d["reference"])] == [
+        ("page", "cancelled"),
+        ("page", "cancelled"),
+        ("confirmation", "sent"),
+    ]
     assert console(client).hangups == [console(client).records[0].provider_id]
     stored = dispatch(client, d["reference"])
     assert stored["paging_state"] == "accepted"

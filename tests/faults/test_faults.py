@@ -336,3 +336,45 @@ def test_embedded_api_killed_twice_mid_escalation(stack: Stack) -> None:
 
     coordinator = finish_first_step(stack, dispatch)
     assert_once_each(stack, dispatch, coordinator)
+
+
+# --- 4. the confirmation after an accept --------------------------------------------
+
+
+@pytest.mark.postgres
+def test_worker_killed_inside_the_confirmation_request_sends_it_once(stack: Stack) -> None:
+    """The control room records the accept; Twilio takes the confirmation SMS, then every
+    worker dies before the send is recorded. A new worker picks it up when the lease
+    runs out and records the SMS Twilio has (by its receipt or ``find_sent``): the
+    phone sees one confirmation, and escalation carries on as if nothing happened."""
+    up(stack)
+    dispatch = stack.post_incident(incident())
+    wait_for("the call", lambda: stack.calls(BRAM), 10)  # well before the SMS is due
+    stack.delay_creates(60)  # Twilio takes the next create at once; its answer is late
+    r = stack.http.post(f"/api/v1/incidents/{dispatch['reference']}/assignments/1/accept")
+    assert r.status_code == 200 and r.json()["paging_state"] == "accepted", r.text
+    wait_for("the confirmation request to be held", lambda: stack.fake_state()["held"] == 1, 10)
+    for worker in stack.live_workers():  # the RQ job or the sweeper: both die
+        worker.kill()
+    wait_for("the fake to see it go", lambda: stack.fake_state()["held"] == 0, 5)
+    [taken] = stack.sms(BRAM)
+    assert "je hebt geaccepteerd" in taken["body"] and "06 12345678" in taken["body"]
+    assert "/w/" in taken["body"]
+    [confirmation] = [p for p in stack.pages(dispatch["id"]) if p.kind == "confirmation"]
+    assert confirmation.sent_at is None and confirmation.lease_until is not None
+    stack.wait_workers(stack.start_worker())
+
+    def recorded() -> list[dict[str, Any]]:
+        events = stack.events(dispatch["id"])
+        return [e.payload for e in events if e.type == "confirmation.sent"]
+
+    budget = (confirmation.lease_until - datetime.now(UTC)).total_seconds() + REDRIVE_WITHIN
+    [event] = wait_for("the confirmation to be recorded", recorded, max(budget, 1.0))
+    assert event["recovered"] is True and event["provider_id"] == taken["sid"]
+    time.sleep(1.0)  # room for a duplicate to show up
+    assert [m["sid"] for m in stack.sms(BRAM)] == [taken["sid"]]  # the phone saw one
+    [confirmation] = [p for p in stack.pages(dispatch["id"]) if p.kind == "confirmation"]
+    assert confirmation.status in ("sent", "delivered") and confirmation.provider_id == taken["sid"]
+    kinds = Counter(e.type for e in stack.events(dispatch["id"]))
+    assert kinds["confirmation.sent"] == 1 and kinds["attempt.started"] == 1
+    assert kinds["attempt.expired"] == 0 and kinds["dispatch.accepted"] == 1

@@ -15,19 +15,29 @@ from notifications.messages import (
     ALL_MODES,
     ALL_PURPOSES,
     ALL_REPLY_KINDS,
+    EXAMPLE_CALLBACK,
+    UNIT_MAX,
+    Callback,
     PageInfo,
+    accepted_reply,
+    confirmation_sms,
     every_message,
     reply_text,
     sms_body,
     sms_segments,
+    spell_number,
     spell_reference,
     to_gsm7,
+    voice_accepted,
     voice_answer,
     voice_script,
 )
 
 # A realistic link: public base URL plus a 43-character token (see notifications.links).
 LINK = "https://samenop.example.nl/p/" + "A" * 43
+# The worker's step page after an accept: a 32-character token (see notifications.links).
+WORKER_LINK = "https://samenop.example.nl/w/" + "B" * 32
+CALLBACK = Callback(unit="GV-21", number="0900 8844")
 INFO = PageInfo.from_reference(
     "SO-K7Q2ZP", municipality="Rotterdam", case_type="HG", mode="on_scene"
 )
@@ -249,6 +259,17 @@ def test_hangup_and_sms_reply() -> None:
     assert list(ET.fromstring(twiml.sms_reply(None).split("?>", 1)[1])) == []
 
 
+def test_accepted_with_a_callback_reads_the_number_twice_and_hangs_up() -> None:
+    xml = twiml.key_answer("accepted", callback=CALLBACK)
+    root = ET.fromstring(xml.split("?>", 1)[1])
+    assert [c.tag for c in root] == ["Say", "Say", "Say", "Say", "Hangup"]
+    said = [c.text or "" for c in root if c.tag == "Say"]
+    assert said == voice_accepted(CALLBACK)
+    assert sum("0 9 0 0, 8 8 4 4" in s for s in said) == 2
+    assert "sms" in said[-1]
+    assert all(c.attrib["language"] == "nl-NL" for c in root if c.tag == "Say")
+
+
 @pytest.mark.parametrize(
     ("digits", "action"),
     [("1", "accept"), ("2", "decline"), ("9", "repeat"), (" 1 ", "accept"), ("3", "invalid"),
@@ -270,6 +291,8 @@ ALLOWED_FIELDS = {"reference", "code", "municipality", "case_type", "mode", "pur
 
 def test_page_info_holds_only_the_allowed_facts() -> None:
     assert {f.name for f in dataclasses.fields(PageInfo)} == ALLOWED_FIELDS
+    # after an accept: the police unit and its number, the police's own contact
+    assert {f.name for f in dataclasses.fields(Callback)} == {"unit", "number"}
 
 
 @pytest.mark.parametrize("municipality", ["Rotterdam", "'s-Hertogenbosch", None])
@@ -278,17 +301,24 @@ def test_no_message_carries_more_than_reference_place_case_type_mode_and_link(
 ) -> None:
     page = info(municipality=municipality)
     others = ["M4B9XT"]
-    texts = every_message(page, LINK, other_codes=others)
+    texts = every_message(
+        page, LINK, other_codes=others, callback=CALLBACK, worker_link=WORKER_LINK
+    )
     # Some of each kind: 3 purposes x 3 modes x 2 case types x 2 staff SMS pages ...
     assert sum(text.endswith(LINK) for text in texts) == 36
+    # ... and the confirmation SMS and the reply to JA, both with the step page
+    assert sum(text.endswith(WORKER_LINK) for text in texts) == 2
     assert len(texts) > 50
 
     forbidden = ["Kerkstraat", "3011", "Jan", "Vries", "Sanne", "Fatima", "Amrani"]
     forbidden += ["verdachte", "slachtoffer", "kind ", "612345678", "687654321", "34", "31"]
 
-    # Strip what may carry digits by design; what is left may hold only single digits
-    # of the answer instructions ("Druk 1", "JA (1)", "2 open oproepen") and "24/7".
-    allowed_tokens = [LINK, page.reference, spell_reference(page.reference), page.code, *others]
+    # Strip what may carry digits by design (the police's unit and callback number
+    # among them); what is left may hold only single digits of the answer instructions
+    # ("Druk 1", "JA (1)", "2 open oproepen") and "24/7".
+    allowed_tokens = [LINK, WORKER_LINK, page.reference, spell_reference(page.reference)]
+    allowed_tokens += [page.code, *others, CALLBACK.unit, spell_number(CALLBACK.number)]
+    allowed_tokens += [CALLBACK.number]
     for text in texts:
         for word in forbidden:
             assert word.lower() not in text.lower(), (word, text)
@@ -321,9 +351,69 @@ def test_every_sentence_twiml_speaks_is_in_every_message() -> None:
             twiml.key_answer("repeat", info=page, action_url=url),
             twiml.key_answer("invalid", info=page, action_url=url),
             twiml.key_answer("accepted"),
+            twiml.key_answer("accepted", callback=EXAMPLE_CALLBACK),
             twiml.key_answer("declined"),
             twiml.key_answer("closed"),
         ]
         for xml in documents:
             for say in _says(xml):
                 assert say.text in texts
+
+
+# --- after an accept: whom to call, and the step page ---------------------------------
+
+
+def test_confirmation_sms_says_reference_unit_number_and_step_page() -> None:
+    body = confirmation_sms("SO-K7Q2ZP", CALLBACK, WORKER_LINK)
+    assert body == (
+        "Samen op in acuut SO-K7Q2ZP: je hebt geaccepteerd. Bel politie GV-21 op 0900 8844. "
+        f"Je stappen: {WORKER_LINK}"
+    )
+    reply = accepted_reply("SO-K7Q2ZP", CALLBACK, WORKER_LINK)
+    assert reply.startswith("Geaccepteerd: SO-K7Q2ZP.")
+    assert "GV-21" in reply and "0900 8844" in reply and reply.endswith(WORKER_LINK)
+
+
+def test_confirmations_fit_two_gsm7_segments_with_the_longest_unit() -> None:
+    longest = Callback(unit="Ü" + "x" * (UNIT_MAX - 1), number="+44 20 7946 0958")
+    for text in (
+        confirmation_sms("SO-K7Q2ZP", longest, WORKER_LINK),
+        accepted_reply("SO-K7Q2ZP", longest, WORKER_LINK),
+    ):
+        assert to_gsm7(text) == text
+        assert sms_segments(text) <= 2
+
+
+@pytest.mark.parametrize(
+    ("number", "spelled"),
+    [
+        ("06 12345678", "0 6, 1 2 3 4, 5 6 7 8"),
+        ("0900 8844", "0 9 0 0, 8 8 4 4"),
+        ("088 123 4567", "0 8 8, 1 2 3, 4 5 6 7"),
+        ("+44 20 7946 0958", "+ 4 4, 2 0, 7 9 4 6, 0 9 5 8"),
+    ],
+)
+def test_spell_number_reads_digit_by_digit_in_groups(number: str, spelled: str) -> None:
+    assert spell_number(number) == spelled
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"unit": ""},
+        {"unit": "GV-21\nJan de Vries"},
+        {"unit": "x" * (UNIT_MAX + 1)},
+        {"number": "bel Jan"},
+        {"number": "12"},
+    ],
+)
+def test_callback_refuses_what_is_not_a_unit_or_number(changes: dict[str, str]) -> None:
+    with pytest.raises(ValueError):
+        dataclasses.replace(CALLBACK, **changes)
+
+
+def test_callback_from_the_feed_keeps_the_unit_on_one_line() -> None:
+    made = Callback.from_feed("  GV-21\t\n noord\x07 ", "06 12345678")
+    assert made == Callback(unit="GV-21 noord", number="06 12345678")
+    assert len(Callback.from_feed("y" * 100, "0900 8844").unit) == UNIT_MAX
+    assert Callback.from_feed(" \x07 ", "0900 8844").unit == "(eenheid onbekend)"

@@ -1,0 +1,162 @@
+"""The joint response through the API: the control room and the accepted worker record
+each step (see ``dispatch.lifecycle`` for the rules) and get the live summary back.
+
+Errors name the rule: 403 when the role may never do this, 409 when it is not allowed
+now, 422 when a field is missing or invalid (the field is named). Repeating the action
+that produced the current state answers 200 with the current state and writes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Request, status
+from sqlalchemy.orm import Session
+
+from api import auth
+from api.deps import AppClock, DbSession, State
+from api.state import AppState
+from dispatch import live, progress, service
+from dispatch.lifecycle import TransitionError
+from dispatch.models import Assignment
+from dispatch.schemas import ActionIn, action_data
+from notifications import links
+
+router = APIRouter(tags=["lifecycle"])
+
+_STATUS = {
+    "forbidden_role": status.HTTP_403_FORBIDDEN,
+    "invalid_transition": status.HTTP_409_CONFLICT,
+    "invalid_data": 422,
+}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    403: {"description": "This role may not record this action (the rule is named)"},
+    409: {
+        "description": "Not allowed in the current stage or with the facts recorded: "
+        '{"detail": {"error": "invalid_transition", "action", "stage", "message"}}'
+    },
+    422: {"description": "Invalid body; each bad field is named"},
+}
+
+
+async def control_room(
+    request: Request,
+    state: State,
+    x_api_key: Annotated[str | None, Header(description="API key of the calling system")] = None,
+) -> str:
+    """The control room: an API key, or the dashboard's sign-in cookie."""
+    viewer = auth.control_room(request.cookies, x_api_key, state)
+    if viewer is None:
+        raise HTTPException(
+            status_code=status.HTTP_401_UNAUTHORIZED,
+            detail="missing or unknown API key (header X-API-Key), or sign in to the dashboard",
+            headers={"WWW-Authenticate": "ApiKey"},
+        )
+    return viewer.name
+
+
+ControlRoom = Annotated[str, Depends(control_room)]
+
+
+def _act(
+    session: Session,
+    state: AppState,
+    *,
+    dispatch_id: str,
+    body: Any,
+    role: str,
+    assignment_id: int | None,
+    by: str | None,
+) -> dict[str, Any]:
+    now = state.clock.now()
+    try:
+        result = progress.act(
+            session,
+            dispatch_id=dispatch_id,
+            action=body.action,
+            role=role,
+            assignment_id=assignment_id,
+            data=action_data(body),
+            now=now,
+            by=by,
+        )
+    except TransitionError as exc:
+        session.rollback()
+        detail: dict[str, Any] = {
+            "error": exc.code,
+            "action": exc.action,
+            "stage": exc.stage,
+            "message": exc.message,
+        }
+        if exc.code == "forbidden_role":
+            detail["role"] = role
+        raise HTTPException(_STATUS.get(exc.code, 409), detail=detail) from exc
+    except LookupError as exc:
+        session.rollback()
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
+    session.commit()
+    if result.wake:
+        state.paging.waker.arm(result.wake)
+    return live.summaries(session, [dispatch_id], state.clock.now())[dispatch_id]
+
+
+@router.post(
+    "/api/v1/incidents/{dispatch_id}/actions",
+    summary="Record a step of the joint response (control room)",
+    responses={404: {"description": "No such incident or dispatch"}, **_ERRORS},
+)
+def incident_action(
+    dispatch_id: str,
+    body: ActionIn,
+    session: DbSession,
+    state: State,
+    clock: AppClock,
+    caller: ControlRoom,
+) -> dict[str, Any]:
+    """Look up by dispatch id, incident id or reference. Answers the live summary."""
+    dispatch = service.get_dispatch(session=session, dispatch_id=dispatch_id)
+    if dispatch is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no dispatch '{dispatch_id}'")
+    return _act(
+        session,
+        state,
+        dispatch_id=dispatch.id,
+        body=body,
+        role="control_room",
+        assignment_id=None,
+        by=caller,
+    )
+
+
+@router.post(
+    "/w/{token}/actions",
+    summary="Record a step of the joint response (the accepted worker, by its link)",
+    responses={
+        404: {"description": "Unknown link"},
+        410: {"description": "The link has expired"},
+        **_ERRORS,
+    },
+)
+def worker_action(token: str, body: ActionIn, session: DbSession, state: State) -> dict[str, Any]:
+    """The worker's own assignment comes from the token; the summary leaves out other
+    workers' phone numbers."""
+    try:
+        assignment_id = links.verify_worker(token, state.clock.now(), state.settings.link_secret)
+    except links.WorkerLinkExpired as exc:
+        raise HTTPException(status.HTTP_410_GONE, detail="this link has expired") from exc
+    except links.LinkInvalid as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="unknown link") from exc
+    assignment = session.get(Assignment, assignment_id)
+    if assignment is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="unknown link")
+    position = assignment.position
+    summary = _act(
+        session,
+        state,
+        dispatch_id=assignment.dispatch_id,
+        body=body,
+        role="worker",
+        assignment_id=assignment_id,
+        by=f"assignment:{assignment_id}",
+    )
+    return live.for_role(summary, "worker", position)

@@ -1,0 +1,250 @@
+"""Live summaries of dispatches: what the dashboard, the worker page and the stream show.
+
+One summary per dispatch, JSON-ready (datetimes as ISO strings in UTC). The number of
+queries is the same however many dispatches are asked for: dispatches with their
+incidents, their assignments, the pages that may raise an alarm, the time paging gave
+up, and the names of the teams and people involved, each in one query.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from core.texts import ALARM_NL
+from dispatch.models import Assignment, Dispatch, Event, Incident, Page
+from oncall.models import Person, Team
+
+UNANSWERED_AFTER = timedelta(minutes=3)
+RECENTLY_CLOSED = timedelta(hours=2)
+_WAITING = ("sent", "delivered", "answered")  # out to the phone, no answer yet
+_PAGING = ("consult", "respond")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def summaries(session: Session, dispatch_ids: Sequence[str], now: datetime) -> dict[str, dict]:
+    """Summaries by dispatch id; ids not found are left out."""
+    ids = list(dict.fromkeys(dispatch_ids))
+    if not ids:
+        return {}
+    session.flush()  # the caller's own changes first: the reads below refresh from the rows
+    rows = session.execute(
+        select(Dispatch, Incident)
+        .join(Incident, Dispatch.incident_id == Incident.id)
+        .where(Dispatch.id.in_(ids))
+        .execution_options(populate_existing=True)
+    ).all()
+    if not rows:
+        return {}
+    found = [d.id for d, _ in rows]
+    assignments: dict[str, list[Assignment]] = defaultdict(list)
+    for a in session.scalars(
+        select(Assignment)
+        .where(Assignment.dispatch_id.in_(found))
+        .order_by(Assignment.dispatch_id, Assignment.position)
+        .execution_options(populate_existing=True)
+    ):
+        assignments[a.dispatch_id].append(a)
+    waiting = _waiting_pages(session, [d.id for d, _ in rows if d.paging_state in _PAGING], now)
+    gave_up = _gave_up(session, [d.id for d, _ in rows if d.paging_state == "no_responder"])
+    names = _names(session, [a for group in assignments.values() for a in group])
+    out: dict[str, dict] = {}
+    for dispatch, incident in rows:
+        out[dispatch.id] = _summary(
+            dispatch,
+            incident,
+            assignments.get(dispatch.id, []),
+            waiting.get(dispatch.id, {}),
+            gave_up.get(dispatch.id),
+            names,
+            now,
+        )
+    return out
+
+
+def open_summaries(
+    session: Session,
+    *,
+    region_ids: set[str] | None,
+    basisteam_ids: set[str] | None,
+    limit: int = 200,
+    now: datetime,
+) -> list[dict]:
+    """Open dispatches (and those closed in the last two hours), newest first.
+
+    ``None`` means no filter on that field; with both given, a dispatch in either the
+    regions or the basisteams is included.
+    """
+    query = (
+        select(Dispatch.id)
+        .join(Incident, Dispatch.incident_id == Incident.id)
+        .where(or_(Dispatch.stage != "closed", Dispatch.closed_at >= now - RECENTLY_CLOSED))
+        .order_by(Dispatch.created_at.desc(), Dispatch.id.desc())
+        .limit(limit)
+    )
+    area = []
+    if region_ids is not None:
+        area.append(Dispatch.region_id.in_(sorted(region_ids)))
+    if basisteam_ids is not None:
+        area.append(Incident.basisteam_id.in_(sorted(basisteam_ids)))
+    if area:
+        query = query.where(or_(*area))
+    ids = list(session.scalars(query))
+    found = summaries(session, ids, now)
+    return [found[i] for i in ids if i in found]
+
+
+def for_role(summary: dict, role: str, assignment_position: int | None) -> dict:
+    """The view a role may see: a worker does not get other workers' phone numbers."""
+    if role != "worker":
+        return summary
+    view = dict(summary)
+    view["assignments"] = [
+        a if a["position"] == assignment_position else {**a, "phone": None}
+        for a in summary["assignments"]
+    ]
+    return view
+
+
+def _waiting_pages(
+    session: Session, dispatch_ids: list[str], now: datetime
+) -> dict[str, dict[int, datetime]]:
+    """Per dispatch, per assignment id: since when a page waits for an answer too long."""
+    out: dict[str, dict[int, datetime]] = defaultdict(dict)
+    if not dispatch_ids:
+        return out
+    rows = session.execute(
+        select(Page.dispatch_id, Page.assignment_id, func.min(Page.sent_at))
+        .where(
+            Page.dispatch_id.in_(dispatch_ids),
+            Page.kind == "page",  # not the confirmation SMS after an accept
+            Page.status.in_(_WAITING),
+            Page.sent_at <= now - UNANSWERED_AFTER,
+        )
+        .group_by(Page.dispatch_id, Page.assignment_id)
+    ).all()
+    for dispatch_id, assignment_id, since in rows:
+        if since is not None:
+            out[dispatch_id][assignment_id] = since
+    return out
+
+
+def _gave_up(session: Session, dispatch_ids: list[str]) -> dict[str, datetime]:
+    """When paging found nobody, per dispatch."""
+    if not dispatch_ids:
+        return {}
+    rows = session.execute(
+        select(Event.dispatch_id, func.max(Event.created_at))
+        .where(Event.dispatch_id.in_(dispatch_ids), Event.type == "dispatch.no_responder")
+        .group_by(Event.dispatch_id)
+    ).all()
+    return {dispatch_id: at for dispatch_id, at in rows if dispatch_id is not None}
+
+
+def _names(session: Session, assignments: list[Assignment]) -> dict[tuple[str, str], str]:
+    teams = {a.team_id for a in assignments}
+    people = {a.person_id for a in assignments if a.person_id}
+    out: dict[tuple[str, str], str] = {}
+    if teams:
+        for id_, name in session.execute(select(Team.id, Team.name).where(Team.id.in_(teams))):
+            out[("team", id_)] = name
+    if people:
+        for id_, name in session.execute(
+            select(Person.id, Person.name).where(Person.id.in_(people))
+        ):
+            out[("person", id_)] = name
+    return out
+
+
+def _summary(
+    d: Dispatch,
+    incident: Incident,
+    assignments: list[Assignment],
+    waiting: dict[int, datetime],
+    gave_up: datetime | None,
+    names: dict[tuple[str, str], str],
+    now: datetime,
+) -> dict[str, Any]:
+    alarms: list[dict[str, Any]] = []
+    if d.stage != "closed":
+        if d.paging_state == "no_responder":
+            expectation = (d.plan or {}).get("expectation") or {}
+            alarms.append(
+                {
+                    "kind": "no_responder",
+                    "since": _iso(gave_up or d.updated_at),
+                    "message": ALARM_NL["no_responder"]
+                    .format(expectation=expectation.get("text") or "")
+                    .strip(),
+                }
+            )
+        if d.paging_state in _PAGING:
+            for a in assignments:
+                since = waiting.get(a.id)
+                if since is None:
+                    continue
+                who = names.get(("person", a.person_id or "")) or names.get(
+                    ("team", a.team_id), a.team_id
+                )
+                minutes = int((now - since).total_seconds() // 60)
+                alarms.append(
+                    {
+                        "kind": "unanswered",
+                        "since": _iso(since),
+                        "assignment": a.position,
+                        "message": ALARM_NL["unanswered"].format(who=who, minutes=minutes),
+                    }
+                )
+    return {
+        "id": d.id,
+        "reference": d.reference,
+        "region": d.region_id,
+        "basisteam": incident.basisteam_id,
+        "municipality": incident.municipality_code,
+        "case_type": incident.case_type,
+        "mode": d.mode,
+        "status": d.status,
+        "paging_state": d.paging_state,
+        "stage": d.stage,
+        "outcome": d.outcome,
+        "reported_at": _iso(incident.reported_at),
+        "received_at": _iso(incident.received_at),
+        "stage_at": _iso(d.stage_at),
+        "safe_at": _iso(d.safe_at),
+        "consult_kind": d.consult_kind,
+        "consult_at": _iso(d.consult_at),
+        "arrived_at": _iso(d.arrived_at),
+        "police_left_at": _iso(d.police_left_at),
+        "closed_at": _iso(d.closed_at),
+        "agreements": d.agreements,
+        "handover": d.handover,
+        "police_unit": incident.police_unit,
+        "police_callback": incident.police_callback,
+        "assignments": [
+            {
+                "position": a.position,
+                "purpose": a.purpose,
+                "team": a.team_id,
+                "team_name": names.get(("team", a.team_id)),
+                "person": a.person_id,
+                "person_name": names.get(("person", a.person_id)) if a.person_id else None,
+                "phone": a.phone,
+                "status": a.status,
+                "answered_at": _iso(a.answered_at),
+                "answered_via": a.answered_via,
+                "eta_at": _iso(a.eta_at),
+                "enroute_at": _iso(a.enroute_at),
+                "arrived_at": _iso(a.arrived_at),
+            }
+            for a in assignments
+        ],
+        "alarms": alarms,
+    }
