@@ -117,7 +117,7 @@ def for_role(summary: dict, role: str, assignment_position: int | None) -> dict:
 def _waiting_pages(
     session: Session, dispatch_ids: list[str], now: datetime
 ) -> dict[str, dict[int, datetime]]:
-    """Per dispatch, per assignment id: since when a page waits for an answer too long."""
+    """Per dispatch, per assignment id: since when a page has waited for an answer."""
     out: dict[str, dict[int, datetime]] = defaultdict(dict)
     if not dispatch_ids:
         return out
@@ -127,7 +127,7 @@ def _waiting_pages(
             Page.dispatch_id.in_(dispatch_ids),
             Page.kind == "page",  # not the confirmation SMS after an accept
             Page.status.in_(_WAITING),
-            Page.sent_at <= now - UNANSWERED_AFTER,
+            Page.sent_at <= now,
         )
         .group_by(Page.dispatch_id, Page.assignment_id)
     ).all()
@@ -189,7 +189,7 @@ def _summary(
         if d.paging_state in _PAGING:
             for a in assignments:
                 since = waiting.get(a.id)
-                if since is None:
+                if since is None or now - since < UNANSWERED_AFTER:
                     continue
                 who = names.get(("person", a.person_id or "")) or names.get(
                     ("team", a.team_id), a.team_id
@@ -243,8 +243,12 @@ def _summary(
                 "eta_at": _iso(a.eta_at),
                 "enroute_at": _iso(a.enroute_at),
                 "arrived_at": _iso(a.arrived_at),
+                # A page out to this phone without an answer since then (the dashboard
+                # raises the "unanswered" alarm itself when no event comes in between).
+                "waiting_since": _iso(waiting.get(a.id)) if d.paging_state in _PAGING else None,
             }
             for a in assignments
         ],
+        "unanswered_after_seconds": int(UNANSWERED_AFTER.total_seconds()),
         "alarms": alarms,
     }

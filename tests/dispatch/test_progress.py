@@ -411,7 +411,11 @@ def test_alarms_and_open_summaries(
     at(clock, "2026-03-10T16:59")
     d = post(client, basisteam=GV_NOORD, reported_at="2026-03-10T16:59")
     run(client)
-    assert live.summaries(session, [d["id"]], clock.now())[d["id"]]["alarms"] == []
+    before = live.summaries(session, [d["id"]], clock.now())[d["id"]]
+    assert before["alarms"] == []
+    # The page's start is there for the dashboard to raise the alarm by itself in time.
+    assert before["assignments"][0]["waiting_since"] == clock.now().isoformat()
+    assert before["unanswered_after_seconds"] == 180
     clock.advance(timedelta(minutes=3))
     [alarm] = live.summaries(session, [d["id"]], clock.now())[d["id"]]["alarms"]
     assert alarm["kind"] == "unanswered" and alarm["assignment"] == 1
