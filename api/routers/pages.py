@@ -135,6 +135,8 @@ def dashboard(
         "places": place_names(snapshot),
         "people": {p.id: p.name for p in config.people},
         "teams": {t.id: t.name for t in config.teams},
+        # an incident may name only its municipality: the filter finds its basisteam
+        "basisteam_of": {m: b.id for b in config.basisteams for m in b.municipalities},
         "dispatches": dispatches,
     }
     response = templates.TemplateResponse(

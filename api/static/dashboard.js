@@ -12,7 +12,7 @@
   var DATA = S.pageData("dashboard-data");
   var L = DATA.labels;
   var CLOSED_KEEP_MS = 2 * 3600 * 1000; // closed incidents stay in view this long
-  var UNANSWERED_MS = 3 * 60 * 1000;
+  var UNANSWERED_S = 180; // when a summary does not say (unanswered_after_seconds)
   var FINISHED_PAGING = { accepted: 1, no_responder: 1, partial: 1 };
 
   var incidents = new Map(); // dispatch id -> summary
@@ -44,6 +44,10 @@
     );
   }
 
+  function basisteamOf(d) {
+    return d.basisteam || (DATA.basisteam_of || {})[d.municipality] || "";
+  }
+
   function teamName(a) {
     return a.team_name || DATA.teams[a.team] || a.team || "";
   }
@@ -69,9 +73,10 @@
     });
     var open = d.stage !== "closed" && !FINISHED_PAGING[d.paging_state];
     if (open) {
+      var limit = (d.unanswered_after_seconds || UNANSWERED_S) * 1000;
       (d.assignments || []).forEach(function (a) {
-        var sent = a.status === "paging" && a.paged_at;
-        if (sent && !unanswered[a.position] && nowMs - Date.parse(sent) > UNANSWERED_MS) {
+        var sent = a.waiting_since;
+        if (sent && !unanswered[a.position] && nowMs - Date.parse(sent) >= limit) {
           unanswered[a.position] = sent;
         }
       });
@@ -91,8 +96,10 @@
     return alarms;
   }
 
-  function rowKey(d, alarms) {
-    return JSON.stringify(d) + JSON.stringify(alarms);
+  // A row is rebuilt when its summary was replaced (every event brings a new object) or
+  // its alarms changed with the time.
+  function stale(row, d, alarms) {
+    return !row || row.summary !== d || row.alarms !== JSON.stringify(alarms);
   }
 
   // --- rendering ------------------------------------------------------------------
@@ -143,7 +150,7 @@
       "li",
       {
         class: "assignment-" + a.status,
-        dataset: { position: String(a.position), status: a.status },
+        dataset: { position: String(a.position), status: a.status, waiting: a.waiting_since || "" },
       },
       a.purpose === "consult" ? L.misc.consult_prefix + " " : null,
       personName(a),
@@ -210,7 +217,8 @@
 
   function buildRow(d, alarms) {
     var area = place(d.municipality) || place(d.basisteam) || "—";
-    var sub = [d.municipality && d.basisteam ? place(d.basisteam) : null, place(d.region)]
+    var team = basisteamOf(d);
+    var sub = [d.municipality && team ? place(team) : null, place(d.region)]
       .filter(Boolean)
       .join(" · ");
     var kind = label("case_type", d.case_type);
@@ -230,7 +238,7 @@
           reference: d.reference,
           paging: d.paging_state || "",
           stage: d.stage || "melding",
-          basisteam: d.basisteam || "",
+          basisteam: basisteamOf(d),
         },
       },
       el("td", { class: "reference" }, el("code", { text: d.reference })),
@@ -280,15 +288,14 @@
     var shown = 0;
     list.forEach(function (d) {
       var alarms = alarmsOf(d, nowMs);
-      var key = rowKey(d, alarms);
       var row = rows.get(d.id);
-      if (!row || row.key !== key) {
+      if (stale(row, d, alarms)) {
         var tr = buildRow(d, alarms);
         if (row) row.tr.replaceWith(tr);
-        row = { key: key, tr: tr };
+        row = { summary: d, alarms: JSON.stringify(alarms), tr: tr };
         rows.set(d.id, row);
       }
-      var visible = !wanted || d.basisteam === wanted;
+      var visible = !wanted || basisteamOf(d) === wanted;
       row.tr.hidden = !visible;
       if (visible) shown += 1;
       tbody.appendChild(row.tr); // moves it into sorted place
@@ -327,7 +334,7 @@
       var changed = false;
       rows.forEach(function (row, id) {
         var d = incidents.get(id);
-        if (d && row.key !== rowKey(d, alarmsOf(d, nowMs))) changed = true;
+        if (d && stale(row, d, alarmsOf(d, nowMs))) changed = true;
       });
       if (changed) render();
     }

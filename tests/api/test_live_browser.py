@@ -191,9 +191,11 @@ def stack(tmp_path: Path, example_config: ConfigSet) -> Iterator[Stack]:
         s.close()
 
 
-def open_dashboard(browser: Browser, stack: Stack) -> Page:
+def open_dashboard(browser: Browser, stack: Stack, *, clock: bool = False) -> Page:
     context = browser.new_context(timezone_id="Europe/Amsterdam", locale="nl-NL")
     page = context.new_page()
+    if clock:
+        page.clock.install()  # the test can move the page's time forward
     page.goto(stack.base + "/")
     page.fill("#key", KEY)
     page.click("button[type=submit]")
@@ -240,8 +242,13 @@ def test_incident_appears_within_a_second_and_the_filter_follows_live(
     other = stack.post("A-2", basisteam="ijmond", persons=[{"role": "victim", "age": 19}])
     page.wait_for_selector(row(page, other["reference"]), state="visible")
     assert tr.is_hidden()
+    # an incident that names only its municipality is found under its basisteam
+    page.select_option("#basisteam-filter", "gooi-en-vechtstreek-zuid")
+    hilversum = stack.post("A-3", basisteam=None, municipality="Hilversum")
+    page.wait_for_selector(row(page, hilversum["reference"]), state="visible")
+    assert tr.is_hidden() and page.locator(row(page, other["reference"])).is_hidden()
     page.select_option("#basisteam-filter", "")
-    assert tr.is_visible() and page.locator("#count").inner_text() == "2"
+    assert tr.is_visible() and page.locator("#count").inner_text() == "3"
 
 
 def test_acceptance_on_the_phone_updates_the_dashboard(browser: Browser, stack: Stack) -> None:
@@ -269,6 +276,28 @@ def test_nobody_answering_raises_a_red_alarm(browser: Browser, stack: Stack) -> 
     assert alarm.inner_text().startswith("Niemand bereikt.")
     assert "telefonisch consult" in alarm.inner_text()  # what the police can expect
     assert alarm.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(179, 38, 30)"
+
+
+def test_unanswered_page_raises_its_alarm_on_time(browser: Browser, stack: Stack) -> None:
+    """No event comes when a page has waited three minutes: the page itself notices."""
+    page = open_dashboard(browser, stack, clock=True)
+    d = stack.post("F-1")
+    bram = row(page, d["reference"]) + " li[data-position='1']"
+    page.wait_for_selector(bram + ":not([data-waiting=''])")  # the call went out
+    assert page.locator(row(page, d["reference"]) + " .alarm").count() == 0
+    page.clock.fast_forward("02:30")
+    page.wait_for_timeout(1_200)
+    assert page.locator(row(page, d["reference"]) + " .alarm").count() == 0
+    page.clock.fast_forward("00:45")
+    alarm = page.locator(row(page, d["reference"]) + " .alarm")
+    alarm.wait_for()
+    assert alarm.get_attribute("data-kind") == "unanswered"
+    assert alarm.get_attribute("role") == "alert"
+    assert alarm.inner_text().startswith("Oproep aan Bram Visser al 3 min niet beantwoord.")
+    # the call is answered: the alarm goes with the event that says so
+    stack.accept_by_phone(BRAM)
+    page.wait_for_selector(row(page, d["reference"], paging="accepted"))
+    assert page.locator(row(page, d["reference"]) + " .alarm").count() == 0
 
 
 def test_restarted_server_dashboard_catches_up_without_reload(
