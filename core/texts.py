@@ -292,7 +292,8 @@ MEASURE_NL: dict[str, str] = {
     "other": "anders",
 }
 ALARM_NL: dict[str, str] = {
-    "no_responder": "Niemand bereikt. {expectation}",
+    "no_responder": "Niemand bereikt.",
+    "no_responder_expect": "Niemand bereikt. Verwachting: {expectation}",
     "unanswered": "Oproep aan {who} al {minutes} min niet beantwoord.",
 }
 

@@ -181,9 +181,11 @@ def _summary(
                 {
                     "kind": "no_responder",
                     "since": _iso(gave_up or d.updated_at),
-                    "message": ALARM_NL["no_responder"]
-                    .format(expectation=expectation.get("text") or "")
-                    .strip(),
+                    "message": (
+                        ALARM_NL["no_responder_expect"].format(expectation=expectation["text"])
+                        if expectation.get("text")
+                        else ALARM_NL["no_responder"]
+                    ),
                 }
             )
         if d.paging_state in _PAGING:

@@ -234,6 +234,13 @@ def intake(
     }
     basisteam, municipality = resolve_area(snapshot, data.basisteam, data.municipality)
     incident["basisteam_id"], incident["municipality_code"] = basisteam, municipality
+    if basisteam is None and municipality is not None:
+        # Only a municipality was given: file the incident under its basisteam when it
+        # has exactly one, so dashboards and streams filtered by basisteam see it. (The
+        # pairing facts keep what the feed said; the rules already match municipalities.)
+        teams = snapshot.municipality_basisteams.get(municipality, frozenset())
+        if len(teams) == 1:
+            incident["basisteam_id"] = next(iter(teams))
     try:
         # Insert first: the unique (source, external_id) constraint is the idempotency
         # check, so the common case costs no extra read.

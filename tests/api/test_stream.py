@@ -153,6 +153,14 @@ def test_subscriptions_filter_by_basisteam_and_incident(stack: Live) -> None:
         got = events_until(team_ws, len(stack.events(ours["id"])))
         assert {m["event"]["dispatch_id"] for m in got} == {ours["id"]}
         assert elsewhere["id"] not in {m["event"]["dispatch_id"] for m in got}
+    # An incident that names only a municipality is filed under its one basisteam.
+    with connect(url_team.replace("after=0", f"after={got[-1]['id']}")) as team_ws:
+        assert receive(team_ws)["type"] == "caught_up"
+        body = incident(municipality="GM0376", reported_at="2026-03-10T16:59")
+        by_place = stack.post(**body)
+        message = receive(team_ws)
+        assert message["event"]["dispatch_id"] == by_place["id"]
+        assert message["dispatch"]["basisteam"] == GV_NOORD
     with connect(ws_url(stack.url, key=API_KEY, incident=elsewhere["id"], after=0)) as one:
         replay = events_until(one, len(stack.events(elsewhere["id"])))
         assert {m["event"]["dispatch_id"] for m in replay} == {elsewhere["id"]}
