@@ -293,7 +293,7 @@ MEASURE_NL: dict[str, str] = {
 }
 ALARM_NL: dict[str, str] = {
     "no_responder": "Niemand bereikt.",
-    "no_responder_expect": "Niemand bereikt. Verwachting: {expectation}",
+    "no_responder_expect": "Niemand bereikt: {expectation}",
     "unanswered": "Oproep aan {who} al {minutes} min niet beantwoord.",
 }
 

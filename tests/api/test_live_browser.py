@@ -273,7 +273,7 @@ def test_nobody_answering_raises_a_red_alarm(browser: Browser, stack: Stack) -> 
     alarm.wait_for(timeout=15_000)
     assert alarm.get_attribute("role") == "alert"
     assert alarm.get_attribute("data-kind") == "no_responder"
-    assert alarm.inner_text().startswith("Niemand bereikt.")
+    assert alarm.inner_text().startswith("Niemand bereikt: verwacht")
     assert "telefonisch consult" in alarm.inner_text()  # what the police can expect
     assert alarm.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(179, 38, 30)"
 
