@@ -9,18 +9,17 @@ import json
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-import redis
 from sqlalchemy import select
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from api.app import create_app
-from core.settings import Settings
 from dispatch.models import Assignment
 from notifications import links
 from notifications.fake.server import ServerThread
@@ -200,90 +199,77 @@ def test_a_worker_token_follows_only_its_own_incident(stack: Live) -> None:
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
 
 
-def test_two_api_processes_share_events_through_redis(live: Live) -> None:
-    live.clean()
-    live.at("2026-03-10T16:59")
-    name = f"t{uuid.uuid4().hex[:10]}"
-    settings: Settings = live.app_state.settings.model_copy(
-        # A fallback poll far longer than the test: only Redis can wake process b.
-        update={
-            "redis_url": REDIS_URL,
-            "queue_name": name,
-            "delivery": "inline",
-            "stream_poll_seconds": 30.0,
-        }
+@contextmanager
+def served(live: Live, port: int | None = None, **settings: Any) -> Iterator[str]:
+    """Another API process on the live stack's database (a thread with its own app,
+    engine and hub), with some settings changed; yields its URL."""
+    app = create_app(
+        live.app_state.settings.model_copy(update=settings), clock=live.clock, run_delivery=False
     )
-    servers = []
+    port = port or free_port()
+    server = ServerThread(app, "127.0.0.1", port, lifespan="on")
+    server.start()
     try:
-        urls = []
-        for _ in range(2):
-            app = create_app(settings, clock=live.clock, run_delivery=False)
-            port = free_port()
-            server = ServerThread(app, "127.0.0.1", port, lifespan="on")
-            server.start()
-            servers.append((server, app))
-            urls.append(f"http://127.0.0.1:{port}")
-        a, b = urls
-        with connect(ws_url(b, key=API_KEY)) as ws:
-            receive(ws)
-            receive(ws)
-            r = httpx.post(
-                f"{a}/api/v1/incidents",
-                json={
-                    **incident(basisteam=GV_NOORD, reported_at="2026-03-10T16:59"),
-                    "external_id": uuid.uuid4().hex,
-                },
-                headers={"X-API-Key": API_KEY},
-            )
-            assert r.status_code == 201, r.text
-            # The hub on b was woken by Redis, well before its fallback poll.
-            message = receive(ws, timeout=0.9)
-            assert message["event"]["dispatch_id"] == r.json()["id"]
-    finally:
-        for server, app in servers:
-            server.stop()
-            app.state.samenop.engine.dispose()
-        redis.Redis.from_url(REDIS_URL).close()
-
-
-def test_resume_across_a_server_restart(live: Live) -> None:
-    """Process a serves the client; it stops; incidents are made through process b; a new
-    process on a's port serves the reconnect: the client gets exactly what it missed."""
-    live.clean()
-    live.at("2026-03-10T16:59")
-    settings = live.app_state.settings
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-
-    def serve() -> tuple[ServerThread, Any]:
-        app = create_app(settings, clock=live.clock, run_delivery=False)
-        server = ServerThread(app, "127.0.0.1", port, lifespan="on")
-        server.start()
-        return server, app
-
-    server, app = serve()
-    try:
-        with connect(ws_url(url, key=API_KEY)) as ws:
-            receive(ws)
-            receive(ws)
-            first = post(live)  # through the live stack's own process
-            # Woken by its own poll (another process wrote it, no shared bus here).
-            seen = events_until(ws, len(live.events(first["id"])))
-            last = seen[-1]["id"]
-            server.stop()
-            with pytest.raises(ConnectionClosed):
-                while True:
-                    ws.recv(timeout=5)
-        app.state.samenop.engine.dispose()
-        missed = [post(live), post(live)]
-        expected = sorted(e.id for d in missed for e in live.events(d["id"]))
-        server, app = serve()
-        with connect(ws_url(url, key=API_KEY, after=last)) as ws:
-            assert [m["id"] for m in events_until(ws, len(expected))] == expected
-            assert receive(ws) == {"type": "caught_up", "last_id": expected[-1]}
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()
         app.state.samenop.engine.dispose()
+
+
+def test_two_api_processes_share_events_through_redis(stack: Live) -> None:
+    # A fallback poll far longer than the test: only Redis can wake process b.
+    shared = {
+        "redis_url": REDIS_URL,
+        "queue_name": f"t{uuid.uuid4().hex[:10]}",
+        "delivery": "inline",
+        "stream_poll_seconds": 30.0,
+    }
+    with (
+        served(stack, **shared) as a,
+        served(stack, **shared) as b,
+        connect(ws_url(b, key=API_KEY)) as ws,
+    ):
+        receive(ws)
+        receive(ws)
+        body = incident(basisteam=GV_NOORD, reported_at="2026-03-10T16:59")
+        r = httpx.post(f"{a}/api/v1/incidents", json=body, headers={"X-API-Key": API_KEY})
+        assert r.status_code == 201, r.text
+        # The hub on b was woken by Redis, well before its fallback poll.
+        message = receive(ws, timeout=0.9)
+        assert message["event"]["dispatch_id"] == r.json()["id"]
+
+
+def test_heartbeats_keep_an_idle_client_company(stack: Live) -> None:
+    with (
+        served(stack, stream_heartbeat_seconds=0.2) as url,
+        connect(ws_url(url, key=API_KEY)) as ws,
+    ):
+        assert receive(ws)["type"] == "snapshot"
+        assert receive(ws)["type"] == "caught_up"
+        pings = [json.loads(ws.recv(timeout=2)) for _ in range(2)]
+        assert [p["type"] for p in pings] == ["ping", "ping"]
+        assert pings[0]["t"] == stack.clock.now().isoformat()
+        ws.send(json.dumps({"type": "pong"}))  # answering is allowed, and changes nothing
+        assert json.loads(ws.recv(timeout=2))["type"] == "ping"
+
+
+def test_resume_across_a_server_restart(stack: Live) -> None:
+    """Process a serves the client; it stops; incidents are made through the live stack's
+    own process; a new process on a's port serves the reconnect: the client gets exactly
+    what it missed."""
+    port = free_port()
+    with served(stack, port=port) as url, connect(ws_url(url, key=API_KEY)) as ws:
+        receive(ws)
+        receive(ws)
+        first = post(stack)
+        # Woken by its own poll (another process wrote it, no shared bus here).
+        last = events_until(ws, len(stack.events(first["id"])))[-1]["id"]
+    # (the server stopped when the block ended; the client had gone just before)
+    missed = [post(stack), post(stack)]
+    expected = sorted(e.id for d in missed for e in stack.events(d["id"]))
+    with served(stack, port=port) as url, connect(ws_url(url, key=API_KEY, after=last)) as ws:
+        assert [m["id"] for m in events_until(ws, len(expected))] == expected
+        assert receive(ws) == {"type": "caught_up", "last_id": expected[-1]}
 
 
 def test_the_sign_in_cookie_only_counts_from_our_own_pages(stack: Live) -> None:
