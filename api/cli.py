@@ -369,6 +369,7 @@ def demo(
     """
     import uvicorn
 
+    from api import server
     from api.app import create_app
 
     settings = get_settings()
@@ -398,7 +399,14 @@ def demo(
 
         threading.Thread(target=_open, daemon=True).start()
     try:
-        uvicorn.run(create_app(demo_settings), host=host, port=port, log_level="info")
+        server.tune_gc()
+        uvicorn.run(
+            create_app(demo_settings),
+            host=host,
+            port=port,
+            log_level="info",
+            **server.UVICORN_OPTIONS,
+        )
     finally:
         if fake is not None:
             fake.stop()

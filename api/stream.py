@@ -131,8 +131,11 @@ class Connection:
             return False
         return True
 
+    last_sent_at: float = 0.0  # loop time of the last message sent
+
     async def send(self, text: str) -> None:
         await self.websocket.send_text(text)
+        self.last_sent_at = asyncio.get_running_loop().time()
 
     async def pump(self) -> None:
         """Send queued messages in order, skipping ids already sent by the replay."""
@@ -141,7 +144,7 @@ class Connection:
                 event_id, text = await self.queue.get()
                 if event_id and event_id <= self.last_sent:
                     continue
-                await self.websocket.send_text(text)
+                await self.send(text)
                 if event_id:
                     self.last_sent = event_id
         except asyncio.CancelledError:
@@ -289,11 +292,17 @@ class Hub:
                 await asyncio.sleep(self.poll_seconds)
 
     async def _heartbeat(self) -> None:
+        """Ping each client that has heard nothing for a heartbeat interval; a client
+        receiving events needs no ping (and 2,000 pings at once would delay them)."""
+        loop = asyncio.get_running_loop()
+        step = self.heartbeat_seconds / 4
         while True:
-            await asyncio.sleep(self.heartbeat_seconds)
+            await asyncio.sleep(step)
+            quiet_since = loop.time() - self.heartbeat_seconds + step / 2
             text = _dumps({"type": "ping", "t": self.clock.now().isoformat()})
             for conn in list(self.connections):
-                self._offer(conn, 0, text)
+                if conn.last_sent_at and conn.last_sent_at <= quiet_since:
+                    self._offer(conn, 0, text)
 
     # --- fan-out ---------------------------------------------------------------------
 
@@ -383,10 +392,14 @@ class Hub:
         pump: asyncio.Task[None] | None = None
         try:
             messages, last, _ = await asyncio.to_thread(self._backlog, conn, after)
-            for text in messages:
-                await conn.send(text)
-            conn.last_sent = max(conn.last_sent, last)
-            await conn.send(_dumps({"type": "caught_up", "last_id": last}))
+            try:
+                for text in messages:
+                    await conn.send(text)
+                conn.last_sent = max(conn.last_sent, last)
+                await conn.send(_dumps({"type": "caught_up", "last_id": last}))
+            except Exception:  # the client went while catching up: it will resume again
+                log.debug("client left during its backlog", exc_info=True)
+                return
             pump = asyncio.create_task(conn.pump())
             await _receive_until_closed(conn.websocket, on_pong=lambda: None)
         finally:
