@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_pairing.py
 	$(BIN)/python bench/bench_intake.py
 	$(BIN)/python bench/bench_paging.py
+	$(BIN)/python bench/bench_stream.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

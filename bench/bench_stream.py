@@ -32,6 +32,10 @@ one writer committing events through ``dispatch.events.append`` + commit with a
    until it is back). At the end every client's received id sequence must equal the
    ids in the database after its first snapshot: zero lost, zero duplicated, in order.
 
+The clients offer permessage-deflate, as browsers and ``websockets.connect`` do
+(``--no-deflate``: they do not). Each latency scenario prints the CPU each part used,
+including the kernel's (soft) interrupt time, where loopback TCP is processed.
+
 Both runs are printed; exit code 0 either way: read the PASS/MISS lines and the summary.
 """
 
@@ -86,6 +90,8 @@ from bench.stream_load import BENCH_EVENT, raise_fd_limit  # noqa: E402
 PYTHON = str(ROOT / ".venv/bin/python")
 SAMENOP = str(ROOT / ".venv/bin/samenop")
 LOAD = str(ROOT / "bench/stream_load.py")
+# The server command (a profiling wrapper or a modified tree can stand in for it).
+SERVE = [SAMENOP]
 
 TARGET_P99_MS = {1000: 100.0, 2000: 200.0}
 TARGET_MORE_MS = 50.0  # two processes: at most this much over one process
@@ -136,6 +142,17 @@ def redis_pids() -> list[int]:
                 if (p / "comm").read_text().strip() == "redis-server":
                     pids.append(int(p.name))
     return pids
+
+
+def softirq_seconds() -> float:
+    """CPU seconds the machine spent in (soft) interrupts: loopback TCP is processed
+    there, and it is charged to no process."""
+    try:
+        with open("/proc/stat") as fh:
+            parts = [int(x) for x in fh.readline().split()[1:]]
+    except OSError:
+        return 0.0
+    return (parts[5] + parts[6]) / os.sysconf("SC_CLK_TCK")
 
 
 class Lines:
@@ -225,7 +242,7 @@ class Server:
         self.proc = self._start()
 
     def _start(self) -> subprocess.Popen[bytes]:
-        cmd = [SAMENOP, "serve", "--host", "127.0.0.1", "--port", str(self.e.port)]
+        cmd = [*SERVE, "serve", "--host", "127.0.0.1", "--port", str(self.e.port)]
         cmd += ["--workers", str(self.workers), "--log-level", "warning"]
         with (self.e.tmp / "api.log").open("ab") as out:
             proc = subprocess.Popen(
@@ -448,6 +465,7 @@ class Cpu:
             "postgres": postgres_cpu(self.e.dbname),
             "redis": cpu_seconds(self.redis),
             "machine": cpu_times()[0],
+            "softirq": softirq_seconds(),
         }
 
     def before_exit(self) -> None:
@@ -457,12 +475,15 @@ class Cpu:
     def report(self) -> tuple[str, float]:
         s1 = self._snap()
         secs = time.monotonic() - self.t0
-        used = {k: s1[k] - self.s0[k] for k in ("server", "clients", "redis", "machine")}
+        keys = ("server", "clients", "redis", "machine", "softirq")
+        used = {k: s1[k] - self.s0[k] for k in keys}
         used["writer"] = getattr(self, "writer_cpu", 0.0)
         used["postgres"] = pg_delta(self.s0["postgres"], s1["postgres"])
         ours = sum(v for k, v in used.items() if k != "machine")
         others = max(0.0, used.pop("machine") - ours) / secs
-        line = ", ".join(f"{k} {v / secs:.2f}" for k, v in used.items())
+        line = ", ".join(f"{k} {v / secs:.2f}" for k, v in used.items()).replace(
+            "softirq", "kernel interrupts (loopback network)"
+        )
         busy = "  << machine BUSY: figures are noisy" if others > 0.25 else ""
         return f"cores used: {line}, other processes {others:.2f}{busy}", others
 
@@ -517,6 +538,7 @@ def latency(e: Env, args: argparse.Namespace, workers: int, n: int, tag: str) ->
             f"{per_conn:.1f} KiB per connection  target <= {TARGET_KIB:.0f} KiB  "
             f"{verdict(per_conn <= TARGET_KIB)}"
         )
+        print("   " + wait_quiet(args.quiet_wait), flush=True)
         writer = start_writer(e, args.rate, args.seconds, tag)
         cpu = Cpu(e, server, clients, writer.pid)
         time.sleep(max(0.0, args.seconds - 0.5))
@@ -599,6 +621,7 @@ def resume(e: Env, args: argparse.Namespace, tag: str) -> dict[str, Any]:
         f"{', a server restart halfway' if args.restart else ''} --",
         flush=True,
     )
+    print("   " + wait_quiet(args.quiet_wait), flush=True)
     server = Server(e, workers)
     try:
         if not e.dispatches:
@@ -664,7 +687,6 @@ def resume(e: Env, args: argparse.Namespace, tag: str) -> dict[str, Any]:
 
 def run_once(args: argparse.Namespace, run: int) -> dict[str, Any]:
     print(f"\n== run {run}", flush=True)
-    print(wait_quiet(args.quiet_wait), flush=True)
     tmp = Path(tempfile.mkdtemp(prefix="bench-stream-"))
     e = make_env(tmp)
     out: dict[str, Any] = {"latency": [], "resume": None}

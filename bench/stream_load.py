@@ -283,7 +283,7 @@ class Clients:
             loop.call_at(now + random.random() * seconds, self._drop, conn)
 
     def _drop(self, conn: Conn) -> None:
-        if conn.stream is not None:
+        if conn.stream is not None and not conn.stream.dropped_by_us:
             conn.stream.drop()
         else:  # between connections now: drop it as soon as it is back
             asyncio.get_running_loop().call_later(0.05, self._drop, conn)
