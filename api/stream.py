@@ -11,8 +11,11 @@ its backlog from the database: whatever the hub fans out meanwhile waits in its 
 the backlog covers everything up to at least the hub's position, and the sender drops
 any id it already sent. Nothing is lost and nothing is sent twice.
 
-Each connection has a bounded queue and its own sender task; a client that cannot keep
-up fills its queue and is closed with 4408 instead of slowing anyone else down.
+Each connection has its own queue and sender task, so one slow client never holds up
+another. A client is closed with 4408 ("too slow") when it is more than ``max_queue``
+messages behind and nothing could be sent to it for ``STALL_SECONDS``, or at once when
+it is ten times that far behind (the memory bound). A burst of events that a reading
+client works through in time is not "too slow".
 """
 
 from __future__ import annotations
@@ -44,6 +47,9 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_TOO_SLOW = 4408
 
 BATCH = 500  # events read per tail query
+CLOSE_TIMEOUT = 5.0  # seconds a close frame may wait behind a full socket
+STALL_SECONDS = 2.0  # a client this long without a completed send, while behind, is dropped
+HARD_FACTOR = 10  # ... and one this many times ``max_queue`` behind is dropped at once
 REPLAY_LIMIT = 5000  # a longer backlog is answered with a fresh snapshot instead
 
 
@@ -116,32 +122,43 @@ class Connection:
     max_queue: int = 1000
     last_sent: int = 0
     queue: asyncio.Queue[tuple[int, str]] = field(init=False)
+    done: asyncio.Event = field(init=False)
     closing: bool = False
 
     def __post_init__(self) -> None:
-        self.queue = asyncio.Queue(self.max_queue)
+        self.queue = asyncio.Queue(self.max_queue * HARD_FACTOR)
+        self.done = asyncio.Event()  # set when the server ends the connection
 
     def offer(self, event_id: int, text: str) -> bool:
-        """Queue a message; False when the client is too far behind."""
+        """Queue a message; False when the client is far too far behind."""
         if self.closing:
             return True
+        if self.queue.empty():
+            self.progress_at = asyncio.get_running_loop().time()  # nothing was waiting
         try:
             self.queue.put_nowait((event_id, text))
         except asyncio.QueueFull:
             return False
         return True
 
+    def stalled(self, now: float, stall_seconds: float) -> bool:
+        """Behind by more than ``max_queue`` and no send completed for a while."""
+        return self.queue.qsize() > self.max_queue and now - self.progress_at > stall_seconds
+
     last_sent_at: float = 0.0  # loop time of the last message sent
+    progress_at: float = 0.0  # ... or of the moment the queue was last empty
 
     async def send(self, text: str) -> None:
         await self.websocket.send_text(text)
-        self.last_sent_at = asyncio.get_running_loop().time()
+        self.last_sent_at = self.progress_at = asyncio.get_running_loop().time()
 
     async def pump(self) -> None:
         """Send queued messages in order, skipping ids already sent by the replay."""
         try:
             while True:
                 event_id, text = await self.queue.get()
+                if self.closing:
+                    return  # the close frame is the last thing this client gets
                 if event_id and event_id <= self.last_sent:
                     continue
                 await self.send(text)
@@ -153,12 +170,19 @@ class Connection:
             await self.close(1011, "send failed")
 
     async def close(self, code: int, reason: str) -> None:
+        """Send the close frame (waiting at most ``CLOSE_TIMEOUT`` for a client that reads
+        nothing any more), then end the connection's handler either way."""
         if self.closing:
             return
         self.closing = True
-        if self.websocket.application_state == WebSocketState.CONNECTED:
-            with contextlib.suppress(Exception):
-                await self.websocket.close(code=code, reason=reason)
+        try:
+            if self.websocket.application_state == WebSocketState.CONNECTED:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(
+                        self.websocket.close(code=code, reason=reason), CLOSE_TIMEOUT
+                    )
+        finally:
+            self.done.set()
 
 
 def _rows_query(after: int) -> Select[Any]:
@@ -215,8 +239,10 @@ class Hub:
         poll_seconds: float = 1.0,
         heartbeat_seconds: float = 15.0,
         max_queue: int = 1000,
+        stall_seconds: float = STALL_SECONDS,
     ) -> None:
         self.max_queue = max_queue
+        self.stall_seconds = stall_seconds
         self.sessions = sessions
         self.bus = bus
         self.clock = clock
@@ -239,6 +265,7 @@ class Hub:
             asyncio.create_task(self._listen(), name="stream-bus"),
             asyncio.create_task(self._tail(), name="stream-tail"),
             asyncio.create_task(self._heartbeat(), name="stream-heartbeat"),
+            asyncio.create_task(self._watch_stalled(), name="stream-stalled"),
         ]
 
     async def stop(self) -> None:
@@ -345,10 +372,28 @@ class Hub:
 
     def _offer(self, conn: Connection, event_id: int, text: str) -> None:
         if not conn.offer(event_id, text):
-            log.warning("closing a websocket that fell %d messages behind", conn.max_queue)
-            task = asyncio.create_task(conn.close(CLOSE_TOO_SLOW, "te traag: opnieuw verbinden"))
-            self._closing.add(task)
-            task.add_done_callback(self._closing.discard)
+            self._too_slow(conn)
+
+    def _too_slow(self, conn: Connection) -> None:
+        log.warning("closing a websocket %d messages behind", conn.queue.qsize())
+        task = asyncio.create_task(conn.close(CLOSE_TOO_SLOW, "te traag: opnieuw verbinden"))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    def close_stalled(self) -> int:
+        """Close the clients that are behind and have not taken a message for a while."""
+        now = asyncio.get_running_loop().time()
+        stalled = [
+            c for c in self.connections if not c.closing and c.stalled(now, self.stall_seconds)
+        ]
+        for conn in stalled:
+            self._too_slow(conn)
+        return len(stalled)
+
+    async def _watch_stalled(self) -> None:
+        while True:
+            await asyncio.sleep(self.stall_seconds / 4)
+            self.close_stalled()
 
     # --- one connection ----------------------------------------------------------------
 
@@ -390,6 +435,7 @@ class Hub:
         await self.started.wait()
         self.connections.add(conn)
         pump: asyncio.Task[None] | None = None
+        tasks: set[asyncio.Task[Any]] = set()
         try:
             messages, last, _ = await asyncio.to_thread(self._backlog, conn, after)
             try:
@@ -401,20 +447,23 @@ class Hub:
                 log.debug("client left during its backlog", exc_info=True)
                 return
             pump = asyncio.create_task(conn.pump())
-            await _receive_until_closed(conn.websocket, on_pong=lambda: None)
+            receiver = asyncio.create_task(_receive_until_closed(conn.websocket))
+            ended = asyncio.create_task(conn.done.wait())
+            tasks = {receiver, ended}
+            # Until the client goes, or the server closes it (too slow, shutting down).
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
             self.connections.discard(conn)
-            if pump is not None:
-                pump.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await pump
+            for task in [pump, *tasks]:
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
 
 
-async def _receive_until_closed(websocket: WebSocket, on_pong: Callable[[], None]) -> None:
-    """Read what the client sends (pongs) until it disconnects."""
+async def _receive_until_closed(websocket: WebSocket) -> None:
+    """Read (and ignore) what the client sends, such as pongs, until it disconnects."""
     while True:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
             return
-        if message.get("text") and '"pong"' in message["text"]:
-            on_pong()

@@ -5,8 +5,11 @@ through Redis.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import socket
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +23,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from api.app import create_app
+from api.state import AppState
+from dispatch import events
 from dispatch.models import Assignment
 from notifications import links
 from notifications.fake.server import ServerThread
@@ -200,9 +205,11 @@ def test_a_worker_token_follows_only_its_own_incident(stack: Live) -> None:
 
 
 @contextmanager
-def served(live: Live, port: int | None = None, **settings: Any) -> Iterator[str]:
+def served_app(
+    live: Live, port: int | None = None, **settings: Any
+) -> Iterator[tuple[str, AppState]]:
     """Another API process on the live stack's database (a thread with its own app,
-    engine and hub), with some settings changed; yields its URL."""
+    engine and hub), with some settings changed; yields its URL and state."""
     app = create_app(
         live.app_state.settings.model_copy(update=settings), clock=live.clock, run_delivery=False
     )
@@ -210,10 +217,16 @@ def served(live: Live, port: int | None = None, **settings: Any) -> Iterator[str
     server = ServerThread(app, "127.0.0.1", port, lifespan="on")
     server.start()
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", app.state.samenop
     finally:
         server.stop()
         app.state.samenop.engine.dispose()
+
+
+@contextmanager
+def served(live: Live, port: int | None = None, **settings: Any) -> Iterator[str]:
+    with served_app(live, port, **settings) as (url, _):
+        yield url
 
 
 def test_two_api_processes_share_events_through_redis(stack: Live) -> None:
@@ -286,3 +299,74 @@ def test_the_sign_in_cookie_only_counts_from_our_own_pages(stack: Live) -> None:
     ):
         ws.recv(timeout=5)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+
+
+def _frames(data: bytes) -> list[tuple[int, bytes]]:
+    """(opcode, payload) of the unmasked frames a server sent, as far as they are whole."""
+    out, i = [], 0
+    while i + 2 <= len(data):
+        opcode, length, i = data[i] & 0x0F, data[i + 1] & 0x7F, i + 2
+        if length == 126:
+            length, i = int.from_bytes(data[i : i + 2], "big"), i + 2
+        elif length == 127:
+            length, i = int.from_bytes(data[i : i + 8], "big"), i + 8
+        if i + length > len(data):
+            break
+        out.append((opcode, data[i : i + length]))
+        i += length
+    return out
+
+
+def test_a_client_that_stops_reading_is_closed_with_4408(stack: Live) -> None:
+    """A real socket with a small receive window that stops reading: the server's queue
+    for it overflows, it is closed with 4408 ("te traag"), and a reading client on the
+    same process gets every event meanwhile."""
+    with (
+        served_app(stack, stream_queue=10) as (url, state),
+        # This client reads all the time (into memory), however slowly the test looks.
+        connect(ws_url(url, key=API_KEY), max_queue=None, max_size=None) as reader,
+    ):
+        receive(reader)
+        receive(reader)
+        port = int(url.rsplit(":", 1)[1])
+        slow = socket.socket()
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        slow.connect(("127.0.0.1", port))
+        key = base64.b64encode(os.urandom(16)).decode()
+        slow.sendall(
+            (
+                f"GET /ws?key={API_KEY}&after=0 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
+        assert slow.recv(4096).startswith(b"HTTP/1.1 101")  # then it never reads again
+        blob = "x" * 100_000
+        with stack.app_state.sessions() as session:
+            for n in range(80):  # 8 MB: more than the kernel's socket buffers (4 MB) hold
+                events.append(
+                    session, None, stack.clock.now(), [("test.filler", {"n": n, "b": blob})]
+                )
+                session.commit()
+        got = [m["event"]["payload"]["n"] for m in events_until(reader, 80)]
+        assert got == list(range(80))  # the reader was not held up
+        # The server gives up on the slow one once it has taken nothing for a while.
+        hub = state.hub
+        assert hub is not None
+        deadline = time.monotonic() + 10
+        while not any(c.closing for c in list(hub.connections)):
+            assert time.monotonic() < deadline, "the stalled client was never closed"
+            time.sleep(0.05)
+        # Now read what the slow client was sent: it ends with the close frame.
+        slow.settimeout(10)
+        chunks: list[bytes] = []
+        while chunk := slow.recv(1 << 22):
+            chunks.append(chunk)
+            if chunk[-256:].find(b"\x88") >= 0 and _frames(b"".join(chunks))[-1][0] == 0x8:
+                break  # the close frame came (the server then waits for ours)
+        data = b"".join(chunks)
+        slow.close()
+        opcode, payload = _frames(data)[-1]
+        assert opcode == 0x8
+        assert int.from_bytes(payload[:2], "big") == 4408
+        assert b"te traag" in payload[2:]

@@ -49,8 +49,8 @@ def rows(first: int, count: int, dispatch_id: str = "d1", basisteam: str = "b1")
 
 
 def test_a_stalled_client_is_closed_and_the_others_get_everything() -> None:
-    async def scenario() -> tuple[Socket, Socket, Socket, Connection]:
-        hub = Hub(lambda: None, InMemoryBus(), ManualClock(NOW))  # type: ignore[arg-type,return-value]
+    async def scenario() -> tuple[Socket, Socket, Socket, int]:
+        hub = Hub(lambda: None, InMemoryBus(), ManualClock(NOW), stall_seconds=0.1)  # type: ignore[arg-type,return-value]
         stalled, reader, elsewhere = Socket(stalled=True), Socket(), Socket()
         viewer = Viewer(role="control_room", name="t")
         conns = [
@@ -60,22 +60,38 @@ def test_a_stalled_client_is_closed_and_the_others_get_everything() -> None:
         ]
         pumps = [asyncio.create_task(c.pump()) for c in conns]
         hub.connections.update(conns)
-        for batch in range(5):  # 50 events in batches of 10, read as they come
-            hub.fan_out(rows(1 + batch * 10, 10), {})
-            await asyncio.sleep(0.01)
+        # A burst of 50 events in one go: more than max_queue, but the reader keeps up.
+        hub.fan_out(rows(1, 50), {})
+        await asyncio.sleep(0.05)
+        early = hub.close_stalled()
+        await asyncio.sleep(0.1)  # the stalled client took nothing for longer than allowed
+        closed = hub.close_stalled()
         await asyncio.sleep(0.05)
         for p in pumps:
             p.cancel()
-        return stalled, reader, elsewhere, conns[0]
+        return stalled, reader, elsewhere, early * 10 + closed
 
-    stalled, reader, elsewhere, slow = asyncio.run(scenario())
+    stalled, reader, elsewhere, closings = asyncio.run(scenario())
+    assert closings == 1  # none too early, then just the stalled one
     assert stalled.closed is not None and stalled.closed[0] == CLOSE_TOO_SLOW
-    assert slow.closing
-
     ids = [json.loads(t)["id"] for t in reader.sent]
     assert ids == list(range(1, 51))  # in order, none twice, none lost
     assert reader.closed is None
     assert elsewhere.sent == []  # another basisteam's client is not bothered
+
+
+def test_a_client_ten_times_too_far_behind_is_closed_at_once() -> None:
+    async def scenario() -> Socket:
+        hub = Hub(lambda: None, InMemoryBus(), ManualClock(NOW), stall_seconds=60)  # type: ignore[arg-type,return-value]
+        sock = Socket(stalled=True)
+        conn = Connection(sock, Viewer("control_room", "t"), Subscription(), max_queue=10)  # type: ignore[arg-type]
+        hub.connections.add(conn)
+        hub.fan_out(rows(1, 101), {})  # the 101st does not fit: 10 x 10
+        await asyncio.sleep(0.05)
+        return sock
+
+    sock = asyncio.run(scenario())
+    assert sock.closed is not None and sock.closed[0] == CLOSE_TOO_SLOW
 
 
 def test_the_sender_skips_what_the_replay_already_sent() -> None:
