@@ -243,6 +243,7 @@ class Hub:
     ) -> None:
         self.max_queue = max_queue
         self.stall_seconds = stall_seconds
+        self.replay_limit = REPLAY_LIMIT
         self.sessions = sessions
         self.bus = bus
         self.clock = clock
@@ -403,9 +404,12 @@ class Hub:
         sub = conn.subscription
         now = self.clock.now()
         with self.sessions() as session:
-            if after is not None:
-                rows = read_rows(session, after, REPLAY_LIMIT + 1, sub)
-                if len(rows) <= REPLAY_LIMIT:
+            # An id beyond the log's end was not given out by this database (it was
+            # restored, or the client saw another one): start afresh, or the client
+            # would skip every event up to that id.
+            if after is not None and after <= last_event_id(session):
+                rows = read_rows(session, after, self.replay_limit + 1, sub)
+                if len(rows) <= self.replay_limit:
                     summaries = summaries_for(session, rows, now)
                     messages = [
                         event_message(r, view_of(summaries.get(r.dispatch_id or ""), conn.viewer))

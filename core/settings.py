@@ -59,7 +59,8 @@ class Settings(BaseSettings):
     # How often each API process reads the event log when no bus notification came
     # (the notification normally wakes it at once; this bounds a lost one).
     stream_poll_seconds: float = Field(default=1.0, gt=0, le=60)
-    # Messages a websocket client may fall behind before it is closed (4408).
+    # Messages a websocket client may be behind while nothing could be sent to it for
+    # 2 s (or ten times as many at any time) before it is closed (4408).
     stream_queue: int = Field(default=1000, ge=10, le=100_000)
     stream_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
     # How long the worker's step page (sent once a worker accepts) keeps working.

@@ -147,6 +147,29 @@ def test_resume_after_a_disconnect_misses_nothing_and_repeats_nothing(stack: Liv
         assert min(live_ids) > max(expected)
 
 
+def test_an_id_this_database_never_gave_out_gets_a_fresh_snapshot(stack: Live) -> None:
+    d = post(stack)
+    beyond = stack.events(d["id"])[-1].id + 1000  # e.g. seen before a restore
+    with connect(ws_url(stack.url, key=API_KEY, after=beyond)) as ws:
+        snapshot = receive(ws)
+        assert snapshot["type"] == "snapshot"
+        assert [x["id"] for x in snapshot["dispatches"]] == [d["id"]]
+        assert snapshot["last_id"] == stack.events(d["id"])[-1].id
+        assert receive(ws) == {"type": "caught_up", "last_id": snapshot["last_id"]}
+
+
+def test_a_long_absence_gets_a_snapshot_instead_of_the_whole_backlog(stack: Live) -> None:
+    first, second = post(stack), post(stack)
+    with served_app(stack) as (url, state):
+        assert state.hub is not None
+        state.hub.replay_limit = 2  # the backlog here is longer than that
+        with connect(ws_url(url, key=API_KEY, after=0)) as ws:
+            snapshot = receive(ws)
+            assert snapshot["type"] == "snapshot"
+            assert {x["id"] for x in snapshot["dispatches"]} == {first["id"], second["id"]}
+            assert receive(ws)["type"] == "caught_up"
+
+
 def test_subscriptions_filter_by_basisteam_and_incident(stack: Live) -> None:
     other = incident(basisteam="laak", reported_at="2026-03-10T16:59")
     url_team = ws_url(stack.url, key=API_KEY, basisteam=GV_NOORD, after=0)
