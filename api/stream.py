@@ -122,12 +122,12 @@ class Connection:
     max_queue: int = 1000
     last_sent: int = 0
     queue: asyncio.Queue[tuple[int, str]] = field(init=False)
-    done: asyncio.Event = field(init=False)
+    # The task serving this connection, cancelled when a close frame cannot be sent.
+    handler: asyncio.Task[Any] | None = None
     closing: bool = False
 
     def __post_init__(self) -> None:
         self.queue = asyncio.Queue(self.max_queue * HARD_FACTOR)
-        self.done = asyncio.Event()  # set when the server ends the connection
 
     def offer(self, event_id: int, text: str) -> bool:
         """Queue a message; False when the client is far too far behind."""
@@ -170,19 +170,18 @@ class Connection:
             await self.close(1011, "send failed")
 
     async def close(self, code: int, reason: str) -> None:
-        """Send the close frame (waiting at most ``CLOSE_TIMEOUT`` for a client that reads
-        nothing any more), then end the connection's handler either way."""
+        """Send the close frame; a client that reads nothing any more gets
+        ``CLOSE_TIMEOUT`` for it, then its handler is ended without it."""
         if self.closing:
             return
         self.closing = True
+        if self.websocket.application_state != WebSocketState.CONNECTED:
+            return
         try:
-            if self.websocket.application_state == WebSocketState.CONNECTED:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(
-                        self.websocket.close(code=code, reason=reason), CLOSE_TIMEOUT
-                    )
-        finally:
-            self.done.set()
+            await asyncio.wait_for(self.websocket.close(code=code, reason=reason), CLOSE_TIMEOUT)
+        except Exception:
+            if self.handler is not None:
+                self.handler.cancel()
 
 
 def _rows_query(after: int) -> Select[Any]:
@@ -439,7 +438,7 @@ class Hub:
         await self.started.wait()
         self.connections.add(conn)
         pump: asyncio.Task[None] | None = None
-        tasks: set[asyncio.Task[Any]] = set()
+        conn.handler = asyncio.current_task()
         try:
             messages, last, _ = await asyncio.to_thread(self._backlog, conn, after)
             try:
@@ -451,18 +450,19 @@ class Hub:
                 log.debug("client left during its backlog", exc_info=True)
                 return
             pump = asyncio.create_task(conn.pump())
-            receiver = asyncio.create_task(_receive_until_closed(conn.websocket))
-            ended = asyncio.create_task(conn.done.wait())
-            tasks = {receiver, ended}
-            # Until the client goes, or the server closes it (too slow, shutting down).
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            # Until the client goes, or the server gives up on it (see ``close``).
+            await _receive_until_closed(conn.websocket)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if not conn.closing or current is None:
+                raise
+            current.uncancel()  # ended by ``close``: a normal end for this handler
         finally:
             self.connections.discard(conn)
-            for task in [pump, *tasks]:
-                if task is not None:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await task
+            if pump is not None:
+                pump.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await pump
 
 
 async def _receive_until_closed(websocket: WebSocket) -> None:
