@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import Clock
@@ -234,16 +234,19 @@ def _record_sent(
     if page is None:
         return Wake()
     # A status callback may have landed first (delivered, busy, ...): keep its status.
+    # Decided in the statement, on the row as it is then: callbacks update the page row
+    # without the dispatch lock, so the row read above may already be out of date.
+    still_sending = Page.status == "sending"
     session.execute(
         update(Page)
         .where(Page.id == page_id)
         .values(
             provider=ctx.provider.name,
             provider_id=sent.provider_id,
-            provider_status=Page.provider_status if page.status != "sending" else sent.status,
+            provider_status=case((still_sending, sent.status), else_=Page.provider_status),
             sent_at=now,
             lease_until=None,
-            status=Page.status if page.status != "sending" else "sent",
+            status=case((still_sending, "sent"), else_=Page.status),
         )
     )
     session.refresh(page)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import migrate
@@ -165,3 +165,58 @@ def test_senders_callbacks_answers_and_deadlines_race_without_deadlock(engine: E
             assert (accepted or 0) <= dispatch.staff_needed
             if dispatch.paging_state == "accepted":
                 assert accepted == dispatch.staff_needed
+
+
+def test_a_receipt_that_lands_while_the_send_is_recorded_is_kept(engine: Engine) -> None:
+    """Twilio can report "delivered" before the sender has recorded the send. Status
+    callbacks update the page row without the dispatch lock, so the receipt may commit
+    between the sender's read of the page and its update: the update must keep it."""
+    sessions = make_session_factory(engine)
+    clock = ManualClock(START)
+    ctx = PagingContext(
+        sessions=sessions,
+        provider=ConsoleProvider(clock),
+        clock=clock,
+        public_base_url="http://test",
+        link_secret="secret",
+        link_ttl=timedelta(hours=2),
+        waker=Collect(),
+    )
+    [dispatch_id] = _dispatches(sessions, 1)
+    with sessions() as s:
+        page_id = s.scalars(
+            select(Page.id).where(Page.dispatch_id == dispatch_id, Page.channel == "sms")
+        ).first()
+    assert page_id is not None
+    clock.advance(timedelta(minutes=5))  # the SMS is due
+    receipt_done = threading.Event()
+
+    def receipt() -> None:
+        with sessions() as s, s.begin():
+            provider_id = s.scalar(select(Page.provider_id).where(Page.id == page_id))
+            status = SmsStatus(provider_id or "SM?", "delivered", "delivered", None, None)
+            answers.sms_status(s, page_id, status, clock.now())
+        receipt_done.set()
+
+    fired: list[threading.Thread] = []
+
+    def before_update(conn: object, cursor: object, statement: str, *args: object) -> None:
+        # The sender's "record the send" UPDATE: let the receipt commit just before it.
+        if not fired and statement.startswith("UPDATE pages SET") and "sent_at" in statement:
+            thread = threading.Thread(target=receipt)
+            fired.append(thread)
+            thread.start()
+            receipt_done.wait(0.5)  # SQLite: the receipt waits for this writer instead
+
+    event.listen(engine, "before_cursor_execute", before_update)
+    try:
+        deliver(ctx, page_id)
+    finally:
+        event.remove(engine, "before_cursor_execute", before_update)
+    assert fired, "the send was never recorded"
+    fired[0].join(10)
+    with sessions() as s:
+        page = s.get(Page, page_id)
+        assert page is not None
+        assert (page.status, page.provider_status) == ("delivered", "delivered")
+        assert page.provider_id is not None and page.sent_at is not None
