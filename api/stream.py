@@ -124,6 +124,7 @@ class Connection:
     queue: asyncio.Queue[tuple[int, str]] = field(init=False)
     # The task serving this connection, cancelled when a close frame cannot be sent.
     handler: asyncio.Task[Any] | None = None
+    close_timeout: float = CLOSE_TIMEOUT
     closing: bool = False
 
     def __post_init__(self) -> None:
@@ -178,7 +179,9 @@ class Connection:
         if self.websocket.application_state != WebSocketState.CONNECTED:
             return
         try:
-            await asyncio.wait_for(self.websocket.close(code=code, reason=reason), CLOSE_TIMEOUT)
+            await asyncio.wait_for(
+                self.websocket.close(code=code, reason=reason), self.close_timeout
+            )
         except Exception:
             if self.handler is not None:
                 self.handler.cancel()
@@ -243,6 +246,7 @@ class Hub:
         self.max_queue = max_queue
         self.stall_seconds = stall_seconds
         self.replay_limit = REPLAY_LIMIT
+        self.close_timeout = CLOSE_TIMEOUT
         self.sessions = sessions
         self.bus = bus
         self.clock = clock
@@ -439,6 +443,7 @@ class Hub:
         self.connections.add(conn)
         pump: asyncio.Task[None] | None = None
         conn.handler = asyncio.current_task()
+        conn.close_timeout = self.close_timeout
         try:
             messages, last, _ = await asyncio.to_thread(self._backlog, conn, after)
             try:

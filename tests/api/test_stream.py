@@ -324,6 +324,33 @@ def test_the_sign_in_cookie_only_counts_from_our_own_pages(stack: Live) -> None:
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
 
 
+def _stalled_socket(port: int) -> socket.socket:
+    """A websocket client with a small receive window that reads the handshake and then
+    never reads again."""
+    slow = socket.socket()
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    slow.sendall(
+        (
+            f"GET /ws?key={API_KEY}&after=0 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    assert slow.recv(4096).startswith(b"HTTP/1.1 101")
+    return slow
+
+
+def _flood(stack: Live, count: int = 80) -> None:
+    """``count`` events of 100 kB: more than the kernel's socket buffers (4 MB) hold."""
+    blob = "x" * 100_000
+    with stack.app_state.sessions() as session:
+        for n in range(count):
+            events.append(session, None, stack.clock.now(), [("test.filler", {"n": n, "b": blob})])
+            session.commit()
+
+
 def _frames(data: bytes) -> list[tuple[int, bytes]]:
     """(opcode, payload) of the unmasked frames a server sent, as far as they are whole."""
     out, i = [], 0
@@ -351,26 +378,8 @@ def test_a_client_that_stops_reading_is_closed_with_4408(stack: Live) -> None:
     ):
         receive(reader)
         receive(reader)
-        port = int(url.rsplit(":", 1)[1])
-        slow = socket.socket()
-        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        slow.connect(("127.0.0.1", port))
-        key = base64.b64encode(os.urandom(16)).decode()
-        slow.sendall(
-            (
-                f"GET /ws?key={API_KEY}&after=0 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-            ).encode()
-        )
-        assert slow.recv(4096).startswith(b"HTTP/1.1 101")  # then it never reads again
-        blob = "x" * 100_000
-        with stack.app_state.sessions() as session:
-            for n in range(80):  # 8 MB: more than the kernel's socket buffers (4 MB) hold
-                events.append(
-                    session, None, stack.clock.now(), [("test.filler", {"n": n, "b": blob})]
-                )
-                session.commit()
+        slow = _stalled_socket(int(url.rsplit(":", 1)[1]))
+        _flood(stack)
         got = [m["event"]["payload"]["n"] for m in events_until(reader, 80)]
         assert got == list(range(80))  # the reader was not held up
         # The server gives up on the slow one once it has taken nothing for a while.
@@ -393,3 +402,24 @@ def test_a_client_that_stops_reading_is_closed_with_4408(stack: Live) -> None:
         assert opcode == 0x8
         assert int.from_bytes(payload[:2], "big") == 4408
         assert b"te traag" in payload[2:]
+
+
+def test_a_client_that_never_reads_again_is_let_go_without_its_close_frame(stack: Live) -> None:
+    """When not even the close frame can be written, the server stops waiting for it:
+    the connection's handler ends and the hub forgets the client."""
+    with served_app(stack, stream_queue=10) as (url, state):
+        hub = state.hub
+        assert hub is not None
+        hub.stall_seconds, hub.close_timeout = 0.4, 0.3
+        slow = _stalled_socket(int(url.rsplit(":", 1)[1]))
+        try:
+            deadline = time.monotonic() + 5
+            while not hub.connections:
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+            _flood(stack)
+            while hub.connections:
+                assert time.monotonic() < deadline + 10, "the stuck client was never let go"
+                time.sleep(0.05)
+        finally:
+            slow.close()
