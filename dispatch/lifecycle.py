@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal, get_args
 
 STAGES = (
     "melding",
@@ -32,14 +32,15 @@ STAGES = (
     "overgedragen",
     "closed",
 )
-OUTCOMES = (
+Outcome = Literal[
     "joint_on_scene",
     "phone_consult",
     "video_consult",
     "no_consult",
     "cancelled",
     "no_responder",
-)
+]
+OUTCOMES: tuple[str, ...] = get_args(Outcome)
 CONSULT_KINDS = ("phone", "video")
 MEASURES = ("arrest", "huisverbod", "crisis_placement", "ots_uhp", "other")
 HANDOVER_TARGETS = ("actieoverleg", "zsm", "zorg_en_veiligheidshuis", "mda_plus_plus")

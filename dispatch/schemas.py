@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from dispatch.lifecycle import Outcome
 from oncall.phones import normalize_phone
 from oncall.schemas import CaseType, Flag, PersonRole, parse_local_datetime
 
@@ -237,14 +238,7 @@ class ConsultIn(_ActionBase):
 
 class CloseIn(_ActionBase):
     action: Literal["close"]
-    outcome: Literal[
-        "joint_on_scene",
-        "phone_consult",
-        "video_consult",
-        "no_consult",
-        "cancelled",
-        "no_responder",
-    ]
+    outcome: Outcome
 
 
 class SafeToEnterIn(_ActionBase):

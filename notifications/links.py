@@ -58,6 +58,26 @@ def _b64encode(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
+def _decode(
+    token: str, pattern: re.Pattern[str], size: int, secret: str, domain: bytes, what: str
+) -> bytes:
+    """The signed payload of ``token`` (``size`` bytes), or ``LinkInvalid``."""
+    if not isinstance(token, str) or not pattern.match(token):
+        raise LinkInvalid(f"malformed {what} token")
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise LinkInvalid(f"malformed {what} token") from exc
+    # One token per payload: unused trailing bits must be zero, or the same link would
+    # have several spellings.
+    if len(raw) != size + MAC_BYTES or _b64encode(raw) != token:
+        raise LinkInvalid(f"malformed {what} token")
+    payload, mac = raw[:size], raw[size:]
+    if not hmac.compare_digest(mac, _mac(payload, secret, domain)):
+        raise LinkInvalid(f"{what} signature does not match")
+    return payload
+
+
 def sign(page_id: str, expires_at: datetime, secret: str) -> str:
     """A token for ``page_id`` that verifies until ``expires_at`` (whole seconds, down)."""
     page = uuid.UUID(page_id)
@@ -75,19 +95,7 @@ def verify(token: str, now: datetime, secret: str) -> str:
     page id this service issued.
     """
     now = ensure_utc(now)
-    if not isinstance(token, str) or not _TOKEN_RE.match(token):
-        raise LinkInvalid("malformed link token")
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-    except (binascii.Error, ValueError) as exc:
-        raise LinkInvalid("malformed link token") from exc
-    # One token per payload: unused trailing bits must be zero, or the same link would
-    # have several spellings.
-    if len(raw) != TOKEN_BYTES or _b64encode(raw) != token:
-        raise LinkInvalid("malformed link token")
-    payload, mac = raw[: _PAYLOAD.size], raw[_PAYLOAD.size :]
-    if not hmac.compare_digest(mac, _mac(payload, secret)):
-        raise LinkInvalid("link signature does not match")
+    payload = _decode(token, _TOKEN_RE, _PAYLOAD.size, secret, _DOMAIN, "link")
     page_bytes, seconds = _PAYLOAD.unpack(payload)
     page_id = str(uuid.UUID(bytes=page_bytes))
     expires_at = datetime.fromtimestamp(seconds, UTC)
@@ -132,17 +140,9 @@ def sign_worker(assignment_id: int, expires_at: datetime, secret: str) -> str:
 def verify_worker(token: str, now: datetime, secret: str) -> int:
     """The assignment id in ``token``; raises ``LinkInvalid`` or ``WorkerLinkExpired``."""
     now = ensure_utc(now)
-    if not isinstance(token, str) or not _WORKER_RE.match(token):
-        raise LinkInvalid("malformed worker token")
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-    except (binascii.Error, ValueError) as exc:
-        raise LinkInvalid("malformed worker token") from exc
-    if len(raw) != WORKER_TOKEN_BYTES or _b64encode(raw) != token:
-        raise LinkInvalid("malformed worker token")
-    payload, mac = raw[: _WORKER_PAYLOAD.size], raw[_WORKER_PAYLOAD.size :]
-    if not hmac.compare_digest(mac, _mac(payload, secret, _WORKER_DOMAIN)):
-        raise LinkInvalid("worker link signature does not match")
+    payload = _decode(
+        token, _WORKER_RE, _WORKER_PAYLOAD.size, secret, _WORKER_DOMAIN, "worker link"
+    )
     assignment_id, seconds = _WORKER_PAYLOAD.unpack(payload)
     expires_at = datetime.fromtimestamp(seconds, UTC)
     if now >= expires_at:

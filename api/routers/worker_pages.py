@@ -17,22 +17,14 @@ from fastapi.responses import HTMLResponse, Response
 from api.routers.pages import page_labels, place_names, templates
 from api.state import AppState
 from dispatch import live
+from dispatch.lifecycle import STAGES
 from dispatch.models import Assignment
 from notifications import links
 
 router = APIRouter(include_in_schema=False)
 
 # The stages a worker follows on the page, in order.
-WORKER_STEPS = (
-    "accepted",
-    "onderweg",
-    "ter_plaatse",
-    "motorkapoverleg",
-    "onderzoek",
-    "veiligheidsmaatregelen",
-    "overgedragen",
-    "closed",
-)
+WORKER_STEPS = STAGES[STAGES.index("accepted") :]
 ALL_STAGES = ("melding", "paging", *WORKER_STEPS)
 # How a worker can close a joint response (cancelling is for the police).
 WORKER_OUTCOMES = ("joint_on_scene", "phone_consult", "video_consult", "no_consult")
