@@ -333,6 +333,41 @@ ACTION_ERROR_NL: dict[str, str] = {
     "network": "Geen verbinding. Controleer je internet en probeer het opnieuw.",
     "other": "Dit lukte niet. Probeer het opnieuw of bel de meldkamer.",
 }
+# The control room's action buttons on the dashboard (dashboard.js).
+CONTROL_ROOM_NL: dict[str, str] = {
+    "heading": "Acties",
+    "safe_to_enter": "Veilig om binnen te komen",
+    "consult": "Consult vastleggen",
+    "consult_kind": "soort consult",
+    "police_left": "Politie vertrekt",
+    "cancel": "Annuleren",
+    "cancel_confirm": "Melding {reference} annuleren? De oproepen stoppen en de melding wordt afgesloten.",
+    "close": "Afsluiten",
+    "outcome": "afloop",
+    "choose_outcome": "kies de afloop…",
+    "outcome_missing": "Kies eerst de afloop.",
+    "busy": "Bezig…",
+    "not_found": "Deze melding is niet gevonden. Ververs de pagina.",
+    "failed": "Dit lukte niet. Probeer het opnieuw.",
+    "server": "Er ging iets mis bij de server. Probeer het zo opnieuw.",
+    "network": "Geen verbinding met de server. Probeer het opnieuw.",
+}
+# Why the server refuses a control-room action while the incident is open (409), by
+# action, or by "close." + outcome; other refusals use ACTION_ERROR_NL.
+CONTROL_ROOM_REFUSED_NL: dict[str, str] = {
+    "police_left": "De politie kan pas vertrekken als de hulpverlener ter plaatse is of er "
+    "telefonisch/beeldbellend overleg is vastgelegd.",
+    "safe_to_enter": "Veilig om binnen te komen kan pas als een hulpverlener de oproep heeft "
+    "aangenomen.",
+    "close.joint_on_scene": "Afsluiten als 'samen ter plaatse' kan pas als de hulpverlener "
+    "ter plaatse is geweest.",
+    "close.no_responder": "Afsluiten als 'niemand bereikt' kan alleen als niemand de oproep "
+    "heeft aangenomen.",
+    "close.phone_consult": "Afsluiten als 'telefonisch consult' past niet bij het vastgelegde "
+    "consult, of er is nog niemand die heeft aangenomen.",
+    "close.video_consult": "Afsluiten als 'consult via beeldbellen' past niet bij het "
+    "vastgelegde consult, of er is nog niemand die heeft aangenomen.",
+}
 # Field names in a refused step, and why a value was refused (pydantic error types).
 FIELD_NL: dict[str, str] = {
     "eta_minutes": "aankomst over (minuten)",

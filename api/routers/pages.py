@@ -65,6 +65,8 @@ def page_labels() -> dict[str, Any]:
         "live": texts.LIVE_NL,
         "misc": texts.PAGE_NL,
         "error": texts.ACTION_ERROR_NL,
+        "control": texts.CONTROL_ROOM_NL,
+        "refused": texts.CONTROL_ROOM_REFUSED_NL,
         "field": texts.FIELD_NL,
         "problem": texts.VALIDATION_NL,
     }

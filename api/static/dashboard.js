@@ -4,6 +4,12 @@
 // "snapshot" replaces everything, every "event" carries the dispatch's full current
 // summary, which replaces that incident's row. Rows are rebuilt only when their summary
 // changed; the time since the report ticks every second.
+//
+// Each open incident has the control room's action buttons that fit its summary. A
+// click posts the action as JSON to /api/v1/incidents/<id>/actions (the sign-in cookie
+// counts); the answer's summary is shown at once and the websocket event confirms it.
+// A request in flight and a refusal (in Dutch) are kept per incident, so a row rebuilt
+// by a new summary keeps showing them.
 (function () {
   "use strict";
 
@@ -14,9 +20,21 @@
   var CLOSED_KEEP_MS = 2 * 3600 * 1000; // closed incidents stay in view this long
   var UNANSWERED_S = 180; // when a summary does not say (unanswered_after_seconds)
   var FINISHED_PAGING = { accepted: 1, no_responder: 1, partial: 1 };
+  var ERROR_KEEP_MS = 10000; // a refusal stays in its row this long
+  var BEFORE_ACCEPT = { melding: 1, paging: 1 };
+  var CLOSE_OUTCOMES = [
+    "joint_on_scene",
+    "phone_consult",
+    "video_consult",
+    "no_consult",
+    "no_responder",
+  ];
 
   var incidents = new Map(); // dispatch id -> summary
-  var rows = new Map(); // dispatch id -> {key, tr}
+  var rows = new Map(); // dispatch id -> {summary, alarms, ui, tr}
+  var busy = new Map(); // dispatch id -> the action whose request is in flight
+  var errors = new Map(); // dispatch id -> {text, until}: the last refusal
+  var choices = new Map(); // dispatch id -> {consult, outcome}: the selects' values
   var tbody = document.querySelector("#dispatches tbody");
   var empty = document.getElementById("empty");
   var count = document.getElementById("count");
@@ -99,7 +117,188 @@
   // A row is rebuilt when its summary was replaced (every event brings a new object) or
   // its alarms changed with the time.
   function stale(row, d, alarms) {
-    return !row || row.summary !== d || row.alarms !== JSON.stringify(alarms);
+    return (
+      !row || row.summary !== d || row.alarms !== JSON.stringify(alarms) || row.ui !== uiKey(d.id)
+    );
+  }
+
+  // --- control-room actions ---------------------------------------------------------
+
+  var C = L.control;
+
+  function uiKey(id) {
+    var error = errors.get(id);
+    return (busy.get(id) || "") + "|" + (error ? error.text : "");
+  }
+
+  function choice(id) {
+    if (!choices.has(id)) choices.set(id, { consult: "phone", outcome: "" });
+    return choices.get(id);
+  }
+
+  // Which actions fit the summary now (the server has the last word).
+  function actionsFor(d) {
+    if (d.stage === "closed") return {};
+    return {
+      safe_to_enter: !BEFORE_ACCEPT[d.stage || "melding"] && !d.safe_at, // once accepted
+      consult: !d.consult_kind,
+      police_left: !d.police_left_at,
+      cancel: true,
+      close: true,
+    };
+  }
+
+  // The Dutch text for a refusal: the dashboard's own where it says more.
+  function refusal(status, payload, body) {
+    var detail = (payload && payload.detail) || {};
+    if (detail.error === "invalid_transition" && detail.stage !== "closed") {
+      var key = body.action === "close" ? "close." + body.outcome : body.action;
+      if (L.refused[key]) return L.refused[key];
+    }
+    if (status === 401) return L.live.not_authenticated;
+    if (status === 404) return C.not_found;
+    if (status >= 500) return C.server;
+    var text = S.errorText(L, status, payload);
+    return text === L.error.other ? C.failed : text;
+  }
+
+  function showError(id, text) {
+    if (text) errors.set(id, { text: text, until: Date.now() + ERROR_KEEP_MS });
+    else errors.delete(id);
+    render();
+  }
+
+  function act(d, body) {
+    if (busy.has(d.id)) return;
+    busy.set(d.id, body.action);
+    errors.delete(d.id);
+    render();
+    var failed = null;
+    fetch("/api/v1/incidents/" + encodeURIComponent(d.id) + "/actions", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify(body),
+      credentials: "same-origin",
+    })
+      .then(function (response) {
+        return response
+          .json()
+          .catch(function () {
+            return null;
+          })
+          .then(function (payload) {
+            if (!response.ok) {
+              failed = refusal(response.status, payload, body);
+            } else if (payload && payload.id === d.id && incidents.has(d.id)) {
+              incidents.set(d.id, payload);
+            }
+          });
+      })
+      .catch(function () {
+        failed = C.network;
+      })
+      .then(function () {
+        busy.delete(d.id);
+        showError(d.id, failed);
+      });
+  }
+
+  function actionButton(d, action, text, onClick) {
+    var pending = busy.get(d.id);
+    var button = el("button", {
+      type: "button",
+      class: "action action-" + action,
+      dataset: { action: action },
+      disabled: !!pending,
+      "aria-busy": pending === action ? "true" : null,
+      text: pending === action ? C.busy : text,
+    });
+    button.addEventListener("click", onClick);
+    return button;
+  }
+
+  function choiceSelect(d, name, title, options) {
+    var picked = choice(d.id);
+    var select = el(
+      "select",
+      { name: name, "aria-label": title, disabled: busy.has(d.id) },
+      options.map(function (o) {
+        return el("option", { value: o[0], selected: picked[name] === o[0], text: o[1] });
+      })
+    );
+    select.addEventListener("change", function () {
+      picked[name] = select.value;
+    });
+    return select;
+  }
+
+  function actionsCell(d) {
+    var can = actionsFor(d);
+    var parts = [];
+    if (can.safe_to_enter) {
+      parts.push(
+        actionButton(d, "safe_to_enter", C.safe_to_enter, function () {
+          act(d, { action: "safe_to_enter" });
+        })
+      );
+    }
+    if (can.consult) {
+      parts.push(
+        el(
+          "div",
+          { class: "action-group" },
+          choiceSelect(d, "consult", C.consult_kind, [
+            ["phone", label("consult", "phone")],
+            ["video", label("consult", "video")],
+          ]),
+          actionButton(d, "consult", C.consult, function () {
+            act(d, { action: "consult", kind: choice(d.id).consult });
+          })
+        )
+      );
+    }
+    if (can.police_left) {
+      parts.push(
+        actionButton(d, "police_left", C.police_left, function () {
+          act(d, { action: "police_left" });
+        })
+      );
+    }
+    if (can.close) {
+      parts.push(
+        el(
+          "div",
+          { class: "action-group" },
+          choiceSelect(
+            d,
+            "outcome",
+            C.outcome,
+            [["", C.choose_outcome]].concat(
+              CLOSE_OUTCOMES.map(function (o) {
+                return [o, label("outcome", o)];
+              })
+            )
+          ),
+          actionButton(d, "close", C.close, function () {
+            var outcome = choice(d.id).outcome;
+            if (!outcome) showError(d.id, C.outcome_missing);
+            else act(d, { action: "close", outcome: outcome });
+          })
+        )
+      );
+    }
+    if (can.cancel) {
+      parts.push(
+        actionButton(d, "cancel", C.cancel, function () {
+          if (window.confirm(C.cancel_confirm.replace("{reference}", d.reference))) {
+            act(d, { action: "cancel" });
+          }
+        })
+      );
+    }
+    var error = errors.get(d.id);
+    if (error) parts.push(el("p", { class: "action-error", role: "alert", text: error.text }));
+    return el("td", { class: "actions" }, parts);
   }
 
   // --- rendering ------------------------------------------------------------------
@@ -265,7 +464,8 @@
       stageCell(d),
       pagingCell(d),
       contactCell(d),
-      alarmCell(alarms)
+      alarmCell(alarms),
+      actionsCell(d)
     );
   }
 
@@ -292,7 +492,7 @@
       if (stale(row, d, alarms)) {
         var tr = buildRow(d, alarms);
         if (row) row.tr.replaceWith(tr);
-        row = { summary: d, alarms: JSON.stringify(alarms), tr: tr };
+        row = { summary: d, alarms: JSON.stringify(alarms), ui: uiKey(d.id), tr: tr };
         rows.set(d.id, row);
       }
       var visible = !wanted || basisteamOf(d) === wanted;
@@ -305,6 +505,8 @@
       if (!seen.has(id)) {
         row.tr.remove();
         rows.delete(id);
+        errors.delete(id);
+        choices.delete(id);
       }
     });
     empty.hidden = shown > 0;
@@ -321,6 +523,9 @@
   function tick() {
     var nowMs = Date.now();
     var dropped = false;
+    errors.forEach(function (error, id) {
+      if (nowMs >= error.until) errors.delete(id);
+    });
     incidents.forEach(function (d, id) {
       if (d.stage === "closed" && d.closed_at && nowMs - Date.parse(d.closed_at) > CLOSED_KEEP_MS) {
         incidents.delete(id);

@@ -257,6 +257,60 @@
     return node ? JSON.parse(node.textContent) : {};
   }
 
+  // --- errors in Dutch, for a step the server refused (both pages) -----------------
+
+  function labelOf(L, table, key) {
+    if (key === null || key === undefined || key === "") return "—";
+    return (L[table] && L[table][key]) || key;
+  }
+
+  // "veiligheidsmaatregelen.agreements.measures[0].by" -> "door wie"
+  function fieldName(L, path) {
+    var parts = String(path || "")
+      .replace(/\[\d+\]/g, "")
+      .split(".");
+    for (var i = parts.length - 1; i >= 0; i--) {
+      if (L.field[parts[i]]) return L.field[parts[i]];
+    }
+    return null;
+  }
+
+  // A field the server's English rule names, if any ("eta_minutes is required ...").
+  function fieldInMessage(L, message) {
+    var words = String(message || "").match(/[a-z_]+/g) || [];
+    for (var i = 0; i < words.length; i++) {
+      if (L.field[words[i]]) return L.field[words[i]];
+    }
+    return null;
+  }
+
+  // The Dutch text for a refused step: the status and the JSON the server answered.
+  function errorText(L, status, payload) {
+    var detail = payload && payload.detail;
+    if (detail && detail.error === "invalid_transition") {
+      return L.error.invalid_transition
+        .replace("{action}", labelOf(L, "action", detail.action))
+        .replace("{stage}", labelOf(L, "stage", detail.stage));
+    }
+    if (detail && detail.error === "forbidden_role") return L.error.forbidden;
+    if (detail && detail.error === "invalid_data") {
+      var named = fieldInMessage(L, detail.message);
+      return L.error.validation + (named ? " " + named + ": " + L.problem.invalid + "." : "");
+    }
+    if (status === 422 && payload && Array.isArray(payload.errors)) {
+      var lines = payload.errors.map(function (e) {
+        var name = fieldName(L, e.field);
+        return (name ? name + ": " : "") + (L.problem[e.type] || L.problem.invalid);
+      });
+      return L.error.validation + " " + lines.join("; ") + ".";
+    }
+    if (status === 403) return L.error.forbidden;
+    if (status === 404) return L.error.not_found;
+    if (status === 410) return L.error.expired;
+    if (status >= 500) return L.error.server;
+    return L.error.other;
+  }
+
   window.SamenOp = {
     connect: connect,
     el: el,
@@ -265,5 +319,6 @@
     phoneText: phoneText,
     telLink: telLink,
     pageData: pageData,
+    errorText: errorText,
   };
 })();

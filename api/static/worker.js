@@ -177,52 +177,10 @@
     return body;
   }
 
-  // --- errors in Dutch ----------------------------------------------------------
-
-  // "veiligheidsmaatregelen.agreements.measures[0].by" -> "door wie"
-  function fieldName(path) {
-    var parts = String(path || "")
-      .replace(/\[\d+\]/g, "")
-      .split(".");
-    for (var i = parts.length - 1; i >= 0; i--) {
-      if (L.field[parts[i]]) return L.field[parts[i]];
-    }
-    return null;
-  }
-
-  // A field the server's English rule names, if any ("eta_minutes is required ...").
-  function fieldInMessage(message) {
-    var words = String(message || "").match(/[a-z_]+/g) || [];
-    for (var i = 0; i < words.length; i++) {
-      if (L.field[words[i]]) return L.field[words[i]];
-    }
-    return null;
-  }
+  // --- errors in Dutch (shared with the dashboard, see live.js) -------------------
 
   function errorText(status, payload) {
-    var detail = payload && payload.detail;
-    if (detail && detail.error === "invalid_transition") {
-      return L.error.invalid_transition
-        .replace("{action}", label("action", detail.action))
-        .replace("{stage}", label("stage", detail.stage));
-    }
-    if (detail && detail.error === "forbidden_role") return L.error.forbidden;
-    if (detail && detail.error === "invalid_data") {
-      var named = fieldInMessage(detail.message);
-      return L.error.validation + (named ? " " + named + ": " + L.problem.invalid + "." : "");
-    }
-    if (status === 422 && payload && Array.isArray(payload.errors)) {
-      var lines = payload.errors.map(function (e) {
-        var name = fieldName(e.field);
-        return (name ? name + ": " : "") + (L.problem[e.type] || L.problem.invalid);
-      });
-      return L.error.validation + " " + lines.join("; ") + ".";
-    }
-    if (status === 403) return L.error.forbidden;
-    if (status === 404) return L.error.not_found;
-    if (status === 410) return L.error.expired;
-    if (status >= 500) return L.error.server;
-    return L.error.other;
+    return S.errorText(L, status, payload);
   }
 
   function showError(form, text) {

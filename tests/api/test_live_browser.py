@@ -10,7 +10,9 @@ dashboard follows the websocket; the worker's step page runs in a phone-sized wi
 - the server is restarted under an open dashboard: it reconnects by itself with
   ``after=`` and shows what happened while it was away, without a reload;
 - the worker accepts through the SMS link, opens the step page and reports every step;
-  the dashboard shows each one.
+  the dashboard shows each one;
+- the control room's buttons on the dashboard record its actions, and a refusal reads
+  in Dutch in the incident's row.
 """
 
 from __future__ import annotations
@@ -336,6 +338,60 @@ def test_restarted_server_dashboard_catches_up_without_reload(
     assert page.evaluate("window.sameDocument") is True  # no reload
     assert len(sockets) >= 1 and "after=" in sockets[-1]  # resumed, not a fresh snapshot
     assert "veilig om binnen te komen" in page.locator(row(page, first["reference"])).inner_text()
+
+
+def test_control_room_buttons_record_actions_and_explain_refusals(
+    browser: Browser, stack: Stack
+) -> None:
+    page = open_dashboard(browser, stack)
+    d = stack.post("G-1")
+    ref = d["reference"]
+    page.wait_for_selector(row(page, ref, paging="respond"))
+    tr = page.locator(row(page, ref))
+    assert tr.locator("button[data-action='safe_to_enter']").count() == 0  # nobody accepted
+    stack.accept_by_phone(BRAM)
+    page.wait_for_selector(row(page, ref, stage="accepted"))
+    assert tr.locator("button", has_text="Veilig om binnen te komen").is_visible()
+
+    # the police cannot leave yet: the server's refusal reads in Dutch in the row
+    tr.locator("button", has_text="Politie vertrekt").click()
+    error = tr.locator(".action-error")
+    error.wait_for()
+    assert error.get_attribute("role") == "alert"
+    assert error.inner_text() == (
+        "De politie kan pas vertrekken als de hulpverlener ter plaatse is of er "
+        "telefonisch/beeldbellend overleg is vastgelegd."
+    )
+    with make_session_factory(stack.engine)() as session:
+        refused = session.get(Dispatch, d["id"])
+        assert refused is not None and refused.police_left_at is None
+
+    # a phone consult recorded, then the police may leave
+    assert tr.locator("select[name='consult']").input_value() == "phone"
+    tr.locator("button", has_text="Consult vastleggen").click()
+    page.wait_for_selector(row(page, ref) + " td.actions:not(:has(button[data-action='consult']))")
+    assert "telefonisch" in tr.locator("td.stage").inner_text()
+    assert error.count() == 0  # a new action clears the old refusal
+    tr.locator("button", has_text="Politie vertrekt").click()
+    page.wait_for_selector(
+        row(page, ref) + " td.actions:not(:has(button[data-action='police_left']))"
+    )
+    assert "politie vertrokken" in tr.locator("td.stage").inner_text()
+    assert tr.locator(".action-error").count() == 0
+    with make_session_factory(stack.engine)() as session:
+        left = session.get(Dispatch, d["id"])
+        assert left is not None and left.consult_kind == "phone"
+        assert left.police_left_at is not None
+
+    tr.locator("button", has_text="Veilig om binnen te komen").click()
+    page.wait_for_selector(row(page, ref) + " .safe")
+    assert tr.locator("button[data-action='safe_to_enter']").count() == 0
+    # closing: the outcome is chosen from a list; afterwards no buttons are left
+    tr.locator("select[name='outcome']").select_option("phone_consult")
+    tr.locator("button", has_text="Afsluiten").click()
+    page.wait_for_selector(row(page, ref, stage="closed"))
+    assert "telefonisch consult" in tr.locator("td.stage").inner_text()
+    assert tr.locator("td.actions button").count() == 0
 
 
 def test_worker_reports_every_step_from_a_phone(
