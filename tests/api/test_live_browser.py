@@ -31,11 +31,13 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
+from sqlalchemy import select
 
 from core import migrate
 from core.db import make_engine, make_session_factory
 from dispatch import progress
 from dispatch.models import Dispatch
+from dispatch.models import Page as PageRow
 from notifications.fake.harness import FakeTwilioServer
 from oncall import service as oncall_service
 from oncall.schemas import ConfigSet
@@ -392,6 +394,34 @@ def test_control_room_buttons_record_actions_and_explain_refusals(
     page.wait_for_selector(row(page, ref, stage="closed"))
     assert "telefonisch consult" in tr.locator("td.stage").inner_text()
     assert tr.locator("td.actions button").count() == 0
+
+
+def test_control_room_cancels_after_confirming(browser: Browser, stack: Stack) -> None:
+    page = open_dashboard(browser, stack)
+    d = stack.post("H-1")
+    ref = d["reference"]
+    page.wait_for_selector(row(page, ref, paging="respond"))
+    tr = page.locator(row(page, ref))
+    answers: list[bool] = [False, True]  # first "no, keep it", then "yes, cancel"
+    page.on("dialog", lambda dialog: dialog.accept() if answers.pop(0) else dialog.dismiss())
+    tr.locator("button", has_text="Annuleren").click()
+    page.wait_for_timeout(300)
+    with make_session_factory(stack.engine)() as session:
+        kept = session.get(Dispatch, d["id"])
+        assert kept is not None and kept.stage != "closed"  # dismissed: nothing happened
+    tr.locator("button", has_text="Annuleren").click()
+    page.wait_for_selector(row(page, ref, stage="closed"))
+    assert tr.locator("td.actions button").count() == 0
+    with make_session_factory(stack.engine)() as session:
+        cancelled = session.get(Dispatch, d["id"])
+        assert cancelled is not None
+        assert (cancelled.outcome, cancelled.closed_by) == ("cancelled", "control_room")
+        still_open = session.scalars(
+            select(PageRow.status).where(
+                PageRow.dispatch_id == d["id"], PageRow.status.in_(("scheduled", "sending"))
+            )
+        ).all()
+        assert still_open == []  # nobody is paged for a cancelled incident any more
 
 
 def test_worker_reports_every_step_from_a_phone(
