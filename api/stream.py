@@ -126,6 +126,8 @@ class Connection:
     handler: asyncio.Task[Any] | None = None
     close_timeout: float = CLOSE_TIMEOUT
     closing: bool = False
+    last_sent_at: float = 0.0  # loop time of the last message sent
+    progress_at: float = 0.0  # ... or of the moment the queue was last empty
 
     def __post_init__(self) -> None:
         self.queue = asyncio.Queue(self.max_queue * HARD_FACTOR)
@@ -145,9 +147,6 @@ class Connection:
     def stalled(self, now: float, stall_seconds: float) -> bool:
         """Behind by more than ``max_queue`` and no send completed for a while."""
         return self.queue.qsize() > self.max_queue and now - self.progress_at > stall_seconds
-
-    last_sent_at: float = 0.0  # loop time of the last message sent
-    progress_at: float = 0.0  # ... or of the moment the queue was last empty
 
     async def send(self, text: str) -> None:
         await self.websocket.send_text(text)
@@ -258,7 +257,6 @@ class Hub:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._closing: set[asyncio.Task[None]] = set()
-        self.fanned_out = 0
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -282,10 +280,6 @@ class Hub:
             *(c.close(CLOSE_GOING_AWAY, "server stopping") for c in list(self.connections)),
             return_exceptions=True,
         )
-
-    def poke(self) -> None:
-        """Tail now (tests and the in-process bus use it)."""
-        self._wake.set()
 
     def _read_position(self) -> int:
         with self.sessions() as session:
@@ -372,7 +366,6 @@ class Hub:
                         shared = event_message(row, summary)
                     text = shared
                 self._offer(conn, row.id, text)
-        self.fanned_out += len(rows)
 
     def _offer(self, conn: Connection, event_id: int, text: str) -> None:
         if not conn.offer(event_id, text):
@@ -401,16 +394,17 @@ class Hub:
 
     # --- one connection ----------------------------------------------------------------
 
-    def _backlog(self, conn: Connection, after: int | None) -> tuple[list[str], int, bool]:
-        """Messages to send before going live, the last id they cover, and whether a
-        snapshot was sent instead of a replay."""
+    def _backlog(self, conn: Connection, after: int | None) -> tuple[list[str], int]:
+        """Messages to send before going live (a replay or a snapshot), and the last
+        event id they cover."""
         sub = conn.subscription
         now = self.clock.now()
         with self.sessions() as session:
+            end = last_event_id(session)
             # An id beyond the log's end was not given out by this database (it was
             # restored, or the client saw another one): start afresh, or the client
             # would skip every event up to that id.
-            if after is not None and after <= last_event_id(session):
+            if after is not None and after <= end:
                 rows = read_rows(session, after, self.replay_limit + 1, sub)
                 if len(rows) <= self.replay_limit:
                     summaries = summaries_for(session, rows, now)
@@ -418,11 +412,9 @@ class Hub:
                         event_message(r, view_of(summaries.get(r.dispatch_id or ""), conn.viewer))
                         for r in rows
                     ]
-                    last = rows[-1].id if rows else after
-                    return messages, last, False
-            # A snapshot: the position first, then the state (which may be newer; the
-            # events after the position then arrive live and carry the same state).
-            last = last_event_id(session)
+                    return messages, rows[-1].id if rows else after
+            # A snapshot: the position (read above) first, then the state, which may be
+            # newer; the events after the position then arrive live with the same state.
             if sub.incident is not None:
                 found = live.summaries(session, [sub.incident], now)
                 dispatches = list(found.values())
@@ -434,8 +426,8 @@ class Hub:
                     now=now,
                 )
             views = [view_of(d, conn.viewer) for d in dispatches]
-            snapshot = _dumps({"type": "snapshot", "last_id": last, "dispatches": views})
-            return [snapshot], last, True
+            snapshot = _dumps({"type": "snapshot", "last_id": end, "dispatches": views})
+            return [snapshot], end
 
     async def serve(self, conn: Connection, after: int | None) -> None:
         """Replay or snapshot, then live until the client goes; the socket is accepted."""
@@ -445,7 +437,7 @@ class Hub:
         conn.handler = asyncio.current_task()
         conn.close_timeout = self.close_timeout
         try:
-            messages, last, _ = await asyncio.to_thread(self._backlog, conn, after)
+            messages, last = await asyncio.to_thread(self._backlog, conn, after)
             try:
                 for text in messages:
                     await conn.send(text)

@@ -174,25 +174,14 @@
     errors.delete(d.id);
     render();
     var failed = null;
-    fetch("/api/v1/incidents/" + encodeURIComponent(d.id) + "/actions", {
-      method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify(body),
-      credentials: "same-origin",
-    })
-      .then(function (response) {
-        return response
-          .json()
-          .catch(function () {
-            return null;
-          })
-          .then(function (payload) {
-            if (!response.ok) {
-              failed = refusal(response.status, payload, body);
-            } else if (payload && payload.id === d.id && incidents.has(d.id)) {
-              incidents.set(d.id, payload);
-            }
-          });
+    S.postAction("/api/v1/incidents/" + encodeURIComponent(d.id) + "/actions", body)
+      .then(function (answer) {
+        var payload = answer.payload;
+        if (!answer.ok) {
+          failed = refusal(answer.status, payload, body);
+        } else if (payload && payload.id === d.id && incidents.has(d.id)) {
+          incidents.set(d.id, payload);
+        }
       })
       .catch(function () {
         failed = C.network;

@@ -311,8 +311,29 @@
     return L.error.other;
   }
 
+  // POST one lifecycle action as JSON; resolves to {ok, status, payload} (payload null
+  // when the answer was not JSON), rejects only when the network failed.
+  function postAction(url, body) {
+    return fetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify(body),
+      credentials: "same-origin",
+    }).then(function (response) {
+      return response
+        .json()
+        .catch(function () {
+          return null;
+        })
+        .then(function (payload) {
+          return { ok: response.ok, status: response.status, payload: payload };
+        });
+    });
+  }
+
   window.SamenOp = {
     connect: connect,
+    postAction: postAction,
     el: el,
     clock: clock,
     since: since,

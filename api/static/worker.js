@@ -193,26 +193,14 @@
     var button = form.querySelector("button[type=submit]");
     showError(form, "");
     button.disabled = true;
-    fetch("/w/" + TOKEN + "/actions", {
-      method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify(bodyOf(form)),
-      credentials: "same-origin",
-    })
-      .then(function (response) {
-        return response
-          .json()
-          .catch(function () {
-            return null;
-          })
-          .then(function (payload) {
-            if (!response.ok) {
-              showError(form, errorText(response.status, payload));
-              return;
-            }
-            form.reset();
-            if (payload && payload.id) render(payload);
-          });
+    S.postAction("/w/" + TOKEN + "/actions", bodyOf(form))
+      .then(function (answer) {
+        if (!answer.ok) {
+          showError(form, errorText(answer.status, answer.payload));
+          return;
+        }
+        form.reset();
+        if (answer.payload && answer.payload.id) render(answer.payload);
       })
       .catch(function () {
         showError(form, L.error.network);
