@@ -190,9 +190,7 @@ def _send(ctx: PagingContext, claim: _Claim, body: str | None) -> Sent:
             CallRequest(
                 page_id=pid,
                 to=claim.phone,
-                twiml_url=ctx.url(f"/webhooks/twilio/voice/{pid}"),
-                status_url=ctx.url(f"/webhooks/twilio/call-status/{pid}"),
-                amd_url=ctx.url(f"/webhooks/twilio/amd/{pid}"),
+                callback_base=ctx.public_base_url,
                 ring_seconds=RING_SECONDS,
             )
         )
@@ -202,7 +200,7 @@ def _send(ctx: PagingContext, claim: _Claim, body: str | None) -> Sent:
             page_id=pid,
             to=claim.phone,
             body=body,
-            status_url=ctx.url(f"/webhooks/twilio/sms-status/{pid}"),
+            callback_base=ctx.public_base_url,
             validity_seconds=claim.validity_seconds,
         )
     )

@@ -38,7 +38,6 @@ class ConsoleRecord:
     to: str
     created_at: datetime
     body: str | None = None  # SMS text
-    twiml_url: str | None = None  # where a real call would fetch its script
 
 
 def mask_number(number: str) -> str:
@@ -60,15 +59,19 @@ class ConsoleProvider:
     # --- Provider ---
 
     def place_call(self, request: CallRequest) -> Sent:
-        record = self._record("voice", request.page_id, request.to, twiml_url=request.twiml_url)
+        record = self._record("voice", request.page_id, request.to)
         logger.info(
-            "call %s to %s for page %s (script: %s)",
+            "call %s to %s for page %s",
             record.provider_id,
             mask_number(request.to),
             request.page_id,
-            request.twiml_url,
         )
-        return Sent(provider_id=record.provider_id, status="sent", created_at=record.created_at)
+        return Sent(
+            provider_id=record.provider_id,
+            status="sent",
+            created_at=record.created_at,
+            provider=self.name,
+        )
 
     def send_sms(self, request: SmsRequest) -> Sent:
         record = self._record("sms", request.page_id, request.to, body=request.body)
@@ -84,6 +87,7 @@ class ConsoleProvider:
             status="sent",
             created_at=record.created_at,
             body=record.body,
+            provider=self.name,
         )
 
     def hang_up(self, provider_id: str) -> None:
@@ -92,7 +96,13 @@ class ConsoleProvider:
         logger.info("hang up %s", provider_id)
 
     def find_sent(
-        self, *, channel: Channel, to: str, since: datetime, marker: str | None = None
+        self,
+        *,
+        channel: Channel,
+        to: str,
+        since: datetime,
+        marker: str | None = None,
+        page_id: str | None = None,
     ) -> list[Sent]:
         with self._lock:
             records = list(self._records)
@@ -102,13 +112,11 @@ class ConsoleProvider:
             if r.channel == channel
             and r.to == to
             and r.created_at >= since
+            and (page_id is None or r.page_id == page_id)
             and (marker is None or channel != "sms" or marker in (r.body or ""))
         ]
         found.sort(key=lambda r: r.created_at, reverse=True)
-        return [
-            Sent(provider_id=r.provider_id, status="sent", created_at=r.created_at, body=r.body)
-            for r in found
-        ]
+        return [Sent(r.provider_id, "sent", r.created_at, r.body, self.name) for r in found]
 
     # --- for the demo and tests ---
 
@@ -130,7 +138,6 @@ class ConsoleProvider:
         to: str,
         *,
         body: str | None = None,
-        twiml_url: str | None = None,
     ) -> ConsoleRecord:
         if not to.strip():
             raise DeliveryRejected("invalid_number", "no phone number to page")
@@ -141,7 +148,6 @@ class ConsoleProvider:
             to=to,
             created_at=self._clock.now(),
             body=body,
-            twiml_url=twiml_url,
         )
         with self._lock:
             self._records.append(record)

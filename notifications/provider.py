@@ -4,12 +4,19 @@ A provider only delivers: it places a call or sends an SMS to a number and says 
 the outside world did with it. What an answer *means* (accept, decline, escalate) is
 decided by ``dispatch``; this package never imports it.
 
-Idempotency: each page carries its own id (``page_id``). Twilio's REST API has no
-idempotency key on create, so after a crash between the provider call and the database
-write the caller asks ``find_sent`` for what already went out to that number since the
-claim, before it sends again. SMS bodies carry the page's signed link, so an SMS is
-matched on its body; calls are matched on number and time, and the caller discards
-provider ids it already knows for other pages.
+Webhook addresses: a request carries the service's public base URL
+(``callback_base``); each provider builds its own webhook paths under it (Twilio's
+under ``/webhooks/twilio``, Vonage's under ``/webhooks/vonage``), each with the page
+id in the path, so a callback names the page it is for.
+
+Idempotency: each page carries its own id (``page_id``). Neither Twilio's nor Vonage's
+REST API has an idempotency key on create, so after a crash, or a send whose outcome
+is unknown (``ProviderUnavailable`` with ``maybe_sent``), the caller asks ``find_sent``
+for what already went out to that number since the claim before it sends again. SMS
+bodies carry the page's signed link, so an SMS is matched on its body (or on the page
+id where the provider keeps a reference of ours, as Vonage's ``client-ref``); calls
+are matched on number and time, and the caller discards provider ids it already knows
+for other pages.
 """
 
 from __future__ import annotations
@@ -25,9 +32,7 @@ Channel = Literal["voice", "sms"]
 class CallRequest:
     page_id: str
     to: str
-    twiml_url: str  # fetched by the provider when the call is answered (POST)
-    status_url: str  # call progress: ringing, answered, completed, busy, no-answer, failed
-    amd_url: str  # asynchronous answering-machine detection result
+    callback_base: str  # the service's public base URL; the provider adds its paths
     ring_seconds: int = 30
 
 
@@ -36,7 +41,7 @@ class SmsRequest:
     page_id: str
     to: str
     body: str
-    status_url: str  # delivery receipts: sent, delivered, undelivered, failed
+    callback_base: str  # the service's public base URL; delivery receipts come here
     validity_seconds: int  # the carrier drops the SMS after this; <= the escalation step
 
 
@@ -48,6 +53,8 @@ class Sent:
     status: str
     created_at: datetime | None = None
     body: str | None = None
+    # Which provider carried it (its ``name``); a failover provider sets the one used.
+    provider: str | None = None
 
 
 class DeliveryRejected(Exception):
@@ -63,7 +70,19 @@ class DeliveryRejected(Exception):
 
 
 class ProviderUnavailable(Exception):
-    """The provider could not be asked (network, 5xx, timeout): try again later."""
+    """The provider could not be asked (network, 5xx, timeout): try again later.
+
+    ``maybe_sent`` says the request may have been carried out all the same: it reached
+    the provider and no clear answer came back (a read timeout, a connection reset
+    after the request was written, a 500/502/504). Such a send is treated like a
+    crash mid-send: before anything is sent again, the provider is asked
+    (``find_sent``) what already went out. A refused connection, a connect timeout,
+    429 and 503 mean the provider did not take the request.
+    """
+
+    def __init__(self, message: str = "", *, maybe_sent: bool = False) -> None:
+        super().__init__(message)
+        self.maybe_sent = maybe_sent
 
 
 class Provider(Protocol):
@@ -78,10 +97,17 @@ class Provider(Protocol):
         ...
 
     def find_sent(
-        self, *, channel: Channel, to: str, since: datetime, marker: str | None = None
+        self,
+        *,
+        channel: Channel,
+        to: str,
+        since: datetime,
+        marker: str | None = None,
+        page_id: str | None = None,
     ) -> list[Sent]:
         """Calls or messages to ``to`` created at or after ``since``, newest first.
 
-        For SMS, only messages whose body contains ``marker`` (when given).
+        For SMS, only messages whose body contains ``marker`` (when given); a provider
+        that tagged its sends with the page id matches on ``page_id`` instead.
         """
         ...

@@ -24,6 +24,7 @@ import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException  # type: ignore[import-untyped, unused-ignore]
 from twilio.http.http_client import TwilioHttpClient  # type: ignore[import-untyped, unused-ignore]
 from twilio.rest import Client  # type: ignore[import-untyped, unused-ignore]
+from urllib3 import exceptions as urllib3_exceptions
 
 from notifications.provider import (
     CallRequest,
@@ -41,10 +42,34 @@ _sdk_logger = logging.getLogger(f"{__name__}.sdk")
 _sdk_logger.setLevel(logging.WARNING)
 T = TypeVar("T")
 
-CALL_EVENTS = ["initiated", "ringing", "answered", "completed"]
+# "initiated" is not asked for: it says no more than the create's own answer, and each
+# callback costs the service a request. "ringing" also binds the call to its page when
+# the create's answer is lost (a timeout), before anyone picks up.
+CALL_EVENTS = ["ringing", "answered", "completed"]
+WEBHOOKS = "/webhooks/twilio"
+
+
+def voice_url(base: str, page_id: str) -> str:
+    """The TwiML script of a page's call (also the prefix of its key-press action)."""
+    return f"{base}{WEBHOOKS}/voice/{page_id}"
+
+
+def call_status_url(base: str, page_id: str) -> str:
+    return f"{base}{WEBHOOKS}/call-status/{page_id}"
+
+
+def amd_url(base: str, page_id: str) -> str:
+    return f"{base}{WEBHOOKS}/amd/{page_id}"
+
+
+def sms_status_url(base: str, page_id: str) -> str:
+    return f"{base}{WEBHOOKS}/sms-status/{page_id}"
+
+
 VALIDITY_MIN, VALIDITY_MAX = 1, 36000  # seconds, Twilio's ValidityPeriod range
 CALL_NOT_IN_PROGRESS = 21220
 _RETRYABLE_STATUS = 429
+_NOT_TAKEN = frozenset({429, 503})
 
 
 class TwilioCredentialsRejected(ProviderUnavailable):
@@ -82,20 +107,23 @@ class TwilioProvider:
             lambda: self._client.calls.create(
                 to=request.to,
                 from_=self.from_number,
-                url=request.twiml_url,
+                url=voice_url(request.callback_base, request.page_id),
                 method="POST",
-                status_callback=request.status_url,
+                status_callback=call_status_url(request.callback_base, request.page_id),
                 status_callback_method="POST",
                 status_callback_event=CALL_EVENTS,
                 machine_detection="DetectMessageEnd",
                 async_amd="true",
-                async_amd_status_callback=request.amd_url,
+                async_amd_status_callback=amd_url(request.callback_base, request.page_id),
                 async_amd_status_callback_method="POST",
                 timeout=request.ring_seconds,
             ),
         )
         return Sent(
-            provider_id=str(call.sid), status=str(call.status), created_at=call.date_created
+            provider_id=str(call.sid),
+            status=str(call.status),
+            created_at=call.date_created,
+            provider=self.name,
         )
 
     def send_sms(self, request: SmsRequest) -> Sent:
@@ -106,7 +134,7 @@ class TwilioProvider:
                 to=request.to,
                 from_=self.from_number,
                 body=request.body,
-                status_callback=request.status_url,
+                status_callback=sms_status_url(request.callback_base, request.page_id),
                 validity_period=validity,
             ),
         )
@@ -115,6 +143,7 @@ class TwilioProvider:
             status=str(message.status),
             created_at=message.date_created,
             body=message.body,
+            provider=self.name,
         )
 
     def hang_up(self, provider_id: str) -> None:
@@ -126,7 +155,13 @@ class TwilioProvider:
             # Already over (the person hung up first): nothing left to end.
 
     def find_sent(
-        self, *, channel: Channel, to: str, since: datetime, marker: str | None = None
+        self,
+        *,
+        channel: Channel,
+        to: str,
+        since: datetime,
+        marker: str | None = None,
+        page_id: str | None = None,
     ) -> list[Sent]:
         # The SDK formats datetimes as "%Y-%m-%dT%H:%M:%SZ" without converting, and
         # Twilio's resources carry whole seconds: compare in UTC, to the second.
@@ -143,7 +178,9 @@ class TwilioProvider:
                     continue
                 if marker is not None and marker not in (message.body or ""):
                     continue
-                found.append(Sent(str(message.sid), str(message.status), created, message.body))
+                found.append(
+                    Sent(str(message.sid), str(message.status), created, message.body, self.name)
+                )
         else:
             calls = self._ask(
                 "find_sent",
@@ -152,7 +189,7 @@ class TwilioProvider:
             for call in calls:
                 created = call.date_created
                 if created is not None and created >= floor:
-                    found.append(Sent(str(call.sid), str(call.status), created))
+                    found.append(Sent(str(call.sid), str(call.status), created, None, self.name))
         return sorted(found, key=lambda s: s.created_at or floor, reverse=True)
 
     def _ask(self, operation: str, request: Callable[[], T]) -> T:
@@ -166,9 +203,18 @@ class TwilioProvider:
             response = exc.args[1] if len(exc.args) > 1 else None
             status = getattr(response, "status_code", 0)
             raise _translate(status, None, str(exc.args[0]), operation) from exc
-        except (requests.RequestException, ValueError) as exc:
-            # Connection refused, timeouts, and answers that are not JSON (a proxy page).
+        except (requests.ConnectTimeout, requests.exceptions.SSLError) as exc:
+            # Never connected: Twilio cannot have taken the request.
             raise ProviderUnavailable(f"Twilio {operation} failed: {exc}") from exc
+        except requests.ConnectionError as exc:
+            # Refused before anything was written, or cut after the request was sent.
+            raise ProviderUnavailable(
+                f"Twilio {operation} failed: {exc}", maybe_sent=not _refused(exc)
+            ) from exc
+        except (requests.RequestException, ValueError) as exc:
+            # A read timeout, or an answer that is not JSON (a proxy page): the request
+            # reached someone, and may have been carried out.
+            raise ProviderUnavailable(f"Twilio {operation} failed: {exc}", maybe_sent=True) from exc
 
 
 def _translate(
@@ -180,9 +226,30 @@ def _translate(
             "check the Twilio settings"
         )
     if status == _RETRYABLE_STATUS or status >= 500 or status < 400:
-        return ProviderUnavailable(f"Twilio {operation}: HTTP {status} {code or ''} {message}")
+        # 429 and 503 say the request was not taken; any other 5xx (or a status that is no
+        # error at all) leaves it open whether Twilio carried it out.
+        return ProviderUnavailable(
+            f"Twilio {operation}: HTTP {status} {code or ''} {message}",
+            maybe_sent=status not in _NOT_TAKEN,
+        )
     logger.info("Twilio refused %s: %s %s", operation, code, message)
     return DeliveryRejected(str(code or status), message)
+
+
+def _refused(exc: requests.ConnectionError) -> bool:
+    """True when the connection was never made (refused, no route, unknown host)."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, ConnectionRefusedError | urllib3_exceptions.NewConnectionError):
+            return True
+        if isinstance(cause, urllib3_exceptions.MaxRetryError):
+            cause = cause.reason
+            continue
+        nested = [a for a in cause.args if isinstance(a, BaseException)]
+        cause = cause.__cause__ or cause.__context__ or (nested[0] if nested else None)
+    return False
 
 
 def _message(exc: TwilioRestException | TwilioServiceException) -> str:

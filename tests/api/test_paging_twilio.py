@@ -400,7 +400,7 @@ def test_a_confirmation_outlives_the_process_that_accepted_and_the_one_that_sent
             page_id=claim.page_id,
             to=claim.phone,
             body=body,
-            status_url=f"{stack.url}/lost",
+            callback_base=f"{stack.url}/lost",
             validity_seconds=claim.validity_seconds,
         )
     )

@@ -20,7 +20,7 @@ def sms(
     page_id: str = "p1", to: str = NUMBER, body: str = "Samen op in acuut SO-K7Q2ZP"
 ) -> SmsRequest:
     return SmsRequest(
-        page_id=page_id, to=to, body=body, status_url="http://x/status", validity_seconds=300
+        page_id=page_id, to=to, body=body, callback_base="http://x", validity_seconds=300
     )
 
 
@@ -28,9 +28,7 @@ def call(page_id: str = "p1", to: str = NUMBER) -> CallRequest:
     return CallRequest(
         page_id=page_id,
         to=to,
-        twiml_url="http://x/twiml",
-        status_url="http://x/status",
-        amd_url="http://x/amd",
+        callback_base="http://x",
     )
 
 

@@ -18,6 +18,9 @@ from notifications.provider import (
 from notifications.twilio import TwilioCredentialsRejected, TwilioProvider
 
 WORKER = "+31612345678"
+TWIML = "/webhooks/twilio/voice/page-2"
+STATUS = "/webhooks/twilio/call-status/page-2"
+SMS_STATUS = "/webhooks/twilio/sms-status/page-1"
 OTHER = "+31687654321"
 T0 = datetime(2025, 3, 30, 0, 30, tzinfo=UTC)
 
@@ -28,12 +31,11 @@ def sms(
     to: str = WORKER,
     validity: int = 300,
 ) -> SmsRequest:
-    return SmsRequest("page-1", to, body, f"{sink.url}/sms-status", validity)
+    return SmsRequest("page-1", to, body, sink.url, validity)
 
 
 def call(sink: WebhookSink, to: str = WORKER) -> CallRequest:
-    base = sink.url
-    return CallRequest("page-2", to, f"{base}/twiml", f"{base}/status", f"{base}/amd", 25)
+    return CallRequest("page-2", to, sink.url, 25)
 
 
 class Clock:
@@ -67,10 +69,10 @@ def test_send_sms_creates_the_message_twilio_would(
     assert sent.body == "Melding R-1 https://x.test/p/abc"
     assert sent.created_at is not None and sent.created_at.tzinfo is not None
     assert message.params["From"] == twilio.from_number
-    assert message.params["StatusCallback"] == f"{sink.url}/sms-status"
+    assert message.params["StatusCallback"] == f"{sink.url}{SMS_STATUS}"
     assert message.params["ValidityPeriod"] == "300"
     assert twilio.fake.wait_idle()
-    assert [r.form["MessageStatus"] for r in sink.requests("/sms-status")] == ["sent", "delivered"]
+    assert [r.form["MessageStatus"] for r in sink.requests(SMS_STATUS)] == ["sent", "delivered"]
     twilio.assert_nothing_unexpected()
 
 
@@ -91,13 +93,13 @@ def test_place_call_asks_for_twiml_progress_and_async_amd(
     assert sent.provider_id == placed.sid and sent.provider_id.startswith("CA")
     assert sent.status == "queued" and sent.created_at is not None
     params = placed.params
-    assert params["Url"] == f"{sink.url}/twiml" and params["Method"] == "POST"
-    assert params["StatusCallback"] == f"{sink.url}/status"
+    assert params["Url"] == f"{sink.url}{TWIML}" and params["Method"] == "POST"
+    assert params["StatusCallback"] == f"{sink.url}{STATUS}"
     assert params["StatusCallbackMethod"] == "POST"
-    assert placed.status_callback_events == ["initiated", "ringing", "answered", "completed"]
+    assert placed.status_callback_events == ["ringing", "answered", "completed"]
     assert params["MachineDetection"] == "DetectMessageEnd"
     assert params["AsyncAmd"] == "true"
-    assert params["AsyncAmdStatusCallback"] == f"{sink.url}/amd"
+    assert params["AsyncAmdStatusCallback"] == f"{sink.url}/webhooks/twilio/amd/page-2"
     assert params["AsyncAmdStatusCallbackMethod"] == "POST"
     assert params["Timeout"] == "25"
     assert params["From"] == twilio.from_number
@@ -213,7 +215,7 @@ def test_find_sent_matches_calls_on_number_and_time(
 def test_hang_up_ends_an_answered_call_with_a_completed_callback(
     fake: FakeTwilio, provider: TwilioProvider, sink: WebhookSink
 ) -> None:
-    sink.respond("/twiml", '<Response><Gather numDigits="1"><Say>Druk 1</Say></Gather></Response>')
+    sink.respond(TWIML, '<Response><Gather numDigits="1"><Say>Druk 1</Say></Gather></Response>')
     sid = provider.place_call(call(sink)).provider_id
     fake.answer(sid)
     assert fake.call(sid).status == "in-progress"
@@ -222,7 +224,7 @@ def test_hang_up_ends_an_answered_call_with_a_completed_callback(
 
     assert fake.call(sid).status == "completed"
     assert fake.wait_idle()
-    final = sink.requests("/status")[-1].form
+    final = sink.requests(STATUS)[-1].form
     assert final["CallStatus"] == "completed"
     assert final["CallSid"] == sid and "CallDuration" in final
     provider.hang_up(sid)  # already over: nothing to do, no error
@@ -236,4 +238,4 @@ def test_hang_up_of_a_ringing_call_cancels_it(
 
     assert fake.wait_idle()
     assert fake.call(sid).status == "canceled"
-    assert [r.form["CallStatus"] for r in sink.requests("/status")][-1] == "canceled"
+    assert [r.form["CallStatus"] for r in sink.requests(STATUS)][-1] == "canceled"
