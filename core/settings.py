@@ -12,6 +12,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 PLACEHOLDER_KEY = "dev-feed-key"
 PLACEHOLDER_LINK_SECRET = "dev-link-secret-change-me"
 PLACEHOLDER_TWILIO_TOKEN = "dev-twilio-token"
+PLACEHOLDER_VONAGE_SECRET = "dev-vonage-secret"
+PLACEHOLDER_VONAGE_SIGNATURE = "dev-vonage-signature-secret"
+ProviderName = Literal["twilio", "vonage"]
 
 
 class Settings(BaseSettings):
@@ -39,8 +42,24 @@ class Settings(BaseSettings):
 
     # --- paging ---
     # Who delivers pages: "console" prints them (embedded demo without a phone),
-    # "twilio" uses the Twilio SDK (pointed at the local fake with twilio_api_base).
-    paging_provider: Literal["console", "twilio"] = "console"
+    # "twilio" / "vonage" use their SDKs (pointed at the local fakes in tests and the
+    # demo). With a secondary, pages go through it while the primary is failing.
+    paging_provider: Literal["console", "twilio", "vonage"] = "console"
+    paging_secondary: ProviderName | None = None
+    # The failover circuit: it opens after this many consecutive failed or timed-out
+    # sends through a provider, and then lets one probe through after this long.
+    circuit_failures: int = Field(default=3, ge=1, le=100)
+    circuit_probe_seconds: float = Field(default=15.0, gt=0, le=3600)
+    # A send whose outcome is unknown (a timeout) and that the provider cannot be asked
+    # about is not sent through the other provider before this long has passed without
+    # any sign of it (a callback names the page).
+    uncertain_send_seconds: float = Field(default=15.0, ge=0, le=600)
+    # When a dispatch's pages could not be sent for this long, the control room is told
+    # to phone the people on call itself ("Oproepen lukken niet — bel zelf: ...").
+    send_failing_alarm_seconds: float = Field(default=10.0, gt=0, le=600)
+    # "Nog niemand aangenomen": raised this long after the report while nobody accepted
+    # (a region's configuration may set its own).
+    no_accept_alarm_minutes: float = Field(default=3.0, gt=0, le=120)
     # How due pages and deadlines are driven: "rq" through Redis and RQ workers,
     # "inline" by a loop inside the API process; "auto" is rq when redis_url is set.
     delivery: Literal["auto", "inline", "rq"] = "auto"
@@ -49,6 +68,20 @@ class Settings(BaseSettings):
     twilio_from: str = "+3197010000000"
     # Base URL of Twilio's REST API; set to the local fake in tests and the demo.
     twilio_api_base: str | None = None
+    # Vonage: the Voice API application (JWT signed with its private key, a PEM file
+    # path or the PEM itself), the account key and secret (SMS API), the signature
+    # secret webhooks are signed with, and the number pages come from.
+    vonage_application_id: str = "00000000-0000-4000-8000-000000000000"
+    vonage_private_key: str | None = None
+    vonage_api_key: str = "devkey01"
+    vonage_api_secret: str = PLACEHOLDER_VONAGE_SECRET
+    vonage_signature_secret: str = PLACEHOLDER_VONAGE_SIGNATURE
+    vonage_from: str = "+3197010000001"
+    # Hosts of Vonage's APIs ("api.nexmo.com", "rest.nexmo.com"); the local fake's
+    # "127.0.0.1:PORT" in tests and the demo, trusted through ``vonage_ca_bundle``.
+    vonage_api_host: str | None = None
+    vonage_rest_host: str | None = None
+    vonage_ca_bundle: str | None = None
     # The URL Twilio (and the worker's phone) reaches this service on, as seen from
     # outside: webhooks are verified against it, links in SMS point at it.
     public_base_url: str = "http://127.0.0.1:8000"
@@ -104,9 +137,25 @@ class Settings(BaseSettings):
             and self.twilio_auth_token == PLACEHOLDER_TWILIO_TOKEN
         ):
             raise ValueError("SAMENOP_TWILIO_AUTH_TOKEN still holds the development placeholder")
+        vonage_used = "vonage" in (self.paging_provider, self.paging_secondary)
+        if self.environment == "production" and vonage_used:
+            if self.vonage_api_secret == PLACEHOLDER_VONAGE_SECRET:
+                raise ValueError(
+                    "SAMENOP_VONAGE_API_SECRET still holds the development placeholder"
+                )
+            if self.vonage_signature_secret == PLACEHOLDER_VONAGE_SIGNATURE:
+                raise ValueError(
+                    "SAMENOP_VONAGE_SIGNATURE_SECRET still holds the development placeholder"
+                )
+            if not self.vonage_private_key:
+                raise ValueError("SAMENOP_VONAGE_PRIVATE_KEY is needed to place Vonage calls")
+        if self.paging_secondary is not None and self.paging_secondary == self.paging_provider:
+            raise ValueError("SAMENOP_PAGING_SECONDARY must differ from SAMENOP_PAGING_PROVIDER")
+        if self.paging_secondary is not None and self.paging_provider == "console":
+            raise ValueError("a secondary provider needs a real primary (twilio or vonage)")
         if self.environment == "production" and self.paging_provider == "console":
             raise ValueError(
-                "SAMENOP_PAGING_PROVIDER=console pages nobody; use twilio in production"
+                "SAMENOP_PAGING_PROVIDER=console pages nobody; use twilio or vonage in production"
             )
         if self.environment == "production" and self.database_url.startswith("sqlite"):
             raise ValueError("SAMENOP_DATABASE_URL must point at PostgreSQL in production")
