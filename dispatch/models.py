@@ -90,6 +90,11 @@ class Dispatch(Base):
     handover: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     closed_by: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # When "Nog niemand aangenomen" is raised if no responder accepted by then; cleared
+    # (NULL) once it is raised or someone accepts, so the sweeper's question stays small.
+    accept_alarm_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, nullable=True, index=True
+    )
 
     incident: Mapped[Incident] = relationship(back_populates="dispatch")
     assignments: Mapped[list[Assignment]] = relationship(
@@ -165,6 +170,15 @@ class Page(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     tries: Mapped[int] = mapped_column(Integer, default=0)
+    # A send whose outcome is unknown (a timeout) began at this time, through
+    # ``provider``: before anything is sent again, that provider is asked what went out.
+    uncertain_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Since when sending this page has failed because no provider could be reached;
+    # cleared when a provider takes it. The outage alarm is raised from it.
+    failing_since: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, nullable=True, index=True
+    )
+    # The provider that carried the page (or that may have it, while uncertain).
     provider: Mapped[str | None] = mapped_column(String(16), nullable=True)
     provider_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     provider_status: Mapped[str | None] = mapped_column(String(24), nullable=True)
@@ -172,6 +186,23 @@ class Page(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Alarm(Base):
+    """An alarm on a dispatch the control room must act on, one row per kind: raised and
+    cleared (and raised again) in place; the events keep its history."""
+
+    __tablename__ = "alarms"
+    __table_args__ = (UniqueConstraint("dispatch_id", "kind", name="uq_alarms_dispatch_kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dispatch_id: Mapped[str] = mapped_column(
+        ForeignKey("dispatches.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(24))
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class WebhookReceipt(Base):

@@ -19,6 +19,7 @@ class Region(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     office_hours: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    no_accept_alarm_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
 
 
@@ -65,6 +66,7 @@ class Team(Base):
     phone: Mapped[str | None] = mapped_column(String(20), nullable=True)
     office_hours: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
     escalation: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    providers: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
 
 

@@ -219,6 +219,13 @@ class Region(Frozen):
     id: Slug
     name: str = Field(min_length=1)
     office_hours: tuple[Window, ...] | None = None
+    no_accept_alarm_minutes: int | None = Field(
+        default=None,
+        ge=1,
+        le=120,
+        description='Minutes after the report until "Nog niemand aangenomen" is raised while '
+        "nobody accepted (the service's setting, 3, when absent)",
+    )
 
 
 class Municipality(Frozen):
@@ -316,6 +323,19 @@ class Team(Frozen):
     escalation: EscalationPolicy | None = Field(
         default=None, description="How this team is paged; the default policy when absent"
     )
+    providers: tuple[Literal["twilio", "vonage"], ...] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2,
+        description="Paging providers for this team, primary first (the service's when absent)",
+    )
+
+    @field_validator("providers")
+    @classmethod
+    def _providers(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError("each provider may appear once")
+        return value
 
     @property
     def policy(self) -> EscalationPolicy:

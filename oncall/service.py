@@ -67,7 +67,13 @@ def write_config(*, session: Session, config: s.ConfigSet, now: datetime, source
     bulk(
         m.Region,
         [
-            {"id": r.id, "name": r.name, "office_hours": _windows(r.office_hours), "position": i}
+            {
+                "id": r.id,
+                "name": r.name,
+                "office_hours": _windows(r.office_hours),
+                "no_accept_alarm_minutes": r.no_accept_alarm_minutes,
+                "position": i,
+            }
             for i, r in enumerate(config.regions)
         ],
     )
@@ -104,6 +110,7 @@ def write_config(*, session: Session, config: s.ConfigSet, now: datetime, source
                 "phone": t.phone,
                 "office_hours": _windows(t.office_hours),
                 "escalation": t.escalation.model_dump(mode="json") if t.escalation else None,
+                "providers": list(t.providers) if t.providers else None,
                 "position": i,
             }
             for i, t in enumerate(config.teams)
@@ -305,7 +312,12 @@ def read_config(*, session: Session) -> s.ConfigSet:
 
     return s.ConfigSet(
         regions=tuple(
-            s.Region(id=r.id, name=r.name, office_hours=r.office_hours)
+            s.Region(
+                id=r.id,
+                name=r.name,
+                office_hours=r.office_hours,
+                no_accept_alarm_minutes=r.no_accept_alarm_minutes,
+            )
             for r in session.scalars(select(m.Region).order_by(m.Region.position))
         ),
         municipalities=tuple(
@@ -327,6 +339,7 @@ def read_config(*, session: Session) -> s.ConfigSet:
                 phone=t.phone,
                 office_hours=t.office_hours,
                 escalation=t.escalation,
+                providers=tuple(t.providers) if t.providers else None,
             )
             for t in session.scalars(select(m.Team).order_by(m.Team.position))
         ),

@@ -398,7 +398,7 @@ CASES = [
         """,
         "teams[0].colour",
         "unknown field 'colour' (allowed: escalation, id, kind, name, office_hours, phone, "
-        "region) [team cit]",
+        "providers, region) [team cit]",
         2,
     ),
     (
