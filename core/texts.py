@@ -404,3 +404,31 @@ VALIDATION_NL: dict[str, str] = {
     "extra_forbidden": "onbekend veld",
     "invalid": "ongeldige waarde",
 }
+
+
+# Why an SMS sent through Vonage did not arrive (the ``err-code`` of its delivery
+# receipt), for the event log that planners read.
+VONAGE_SMS_ERROR_NL: dict[str, str] = {
+    "1": "onbekende fout bij het netwerk",
+    "2": "telefoon tijdelijk niet bereikbaar (uit of geen bereik)",
+    "3": "telefoon niet bereikbaar (nummer niet in gebruik)",
+    "4": "sms geblokkeerd door de ontvanger",
+    "5": "nummer overgezet naar een ander netwerk; niet bezorgd",
+    "6": "door het netwerk als spam geweigerd",
+    "7": "telefoon bezet; niet bezorgd",
+    "8": "netwerkfout",
+    "9": "ongeldig of onbekend nummer",
+    "10": "bericht door het netwerk geweigerd",
+    "11": "nummer niet bereikbaar via dit netwerk",
+    "12": "bestemming niet bereikbaar",
+    "13": "geweigerd door een leeftijdsbeperking op het nummer",
+    "14": "nummer geblokkeerd door het netwerk",
+    "15": "prepaidtegoed van de ontvanger op",
+    "16": "limiet bij de provider bereikt",
+    "50": "door een filter van de provider tegengehouden",
+    "51": "afzender door het netwerk gefilterd",
+    "52": "inhoud door het netwerk gefilterd",
+    "53": "geen toestemming van de ontvanger geregistreerd",
+    "54": "geweigerd op grond van regelgeving",
+    "99": "algemene fout bij de provider",
+}
