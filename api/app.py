@@ -28,7 +28,7 @@ from core.clock import Clock, SystemClock
 from core.db import make_engine, make_session_factory
 from core.settings import Settings, get_settings
 from dispatch.driver import Driver
-from dispatch.jobs import RQWaker, build_context
+from dispatch.jobs import ConfigurationError, RQWaker, build_context
 from oncall.service import SnapshotCache
 
 HERE = Path(__file__).resolve().parent
@@ -99,7 +99,8 @@ def create_app(
     )
     driver: Driver | None = None
     if settings.delivery_mode == "rq":
-        assert settings.redis_url, "delivery=rq needs SAMENOP_REDIS_URL"
+        if not settings.redis_url:
+            raise ConfigurationError("SAMENOP_DELIVERY=rq needs SAMENOP_REDIS_URL")
         paging = build_context(
             settings, sessions, clock, RQWaker(settings.redis_url, settings.queue_name, clock)
         )

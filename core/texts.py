@@ -295,6 +295,17 @@ ALARM_NL: dict[str, str] = {
     "no_responder": "Niemand bereikt.",
     "no_responder_expect": "Niemand bereikt: {expectation}",
     "unanswered": "Oproep aan {who} al {minutes} min niet beantwoord.",
+    "no_accept": "Nog niemand aangenomen — {minutes} min na de melding.",
+    "half_staffed": "Half bezet: {accepted} van de {needed} medewerkers gevonden. Gaat {who} alleen?",
+    "send_failing": "Oproepen lukken niet — bel zelf: {numbers}",
+    "send_failing_nobody": "Oproepen lukken niet — bel zelf het piketnummer van het team.",
+    "sms_limited": "Sms-antwoorden van {phone} worden beperkt (te veel berichten); een JA of NEE komt wel door.",
+    "number": "{who} {phone}",
+}
+# The control room's answer to "Half bezet", as the dashboard and the worker page show it.
+HALF_STAFFED_DECISION_NL: dict[str, str] = {
+    "alone": "De meldkamer: {who} gaat alleen.",
+    "phone": "De meldkamer: {who} gaat niet alleen ter plaatse; overleg telefonisch.",
 }
 
 

@@ -3,63 +3,171 @@
 ``notifications`` parses a webhook into a typed result (a call status, a voicemail, a
 key, an SMS reply); here that result becomes a paging transition. Each function runs
 in the caller's transaction and returns a ``Wake`` for after the commit.
+
+A callback belongs to the call or message it names, not only to the page in its URL:
+one whose provider id is not the page's (an orphan call of an earlier, lost create; a
+callback for another call) is recorded and otherwise ignored, and a call found that
+way is ended, so it can neither fail a page nor end the call a worker listens to.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
-from dispatch import contact, paging
+from dispatch import contact, events, paging, replies
 from dispatch.delivery import page_info
-from dispatch.models import Assignment, Dispatch, InboundSms, Page
+from dispatch.models import Assignment, Dispatch, Page
 from dispatch.paging import Answer, Wake
+from dispatch.states import FINAL_PAGE, Channel, PageStatus
 from notifications import messages, webhooks
-from notifications.replies import parse_reply
 
-RATE_WINDOW = timedelta(minutes=10)
+__all__ = [
+    "KeyReply",
+    "SmsAnswer",
+    "amd",
+    "call_status",
+    "inbound_sms",
+    "key",
+    "sms_status",
+]
+
+SmsAnswer = replies.SmsAnswer
+WorkerLink = replies.WorkerLink
+# Pages whose status a progress callback may move on (a scheduled page whose send is
+# uncertain only learns its provider id: it is recorded as sent by its next claim).
+_PROGRESSING = (PageStatus.SENDING, PageStatus.SENT, PageStatus.DELIVERED, PageStatus.ANSWERED)
 
 
-def _page(session: Session, page_id: str) -> Page | None:
-    return paging.locked_page(session, page_id)
+def _bind(page: Page, provider: str | None, provider_id: str) -> bool:
+    """Whether a callback naming ``provider_id`` at ``provider`` (None: the webhook does
+    not say) is about this page's own call or message (the dispatch is locked). A page
+    being sent, or whose send was uncertain or overtaken, learns its id from the first
+    callback that names it."""
+    foreign_provider = provider is not None and page.provider not in (None, provider)
+    if foreign_provider and page.provider_id:
+        return False
+    if page.provider_id is not None:
+        return page.provider_id == provider_id
+    unsent = page.status == PageStatus.SENDING or page.uncertain_since is not None
+    overtaken = page.status in FINAL_PAGE and page.claimed_at is not None
+    if not (unsent or overtaken):
+        return False
+    page.provider_id = provider_id
+    page.provider = provider or page.provider
+    return True
 
 
-def _remember_provider(page: Page, provider_id: str) -> None:
-    """A callback can beat the sender's own write: keep the provider id either way."""
-    if not page.provider_id:
-        page.provider_id = provider_id
+def _foreign(
+    session: Session,
+    page: Page,
+    provider: str | None,
+    provider_id: str,
+    status: str,
+    now: datetime,
+    *,
+    live: bool,
+) -> Wake:
+    """A callback for another call than the page's: record it; end the call when it may
+    still ring and no page owns it (an orphan of a lost create)."""
+    owner = session.scalar(
+        select(Page.id).where(Page.provider_id == provider_id, Page.id != page.id).limit(1)
+    )
+    ended = live and owner is None and page.channel == Channel.VOICE
+    events.append(
+        session,
+        page.dispatch_id,
+        now,
+        [
+            (
+                "page.foreign_callback",
+                {
+                    "page": page.id,
+                    "provider": provider,
+                    "provider_id": provider_id,
+                    "status": status,
+                    "hung_up": ended,
+                },
+            )
+        ],
+    )
+    return Wake(hangups=[(provider, provider_id)]) if ended else Wake()
 
 
 def _progress(
-    session: Session, page_id: str, provider_id: str, provider_status: str, status: str | None
+    session: Session,
+    page_id: str,
+    provider: str | None,
+    provider_id: str,
+    provider_status: str,
+    status: PageStatus | None,
+    now: datetime,
 ) -> Wake:
     """Progress (ringing, delivered, a person answered) changes no escalation decision:
     one UPDATE of the page row, without the dispatch lock (it waits for nothing else, so
-    it cannot deadlock) and without reloading the dispatch."""
+    it cannot deadlock). Only when that finds nothing to update is the page read under
+    its lock: the callback may be for another call, or for a page already closed."""
     values: dict[str, object] = {
         "provider_status": provider_status,
+        # A callback can beat the sender's own write: a page being sent learns its id.
         "provider_id": func.coalesce(Page.provider_id, provider_id),
     }
+    same_provider = or_(Page.provider.is_(None), Page.provider == provider)
+    if provider is not None:
+        values["provider"] = func.coalesce(Page.provider, provider)
     if status is not None:
         values["status"] = status
-    session.execute(
-        update(Page).where(Page.id == page_id, Page.status.in_(paging.OPEN)).values(**values)
+    done = session.execute(
+        update(Page)
+        .where(
+            Page.id == page_id,
+            Page.status.in_(_PROGRESSING),
+            or_(
+                Page.provider_id == provider_id,
+                and_(Page.provider_id.is_(None), Page.status == PageStatus.SENDING),
+            ),
+            same_provider if provider is not None else true(),
+        )
+        .values(**values)
     )
+    if getattr(done, "rowcount", 0):
+        return Wake()
+    page = paging.locked_page(session, page_id)
+    if page is None:
+        return Wake()
+    if not _bind(page, provider, provider_id):
+        return _foreign(session, page, provider, provider_id, provider_status, now, live=True)
+    if page.status in _PROGRESSING:
+        page.provider_status = provider_status
+        if status is not None:
+            page.status = status
+        return Wake()
+    if page.status in FINAL_PAGE and page.channel == Channel.VOICE and status is not None:
+        # The page closed while its call was being placed: the call rings for nothing.
+        return Wake(hangups=[(provider, provider_id)])
     return Wake()
 
 
-def call_status(session: Session, page_id: str, status: webhooks.CallStatus, now: datetime) -> Wake:
+def call_status(
+    session: Session,
+    page_id: str,
+    status: webhooks.CallStatus,
+    now: datetime,
+    *,
+    provider: str | None = None,
+) -> Wake:
     if status.outcome == "progress":
-        return _progress(session, page_id, status.provider_id, status.status, None)
-    page = _page(session, page_id)
+        return _progress(session, page_id, provider, status.provider_id, status.status, None, now)
+    page = paging.locked_page(session, page_id)
     if page is None:
         return Wake()
-    _remember_provider(page, status.provider_id)
+    if not _bind(page, provider, status.provider_id):
+        return _foreign(session, page, provider, status.provider_id, status.status, now, live=False)
     if status.outcome == "not_reached":
         return paging.page_failed(
             session, page_id, now, error=f"call {status.status}", status=status.status
@@ -70,17 +178,33 @@ def call_status(session: Session, page_id: str, status: webhooks.CallStatus, now
     )
 
 
-def amd(session: Session, page_id: str, result: webhooks.AmdResult, now: datetime) -> Wake:
+def amd(
+    session: Session,
+    page_id: str,
+    result: webhooks.AmdResult,
+    now: datetime,
+    *,
+    provider: str | None = None,
+) -> Wake:
     if not result.is_machine:
-        return _progress(session, page_id, result.provider_id, "answered-human", "answered")
-    page = _page(session, page_id)
+        return _progress(
+            session,
+            page_id,
+            provider,
+            result.provider_id,
+            "answered-human",
+            PageStatus.ANSWERED,
+            now,
+        )
+    page = paging.locked_page(session, page_id)
     if page is None:
         return Wake()
-    _remember_provider(page, result.provider_id)
+    if not _bind(page, provider, result.provider_id):
+        return _foreign(session, page, provider, result.provider_id, "machine", now, live=True)
     wake = paging.page_failed(
         session, page_id, now, error=f"voicemail ({result.answered_by})", status="machine"
     )
-    wake.hangups.append(result.provider_id)
+    wake.hangups.append((provider, result.provider_id))
     return wake
 
 
@@ -96,18 +220,35 @@ class KeyReply:
     callback: messages.Callback | None = None
 
 
-def key(session: Session, page_id: str, press: webhooks.KeyPress, now: datetime) -> KeyReply:
-    page = _page(session, page_id)
+def key(
+    session: Session,
+    page_id: str,
+    press: webhooks.KeyPress,
+    now: datetime,
+    *,
+    provider: str | None = None,
+) -> KeyReply:
+    """A key pressed on a page's call. The person heard this page's script, on a call
+    to their phone, so the answer counts even on a call the page lost track of (an
+    orphan of a lost create); their other calls for it are ended, this one not."""
+    page = paging.locked_page(session, page_id)
     if page is None:
         return KeyReply("closed", None, Wake())
     dispatch = session.get(Dispatch, page.dispatch_id)
     assignment = session.get(Assignment, page.assignment_id)
-    assert dispatch is not None and assignment is not None
+    if dispatch is None or assignment is None:
+        return KeyReply("closed", None, Wake())
+    _bind(page, provider, press.provider_id)
     info = page_info(dispatch, assignment)
     if press.action in ("repeat", "invalid"):
         return KeyReply(press.action, info, Wake())
     result = paging.answer(
-        session, page_id=page_id, accept=press.action == "accept", via="voice", now=now
+        session,
+        page_id=page_id,
+        accept=press.action == "accept",
+        via="voice",
+        now=now,
+        call_id=press.provider_id,
     )
     outcome = _key_outcome(result, press.action == "accept")
     callback = None
@@ -124,29 +265,29 @@ def _key_outcome(result: Answer, accept: bool) -> KeyOutcome:
     return "closed"
 
 
-def sms_status(session: Session, page_id: str, status: webhooks.SmsStatus, now: datetime) -> Wake:
+def sms_status(
+    session: Session,
+    page_id: str,
+    status: webhooks.SmsStatus,
+    now: datetime,
+    *,
+    provider: str | None = None,
+) -> Wake:
     if status.outcome != "not_reached":
-        delivered = "delivered" if status.outcome == "delivered" else None
-        return _progress(session, page_id, status.provider_id, status.status, delivered)
-    page = _page(session, page_id)
+        delivered = PageStatus.DELIVERED if status.outcome == "delivered" else None
+        return _progress(
+            session, page_id, provider, status.provider_id, status.status, delivered, now
+        )
+    page = paging.locked_page(session, page_id)
     if page is None:
         return Wake()
-    _remember_provider(page, status.provider_id)
+    if not _bind(page, provider, status.provider_id):
+        return _foreign(session, page, provider, status.provider_id, status.status, now, live=False)
     detail = status.error_text or status.status
     code = f" {status.error_code}" if status.error_code else ""
     return paging.page_failed(
         session, page_id, now, error=f"sms {status.status}{code}: {detail}", status=status.status
     )
-
-
-@dataclass(frozen=True)
-class SmsAnswer:
-    text: str | None  # what to send back (None: nothing)
-    result: str
-    wake: Wake
-
-
-WorkerLink = Callable[[int, datetime], str]  # (assignment id, accepted at) -> step page
 
 
 def inbound_sms(
@@ -155,123 +296,17 @@ def inbound_sms(
     now: datetime,
     *,
     per_10min: int,
-    worker_link: WorkerLink,
+    worker_link: Callable[[int, datetime], str],
+    inline_reply: bool = True,
 ) -> SmsAnswer:
-    """A reply from a worker's phone: accept, decline, or a helpful answer.
-
-    An accept is answered with whom to call and the link to the worker's step page
-    (``worker_link``), so no confirmation SMS follows it."""
-    recent = session.scalar(
-        select(func.count())
-        .select_from(InboundSms)
-        .where(InboundSms.phone == sms.from_number, InboundSms.received_at > now - RATE_WINDOW)
+    """A reply from a worker's phone: accept, decline, or a helpful answer (see
+    ``dispatch.replies``); ``inline_reply`` False when the provider cannot answer in
+    the webhook's response (the accept is then confirmed by a confirmation SMS)."""
+    return replies.inbound(
+        session,
+        sms,
+        now,
+        per_10min=per_10min,
+        worker_link=worker_link,
+        inline_reply=inline_reply,
     )
-    if (recent or 0) >= per_10min:
-        # Past the limit we answer once more (so the worker knows), then stay silent.
-        quiet = (recent or 0) > per_10min
-        answer = SmsAnswer(
-            None if quiet else messages.reply_text("rate_limited"), "rate_limited", Wake()
-        )
-        _record(session, sms, now, answer.result)
-        return answer
-    answer = _interpret(session, sms, now, worker_link)
-    _record(session, sms, now, answer.result)
-    return answer
-
-
-def _record(session: Session, sms: webhooks.InboundSms, now: datetime, result: str) -> None:
-    session.add(
-        InboundSms(
-            provider_id=sms.provider_id,
-            phone=sms.from_number,
-            received_at=now,
-            body=sms.body[:320],
-            result=result,
-        )
-    )
-
-
-def _interpret(
-    session: Session, sms: webhooks.InboundSms, now: datetime, worker_link: WorkerLink
-) -> SmsAnswer:
-    reply = parse_reply(sms.body)
-    open_ = paging.open_pages_for_phone(session, sms.from_number)
-    codes = [d.reference.removeprefix("SO-") for _, d in open_]
-    if reply.kind == "help":
-        return SmsAnswer(
-            messages.reply_text("help", code=codes[0] if codes else None), "help", Wake()
-        )
-    if reply.kind == "unknown":
-        return SmsAnswer(messages.reply_text("unknown"), "unknown", Wake())
-    if reply.code is not None:
-        chosen = [(p, d) for p, d in open_ if d.reference == f"SO-{reply.code}"]
-        if not chosen:
-            return _answered_before(session, sms, reply.code, codes)
-    elif len(open_) > 1:
-        return SmsAnswer(messages.reply_text("ambiguous", codes=codes), "ambiguous", Wake())
-    else:
-        chosen = open_
-    if not chosen:
-        return _nothing_open(session, sms, now)
-    page, dispatch = chosen[0]
-    result = paging.answer(
-        session, page_id=page.id, accept=reply.kind == "accept", via="sms", now=now
-    )
-    kind = {
-        "accepted": "accepted",
-        "declined": "declined",
-        "already": "already_answered",
-    }.get(result.result, "closed")
-    text = messages.reply_text(kind, reference=dispatch.reference)  # type: ignore[arg-type]
-    if result.result == "accepted":
-        assignment = session.get(Assignment, page.assignment_id)
-        assert assignment is not None and assignment.answered_at is not None
-        link = worker_link(assignment.id, assignment.answered_at)
-        text = contact.reply(dispatch, assignment, link) or text
-    return SmsAnswer(text, result.result, result.wake)
-
-
-def _nothing_open(session: Session, sms: webhooks.InboundSms, now: datetime) -> SmsAnswer:
-    """No open page: if this phone answered one lately, say so rather than 'nothing'."""
-    row = session.execute(
-        select(Dispatch.reference, Assignment.status)
-        .join(Page, Page.dispatch_id == Dispatch.id)
-        .join(Assignment, Page.assignment_id == Assignment.id)
-        .where(
-            Page.phone == sms.from_number,
-            Page.kind == contact.PAGE,
-            Page.created_at > now - timedelta(hours=2),
-        )
-        .order_by(Page.created_at.desc())
-        .limit(1)
-    ).first()
-    if row is None:
-        return SmsAnswer(messages.reply_text("no_open"), "no_open", Wake())
-    reference, status = row
-    if status in ("accepted", "declined"):
-        text = messages.reply_text("already_answered", reference=reference)
-        return SmsAnswer(text, "already_answered", Wake())
-    return SmsAnswer(messages.reply_text("closed", reference=reference), "closed", Wake())
-
-
-def _answered_before(
-    session: Session, sms: webhooks.InboundSms, code: str, codes: list[str]
-) -> SmsAnswer:
-    """A code that is not open for this phone: closed, or never theirs."""
-    reference = f"SO-{code}"
-    known = session.scalar(
-        select(Page.id)
-        .join(Dispatch, Page.dispatch_id == Dispatch.id)
-        .where(
-            Dispatch.reference == reference,
-            Page.phone == sms.from_number,
-            Page.kind == contact.PAGE,
-        )
-        .limit(1)
-    )
-    if known is not None:
-        return SmsAnswer(messages.reply_text("closed", reference=reference), "closed", Wake())
-    if codes:
-        text = messages.reply_text("unknown_code", code=code, codes=codes)
-        return SmsAnswer(text, "unknown_code", Wake())
-    return SmsAnswer(messages.reply_text("no_open"), "no_open", Wake())

@@ -66,11 +66,20 @@ def callback(dispatch: Dispatch) -> messages.Callback:
 
 
 def accepted(
-    session: Session, dispatch: Dispatch, assignment: Assignment, *, via: str, now: datetime
+    session: Session,
+    dispatch: Dispatch,
+    assignment: Assignment,
+    *,
+    via: str,
+    now: datetime,
+    reply_carries: bool = True,
 ) -> list[tuple[str, datetime]]:
     """An accept was recorded (the dispatch is locked): schedule the confirmation SMS,
-    unless the accept came by SMS (the reply carries it). Returns what to wake."""
-    if assignment.status != "accepted" or via == "sms" or not wanted(assignment):
+    unless the accept came by SMS and the reply to it carries the contact
+    (``reply_carries``). Returns what to wake."""
+    if assignment.status != "accepted" or not wanted(assignment):
+        return []
+    if via == "sms" and reply_carries:
         return []
     assert assignment.phone is not None
     page_id = str(uuid.uuid4())

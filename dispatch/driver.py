@@ -11,14 +11,21 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+from sqlalchemy.orm import Session
+
+from dispatch import alarms, flows, paging
 from dispatch.delivery import PagingContext, deliver, due_page_ids
-from dispatch.paging import Wake, expire_dispatch, overdue_dispatches
+from dispatch.models import Dispatch
+from dispatch.paging import Hangup, Wake, expire_dispatch, overdue_dispatches
 
 log = logging.getLogger("samenop.driver")
+Raise = Callable[[Session, Dispatch], bool]
 
 
 class Driver:
@@ -30,16 +37,21 @@ class Driver:
         deadline_grace: timedelta = timedelta(0),
         interval: float = 0.5,
         parallel: int = 4,
+        alarm_interval: float = 0.25,
     ) -> None:
         self.ctx = ctx
         self.due_grace = due_grace
         self.deadline_grace = deadline_grace
         self.interval = interval
         self.parallel = parallel
+        # Alarms raised by the clock are looked for at most this often (a sweep also
+        # runs after every commit in the embedded mode; the alarms need no such hurry).
+        self.alarm_interval = alarm_interval
+        self._alarms_checked = 0.0
         self._poke = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._hangups: deque[str] = deque()
+        self._hangups: deque[Hangup] = deque()
 
     # --- the waker side (embedded mode) ---
 
@@ -52,6 +64,7 @@ class Driver:
     def run_once(self) -> int:
         """Send what is due, close attempts whose deadline passed; returns how much it did."""
         closed = self._expire()  # first: closing an attempt may make the next one due now
+        raised = self._alarms()
         now = self.ctx.clock.now()
         with self.ctx.sessions() as session:
             due = due_page_ids(session, now, grace=self.due_grace)
@@ -62,7 +75,7 @@ class Driver:
             for page_id in due:
                 self._deliver(page_id)
         hung = self._drain_hangups()
-        return len(due) + closed + hung
+        return len(due) + closed + hung + raised
 
     def _expire(self) -> int:
         """Close attempts whose deadline passed, one dispatch per transaction."""
@@ -72,15 +85,30 @@ class Driver:
         closed = 0
         for dispatch_id in overdue:
             try:
-                with self.ctx.sessions() as session, session.begin():
-                    wake, n = expire_dispatch(session, dispatch_id, self.ctx.clock.now())
+                closed += expire(self.ctx, dispatch_id)
             except Exception:
                 log.exception("closing attempts of dispatch %s failed; retrying", dispatch_id)
-                continue
-            closed += n
-            if wake:
-                self.ctx.waker.arm(wake)
         return closed
+
+    def _alarms(self) -> int:
+        """Raise the alarms whose moment came: nobody accepted yet, pages not sent."""
+        tick = time.monotonic()
+        if tick - self._alarms_checked < self.alarm_interval:
+            return 0
+        self._alarms_checked = tick
+        now = self.ctx.clock.now()
+        with self.ctx.sessions() as session:
+            due = alarms.accept_alarms_due(session, now)
+            failing = alarms.failing_dispatches(session, now - self.ctx.send_failing_after)
+        raised = 0
+        for dispatch_id in due:
+            raised += _safely(self.ctx, dispatch_id, lambda s, d: alarms.no_accept(s, d, now))
+        after = self.ctx.send_failing_after
+        for dispatch_id in failing:
+            raised += _safely(
+                self.ctx, dispatch_id, lambda s, d: alarms.send_failing(s, d, now, after)
+            )
+        return raised
 
     def _deliver(self, page_id: str) -> None:
         try:
@@ -91,9 +119,9 @@ class Driver:
     def _drain_hangups(self) -> int:
         done = 0
         while self._hangups:
-            sid = self._hangups.popleft()
+            provider, sid = self._hangups.popleft()
             try:
-                self.ctx.provider.hang_up(sid)
+                self.ctx.provider_named(provider).hang_up(sid)
             except Exception:
                 log.warning("could not end call %s", sid, exc_info=True)
             done += 1
@@ -135,3 +163,19 @@ class Driver:
             if did:
                 continue  # more may have become due while we worked
             self._poke.wait(self.interval)
+
+
+def expire(ctx: PagingContext, dispatch_id: str) -> int:
+    """Close the attempts of one dispatch whose deadline passed; how many it closed."""
+    wake, closed = flows.run(ctx, lambda s: expire_dispatch(s, dispatch_id, ctx.clock.now()))
+    flows.arm(ctx, wake)  # a (wake, count) pair carries no wake of its own for ``run``
+    return closed
+
+
+def _safely(ctx: PagingContext, dispatch_id: str, work: Raise) -> int:
+    try:
+        raised = flows.run(ctx, lambda s: work(s, paging.lock(s, dispatch_id)))
+    except Exception:
+        log.exception("alarm check of dispatch %s failed; retrying", dispatch_id)
+        return 0
+    return int(raised)

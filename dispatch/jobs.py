@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from redis.exceptions import RedisError
 from rq import Retry
 from rq.worker import SimpleWorker
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.bus import RedisBus
@@ -17,15 +18,28 @@ from core.clock import Clock, SystemClock
 from core.db import make_engine, make_session_factory, session_scope
 from core.queue import redis_queue
 from core.settings import Settings, get_settings
-from dispatch.delivery import PagingContext, Waker, deliver
+from dispatch import driver
+from dispatch.delivery import PagingContext, deliver
 from dispatch.driver import Driver
+from dispatch.flows import Waker
 from dispatch.models import Page
-from dispatch.paging import Wake, expire_dispatch
+from dispatch.paging import Wake
 from dispatch.retention import RECEIPTS_KEPT, purge
-from notifications.factory import make_provider
+from notifications.factory import make_providers
 
 log = logging.getLogger(__name__)
 PURGE_EVERY = timedelta(hours=1)
+
+
+class ConfigurationError(RuntimeError):
+    """The settings cannot run what was asked (e.g. RQ without Redis)."""
+
+
+def _clock() -> Clock:
+    """The process's clock: the paging runtime's when it runs here (so tests that inject
+    one move the purge too), the system's otherwise."""
+    ctx = _RUNTIME.get(os.getpid())
+    return ctx.clock if ctx is not None else SystemClock()
 
 
 def purge_expired() -> int:
@@ -34,7 +48,7 @@ def purge_expired() -> int:
     engine = make_engine(settings.database_url)
     try:
         with session_scope(make_session_factory(engine)) as session:
-            now = datetime.now(UTC)
+            now = _clock().now()
             removed = purge(
                 session=session,
                 before=now - timedelta(days=settings.retention_days),
@@ -50,7 +64,7 @@ def purge_expired() -> int:
 
 def schedule_purge(redis_url: str, queue_name: str, *, at: datetime | None = None) -> str:
     """Book the purge job; one id per hour, so many processes booking it make one job."""
-    when = (at or datetime.now(UTC)).replace(minute=0, second=0, microsecond=0)
+    when = (at or _clock().now()).replace(minute=0, second=0, microsecond=0)
     job_id = f"{queue_name}-purge-{when:%Y%m%d%H}"
     queue = redis_queue(redis_url, name=queue_name)
     if at is None:
@@ -97,8 +111,10 @@ class RQWaker:
         for page_id, deadline in wake.deadlines:
             job_id = f"{q.name}-deadline-{page_id}"
             q.enqueue_at(not_before(deadline), expire_attempt, page_id, job_id=job_id, result_ttl=0)
-        for sid in wake.hangups:
-            q.enqueue_call(hang_up_call, args=(sid,), result_ttl=0, retry=Retry(max=2, interval=1))
+        for provider, sid in wake.hangups:
+            q.enqueue_call(
+                hang_up_call, args=(sid, provider), result_ttl=0, retry=Retry(max=2, interval=1)
+            )
 
 
 def not_before(moment: datetime) -> datetime:
@@ -113,15 +129,19 @@ def not_before(moment: datetime) -> datetime:
 def build_context(
     settings: Settings, sessions: sessionmaker[Session], clock: Clock, waker: Waker
 ) -> PagingContext:
+    provider, providers = make_providers(settings, clock)
     return PagingContext(
         sessions=sessions,
-        provider=make_provider(settings, clock),
+        provider=provider,
         clock=clock,
         public_base_url=settings.public_base_url,
         link_secret=settings.link_secret,
         link_ttl=timedelta(minutes=settings.link_ttl_minutes),
         waker=waker,
         worker_link_ttl=timedelta(hours=settings.worker_link_hours),
+        providers=providers,
+        uncertain_grace=timedelta(seconds=settings.uncertain_send_seconds),
+        send_failing_after=timedelta(seconds=settings.send_failing_alarm_seconds),
     )
 
 
@@ -131,8 +151,9 @@ def runtime() -> PagingContext:
     if ctx is None:
         settings = get_settings()
         clock = SystemClock()
+        if not settings.redis_url:
+            raise ConfigurationError("RQ jobs need SAMENOP_REDIS_URL")
         engine = make_engine(settings.database_url)
-        assert settings.redis_url, "RQ jobs need SAMENOP_REDIS_URL"
         waker = RQWaker(settings.redis_url, settings.queue_name, clock)
         # Events committed here (answers, deadlines) wake the API processes' streams.
         sessions = make_session_factory(engine, RedisBus(settings.redis_url, settings.queue_name))
@@ -148,19 +169,16 @@ def deliver_page(page_id: str) -> None:
 def expire_attempt(page_id: str) -> int:
     """The deadline of the attempt ``page_id`` belongs to is due: close it if still open."""
     ctx = runtime()
-    now = ctx.clock.now()
-    with ctx.sessions() as session, session.begin():
-        page = session.get(Page, page_id)
-        if page is None:
-            return 0
-        wake, closed = expire_dispatch(session, page.dispatch_id, now)
-    if wake:
-        ctx.waker.arm(wake)
-    return closed
+    with ctx.sessions() as session:
+        dispatch_id = session.scalar(select(Page.dispatch_id).where(Page.id == page_id))
+    if dispatch_id is None:
+        return 0
+    return driver.expire(ctx, dispatch_id)
 
 
-def hang_up_call(provider_id: str) -> None:
-    runtime().provider.hang_up(provider_id)
+def hang_up_call(provider_id: str, provider: str | None = None) -> None:
+    """End a call that is no longer needed, at the provider that carries it."""
+    runtime().provider_named(provider).hang_up(provider_id)
 
 
 class DispatchWorker(SimpleWorker):
@@ -170,7 +188,8 @@ class DispatchWorker(SimpleWorker):
 
 def run_worker(settings: Settings, *, burst: bool = False, name: str | None = None) -> None:
     """An RQ worker with the scheduler, plus the sweeper that re-drives lost work."""
-    assert settings.redis_url, "the worker needs SAMENOP_REDIS_URL"
+    if not settings.redis_url:
+        raise ConfigurationError("the worker needs SAMENOP_REDIS_URL")
     ctx = runtime()
     sweeper = Driver(
         ctx,

@@ -92,9 +92,7 @@ class Dispatch(Base):
     closed_by: Mapped[str | None] = mapped_column(String(16), nullable=True)
     # When "Nog niemand aangenomen" is raised if no responder accepted by then; cleared
     # (NULL) once it is raised or someone accepts, so the sweeper's question stays small.
-    accept_alarm_at: Mapped[datetime | None] = mapped_column(
-        UTCDateTime, nullable=True, index=True
-    )
+    accept_alarm_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
 
     incident: Mapped[Incident] = relationship(back_populates="dispatch")
     assignments: Mapped[list[Assignment]] = relationship(
@@ -175,9 +173,7 @@ class Page(Base):
     uncertain_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Since when sending this page has failed because no provider could be reached;
     # cleared when a provider takes it. The outage alarm is raised from it.
-    failing_since: Mapped[datetime | None] = mapped_column(
-        UTCDateTime, nullable=True, index=True
-    )
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     # The provider that carried the page (or that may have it, while uncertain).
     provider: Mapped[str | None] = mapped_column(String(16), nullable=True)
     provider_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)

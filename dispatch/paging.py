@@ -18,16 +18,29 @@ from typing import Any, cast
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
-from core.texts import reason
-from dispatch import contact, events
+from core.texts import ALARM_NL, reason
+from dispatch import alarms, contact, events
 from dispatch.escalation import AssignmentView, attempt, next_slots, slots
 from dispatch.models import Assignment, Dispatch, Page
+from dispatch.states import (
+    ACTIVE_PAGING,
+    ANSWERABLE,
+    OPEN_PAGE,
+    OUT_PAGE,
+    AlarmKind,
+    AssignmentStatus,
+    Channel,
+    PageKind,
+    PageStatus,
+    PagingState,
+)
 from oncall.schemas import EscalationPolicy
 
-OPEN = ("scheduled", "sending", "sent", "delivered", "answered")
-FINAL = ("accepted", "declined", "failed", "expired", "cancelled")
-ACTIVE_STATES = ("consult", "respond")
+OPEN = tuple(OPEN_PAGE)
+OUT = tuple(OUT_PAGE)
 _PAGES = cast(Table, Page.__table__)
+# A call to end: (the provider that carries it, or None when unknown, its id there).
+Hangup = tuple[str | None, str]
 
 
 @dataclass
@@ -36,7 +49,7 @@ class Wake:
 
     due: list[tuple[str, datetime]] = field(default_factory=list)
     deadlines: list[tuple[str, datetime]] = field(default_factory=list)
-    hangups: list[str] = field(default_factory=list)
+    hangups: list[Hangup] = field(default_factory=list)
 
     def extend(self, other: Wake) -> Wake:
         self.due.extend(other.due)
@@ -64,20 +77,31 @@ def paging_spec(
     respond_policy: EscalationPolicy,
     staff: int,
     info: dict[str, Any],
+    consult_providers: tuple[str, ...] | None = None,
+    respond_providers: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
-    """What a dispatch pages by, frozen at intake (a later config change does not alter it)."""
-    phases = []
+    """What a dispatch pages by, frozen at intake (a later config change does not alter
+    it): per phase the policy, the people needed and the team's own providers, if any."""
+    phases: list[dict[str, Any]] = []
     if consult_policy is not None:
         phases.append(
-            {"purpose": "consult", "needed": 1, "policy": consult_policy.model_dump(mode="json")}
+            {
+                "purpose": PagingState.CONSULT.value,
+                "needed": 1,
+                "policy": consult_policy.model_dump(mode="json"),
+            }
         )
+        if consult_providers:
+            phases[-1]["providers"] = list(consult_providers)
     phases.append(
         {
-            "purpose": "respond",
+            "purpose": PagingState.RESPOND.value,
             "needed": max(1, staff),
             "policy": respond_policy.model_dump(mode="json"),
         }
     )
+    if respond_providers:
+        phases[-1]["providers"] = list(respond_providers)
     return {"phases": phases, "info": info}
 
 
@@ -88,8 +112,8 @@ def _phase(dispatch: Dispatch, purpose: str) -> dict[str, Any] | None:
     return None
 
 
-def phase_of(assignment: Assignment) -> str:
-    return "consult" if assignment.purpose == "consult" else "respond"
+def phase_of(assignment: Assignment) -> PagingState:
+    return PagingState.CONSULT if assignment.purpose == "consult" else PagingState.RESPOND
 
 
 def lock(session: Session, dispatch_id: str) -> Dispatch:
@@ -129,7 +153,7 @@ def _pages(session: Session, dispatch_id: str) -> list[Page]:
     return list(
         session.scalars(
             select(Page)
-            .where(Page.dispatch_id == dispatch_id, Page.kind == contact.PAGE)
+            .where(Page.dispatch_id == dispatch_id, Page.kind == PageKind.PAGE)
             .execution_options(populate_existing=True)
         )
     )
@@ -163,10 +187,10 @@ def begin(session: Session, dispatch_id: str, now: datetime) -> Wake:
     """Start paging a freshly planned dispatch (in the intake transaction)."""
     dispatch = lock(session, dispatch_id)
     purposes = {phase_of(a) for a in dispatch.assignments}
-    if "consult" in purposes and _phase(dispatch, "consult") is not None:
-        dispatch.paging_state = "consult"
+    if PagingState.CONSULT in purposes and _phase(dispatch, PagingState.CONSULT) is not None:
+        dispatch.paging_state = PagingState.CONSULT
     else:
-        dispatch.paging_state = "respond"
+        dispatch.paging_state = PagingState.RESPOND
     events.append(session, dispatch.id, now, [("paging.started", {"phase": dispatch.paging_state})])
     return advance(session, dispatch, now)
 
@@ -174,8 +198,8 @@ def begin(session: Session, dispatch_id: str, now: datetime) -> Wake:
 def advance(session: Session, dispatch: Dispatch, now: datetime) -> Wake:
     """Start whatever the policy says comes next, or end the phase (the dispatch is locked)."""
     wake = Wake()
-    while dispatch.paging_state in ACTIVE_STATES:
-        state = dispatch.paging_state
+    while dispatch.paging_state in ACTIVE_PAGING:
+        state = PagingState(dispatch.paging_state)
         phase = _phase(dispatch, state)
         members = [a for a in dispatch.assignments if phase_of(a) == state]
         if phase is None:
@@ -191,17 +215,18 @@ def advance(session: Session, dispatch: Dispatch, now: datetime) -> Wake:
         nxt = next_slots(queue, views, attempted, open_, needed)
         if nxt.done:
             wake.extend(_cancel_open(session, dispatch, pages, members, now))
-            accepted = [a for a in members if a.status == "accepted"]
-            if state == "consult":
+            accepted = [a for a in members if a.status == AssignmentStatus.ACCEPTED]
+            if state == PagingState.CONSULT:
                 events.append(
                     session,
                     dispatch.id,
                     now,
                     [("consult.agreed", {"assignment": accepted[0].position})],
                 )
-                dispatch.paging_state = "respond"
+                dispatch.paging_state = PagingState.RESPOND
                 continue
-            dispatch.paging_state = "accepted"
+            dispatch.paging_state = PagingState.ACCEPTED
+            alarms.clear_alarm(session, dispatch.id, AlarmKind.HALF_STAFFED, now, reason="staffed")
             events.append(
                 session,
                 dispatch.id,
@@ -218,10 +243,10 @@ def advance(session: Session, dispatch: Dispatch, now: datetime) -> Wake:
             )
             break
         if nxt.exhausted:
-            accepted = [a for a in members if a.status == "accepted"]
+            accepted = [a for a in members if a.status == AssignmentStatus.ACCEPTED]
             _settle_unasked(members)
-            if state == "respond" and accepted:
-                dispatch.paging_state = "partial"
+            if state == PagingState.RESPOND and accepted:
+                dispatch.paging_state = PagingState.PARTIAL
                 r = reason("paging_partial", accepted=len(accepted), needed=needed)
                 events.append(
                     session,
@@ -229,9 +254,12 @@ def advance(session: Session, dispatch: Dispatch, now: datetime) -> Wake:
                     now,
                     [("dispatch.partial", {"accepted": len(accepted), "needed": needed, **_r(r)})],
                 )
+                _half_staffed(session, dispatch, accepted, needed, now)
             else:
-                dispatch.paging_state = "no_responder"
-                code = "paging_no_consult" if state == "consult" else "paging_no_responder"
+                dispatch.paging_state = PagingState.NO_RESPONDER
+                code = (
+                    "paging_no_consult" if state == PagingState.CONSULT else "paging_no_responder"
+                )
                 r = reason(code)
                 expectation = dict(dispatch.plan.get("expectation") or {})
                 events.append(
@@ -261,16 +289,38 @@ def _r(r: Any) -> dict[str, str]:
 def _settle_unasked(members: Iterable[Assignment]) -> None:
     """Nobody is left to ask: whoever was still being paged was not reached."""
     for a in members:
-        if a.status == "paging":
-            a.status = "unreached"
+        if a.status == AssignmentStatus.PAGING:
+            a.status = AssignmentStatus.UNREACHED
+
+
+def _half_staffed(
+    session: Session, dispatch: Dispatch, accepted: list[Assignment], needed: int, now: datetime
+) -> None:
+    """A call-out for two (or more) found fewer: ask the control room whether the one
+    who accepted goes alone."""
+    names = alarms.on_call_names(session, accepted)
+    who = " en ".join(names.get(a.position, a.team_id) for a in accepted)
+    alarms.raise_alarm(
+        session,
+        dispatch.id,
+        AlarmKind.HALF_STAFFED,
+        now,
+        message=ALARM_NL["half_staffed"].format(accepted=len(accepted), needed=needed, who=who),
+        detail={
+            "accepted": len(accepted),
+            "needed": needed,
+            "assignments": [a.position for a in accepted],
+            "who": who,
+        },
+    )
 
 
 def _start(
     session: Session, dispatch: Dispatch, assignment: Assignment, slot: Any, now: datetime
 ) -> Wake:
-    channels = ("voice",) if assignment.layer == "team_line" else None
+    channels = (Channel.VOICE,) if assignment.layer == "team_line" else None
     plan = attempt(slot, now, channels)
-    assignment.status = "paging"
+    assignment.status = AssignmentStatus.PAGING
     rows = [
         {
             "id": str(uuid.uuid4()),
@@ -280,7 +330,7 @@ def _start(
             "channel": t.channel,
             "seq": i,
             "phone": assignment.phone,
-            "status": "scheduled",
+            "status": PageStatus.SCHEDULED,
             "due_at": t.due_at,
             "deadline_at": plan.deadline_at,
             "validity_seconds": t.validity_seconds,
@@ -316,13 +366,17 @@ def _start(
     )
 
 
-def _close_pages(pages: Iterable[Page], status: str, now: datetime) -> Wake:
+def _close_pages(
+    pages: Iterable[Page], status: PageStatus, now: datetime, *, keep_call: str | None = None
+) -> Wake:
+    """Close the open pages; every call of theirs that may still ring (or be listened
+    to) is ended, except ``keep_call``: the call whose key press is being answered."""
     wake = Wake()
     for p in pages:
         if p.status not in OPEN:
             continue
-        if p.channel == "voice" and p.provider_id and p.status in ("sent", "answered"):
-            wake.hangups.append(p.provider_id)
+        if p.channel == Channel.VOICE and p.provider_id and p.provider_id != keep_call:
+            wake.hangups.append((p.provider, p.provider_id))
         p.status = status
         p.closed_at = now
     return wake
@@ -337,10 +391,10 @@ def _cancel_open(
 ) -> Wake:
     """The phase has what it needs: stop paging everyone else in it."""
     ids = {a.id for a in members}
-    wake = _close_pages((p for p in pages if p.assignment_id in ids), "cancelled", now)
+    wake = _close_pages((p for p in pages if p.assignment_id in ids), PageStatus.CANCELLED, now)
     for a in members:
-        if a.status in ("planned", "paging"):
-            a.status = "cancelled"
+        if a.status in (AssignmentStatus.PLANNED, AssignmentStatus.PAGING):
+            a.status = AssignmentStatus.CANCELLED
     return wake
 
 
@@ -358,8 +412,8 @@ def _end_attempt_if_silent(
     """Every channel of the attempt failed: the person was not reached; move on now."""
     if any(p.status in OPEN for p in siblings):
         return Wake()
-    if assignment.status == "paging":
-        assignment.status = "unreached"
+    if assignment.status == AssignmentStatus.PAGING:
+        assignment.status = AssignmentStatus.UNREACHED
         events.append(
             session,
             dispatch.id,
@@ -382,14 +436,14 @@ def page_failed(
     if page is None:
         return Wake()
     dispatch = lock(session, page.dispatch_id)
-    if page.kind != contact.PAGE:  # a confirmation: nothing to escalate
+    if page.kind != PageKind.PAGE:  # a confirmation: nothing to escalate
         contact.failed(session, page_id, now, error=error, status=status)
         return Wake()
     pages = _pages(session, dispatch.id)
     page = next(p for p in pages if p.id == page_id)
     if page.status not in OPEN:
         return Wake()
-    wake = _close_pages([page], "failed", now)
+    wake = _close_pages([page], PageStatus.FAILED, now)
     page.error = error[:200]
     if status:
         page.provider_status = status
@@ -402,7 +456,8 @@ def page_failed(
     )
     siblings = _attempt_pages(pages, page)
     later = sorted(
-        (p for p in siblings if p.status == "scheduled" and p.due_at > now), key=lambda p: p.due_at
+        (p for p in siblings if p.status == PageStatus.SCHEDULED and p.due_at > now),
+        key=lambda p: p.due_at,
     )
     if later:
         later[0].due_at = now
@@ -418,13 +473,16 @@ def _assignment(dispatch: Dispatch, assignment_id: int) -> Assignment:
 def overdue_dispatches(session: Session, cutoff: datetime, limit: int = 200) -> list[str]:
     """Dispatches with an attempt whose deadline passed by ``cutoff``.
 
-    Each is then closed in a transaction of its own (``expire_dispatch``): holding one
-    dispatch's lock and the event log's while waiting for another's could deadlock.
+    Only attempts of which a page is out at the phone count: the wait for an answer
+    starts when a provider took a page, so an attempt nothing could be sent for (an
+    outage) does not run out; the person was not asked yet. Each dispatch is then
+    closed in a transaction of its own (``expire_dispatch``): holding one dispatch's
+    lock and the event log's while waiting for another's could deadlock.
     """
     return list(
         session.scalars(
             select(Page.dispatch_id)
-            .where(Page.status.in_(OPEN), Page.deadline_at <= cutoff, Page.kind == contact.PAGE)
+            .where(Page.status.in_(OUT), Page.deadline_at <= cutoff, Page.kind == PageKind.PAGE)
             .distinct()
             .limit(limit)
         )
@@ -432,17 +490,20 @@ def overdue_dispatches(session: Session, cutoff: datetime, limit: int = 200) -> 
 
 
 def expire_dispatch(session: Session, dispatch_id: str, now: datetime) -> tuple[Wake, int]:
+    """Close the attempts whose deadline passed while a page of theirs was out."""
     dispatch = lock(session, dispatch_id)
     pages = _pages(session, dispatch_id)
-    late = [p for p in pages if p.status in OPEN and p.deadline_at <= now]
-    if not late:
+    attempts = sorted(
+        {(p.assignment_id, p.round) for p in pages if p.status in OUT and p.deadline_at <= now}
+    )
+    if not attempts:
         return Wake(), 0
-    wake = _close_pages(late, "expired", now)
-    attempts = sorted({(p.assignment_id, p.round) for p in late})
+    late = [p for p in pages if (p.assignment_id, p.round) in attempts and p.status in OPEN]
+    wake = _close_pages(late, PageStatus.EXPIRED, now)
     for assignment_id, round_ in attempts:
         assignment = _assignment(dispatch, assignment_id)
-        if assignment.status == "paging":
-            assignment.status = "unreached"
+        if assignment.status == AssignmentStatus.PAGING:
+            assignment.status = AssignmentStatus.UNREACHED
         events.append(
             session,
             dispatch_id,
@@ -461,33 +522,44 @@ def answer(
     via: str,
     now: datetime,
     by: str | None = None,
+    call_id: str | None = None,
+    confirm_by_sms: bool = False,
 ) -> Answer:
-    """A worker (or the control room for them) accepts or declines; applied once."""
+    """A worker (or the control room for them) accepts or declines; applied once.
+
+    The answer is the person's, whichever channel carried it: every open page of the
+    assignment closes and every call of it that may still ring is ended, except the
+    call the key was pressed on (``call_id``), which reads out whom to call. An accept
+    by SMS is confirmed in the reply to it, unless ``confirm_by_sms`` (a provider that
+    cannot reply inside its webhook): then by a confirmation SMS, like other accepts.
+    """
     if page_id is not None:
         page = session.get(Page, page_id)
         if page is None:
             raise LookupError(f"page {page_id} not found")
-        dispatch_id, assignment_id = page.dispatch_id, page.assignment_id
-    else:
+        dispatch_id, found_assignment = page.dispatch_id, page.assignment_id
+    elif assignment_id is not None:
         found = session.get(Assignment, assignment_id)
         if found is None:
             raise LookupError(f"assignment {assignment_id} not found")
-        dispatch_id = found.dispatch_id
-    assert assignment_id is not None
+        dispatch_id, found_assignment = found.dispatch_id, found.id
+    else:
+        raise ValueError("answer needs a page_id or an assignment_id")
     dispatch = lock(session, dispatch_id)
-    assignment = _assignment(dispatch, assignment_id)
-    wanted = "accepted" if accept else "declined"
+    assignment = _assignment(dispatch, found_assignment)
+    wanted = AssignmentStatus.ACCEPTED if accept else AssignmentStatus.DECLINED
 
     def result(kind: str, wake: Wake | None = None) -> Answer:
         return Answer(kind, dispatch.id, dispatch.reference, wake or Wake())
 
     if assignment.status == wanted:
         return result("already")
-    if assignment.status in ("accepted", "declined", "cancelled") or dispatch.stage == "closed":
+    settled = (AssignmentStatus.ACCEPTED, AssignmentStatus.DECLINED, AssignmentStatus.CANCELLED)
+    if assignment.status in settled or dispatch.stage == "closed":
         return result("closed")
     phase = phase_of(assignment)
     state = dispatch.paging_state
-    late = state in ("no_responder", "partial") and accept
+    late = state in (PagingState.NO_RESPONDER, PagingState.PARTIAL) and accept
     if not (state == phase or late):
         return result("closed")
     if late:
@@ -495,12 +567,12 @@ def answer(
         dispatch.paging_state = phase
     pages = _pages(session, dispatch.id)
     mine = [p for p in pages if p.assignment_id == assignment.id]
-    answered = next((p for p in mine if p.id == page_id), None)
-    wake = Wake()
+    answered = _answering_page(mine, page_id, via)
     if answered is not None and answered.status in OPEN:
-        answered.status = wanted
+        answered.status = PageStatus.ACCEPTED if accept else PageStatus.DECLINED
         answered.closed_at = now
-    wake.extend(_close_pages(mine, "cancelled", now))
+    keep = call_id if via == Channel.VOICE else None
+    wake = _close_pages(mine, PageStatus.CANCELLED, now, keep_call=keep)
     assignment.status = wanted
     assignment.answered_at = now
     assignment.answered_via = via
@@ -519,9 +591,31 @@ def answer(
         from dispatch import progress  # imported here: progress builds on this module
 
         progress.accepted(session, dispatch, assignment, now)
-    wake.due.extend(contact.accepted(session, dispatch, assignment, via=via, now=now))
+        if phase == PagingState.RESPOND:
+            dispatch.accept_alarm_at = None
+            alarms.clear_alarm(session, dispatch.id, AlarmKind.NO_ACCEPT, now, reason="accepted")
+    wake.due.extend(
+        contact.accepted(
+            session, dispatch, assignment, via=via, now=now, reply_carries=not confirm_by_sms
+        )
+    )
     wake.extend(advance(session, dispatch, now))
     return result(wanted, wake)
+
+
+def _answering_page(mine: list[Page], page_id: str | None, via: str) -> Page | None:
+    """The page that carried the answer: the one named, but for an answer by SMS or by
+    the SMS's link, the SMS of that attempt that reached the phone (never its call: the
+    call is then ended like every other page of the person)."""
+    named = next((p for p in mine if p.id == page_id), None)
+    if named is None or via not in ("sms", "link") or named.channel == Channel.SMS:
+        return named
+    sms = [
+        p
+        for p in mine
+        if p.channel == Channel.SMS and p.round == named.round and p.status in OUT_PAGE
+    ]
+    return sms[0] if sms else None
 
 
 def open_pages_for_phone(session: Session, phone: str) -> list[tuple[Page, Dispatch]]:
@@ -532,12 +626,12 @@ def open_pages_for_phone(session: Session, phone: str) -> list[tuple[Page, Dispa
         .join(Assignment, Page.assignment_id == Assignment.id)
         .where(
             Page.phone == phone,
-            Page.kind == contact.PAGE,
-            Page.status.notin_(("scheduled", "cancelled")),
-            Assignment.status.in_(("paging", "unreached")),
-            Dispatch.paging_state.in_(("consult", "respond", "no_responder", "partial")),
+            Page.kind == PageKind.PAGE,
+            Page.status.notin_((PageStatus.SCHEDULED, PageStatus.CANCELLED)),
+            Assignment.status.in_((AssignmentStatus.PAGING, AssignmentStatus.UNREACHED)),
+            Dispatch.paging_state.in_(tuple(ANSWERABLE)),
         )
-        .order_by(Page.created_at.desc())
+        .order_by(Page.created_at.desc(), Page.round.desc(), Page.seq.desc())
     ).all()
     seen: set[str] = set()
     out: list[tuple[Page, Dispatch]] = []

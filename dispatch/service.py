@@ -6,7 +6,7 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, insert, select
@@ -14,10 +14,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dispatch import events, paging, progress
-from dispatch.models import Assignment, AuditLog, Dispatch, Incident
+from dispatch.delivery import page_info
+from dispatch.models import Assignment, AuditLog, Dispatch, Incident, Page
 from dispatch.paging import Wake
 from dispatch.pairing import Plan, pair
 from dispatch.schemas import DispatchRead, IncidentCreate
+from dispatch.states import PageStatus
+from notifications.messages import PageInfo
 from oncall.facts import IncidentFacts, PersonFacts
 from oncall.schemas import DEFAULT_ESCALATION
 from oncall.snapshot import ConfigSnapshot
@@ -28,6 +31,16 @@ _DISPATCHES = cast(Table, Dispatch.__table__)
 _ASSIGNMENTS = cast(Table, Assignment.__table__)
 
 _REF_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read out over the phone
+# "Nog niemand aangenomen" this long after the report, unless the region says otherwise.
+NO_ACCEPT_AFTER = timedelta(minutes=3)
+# A call may read its page while the page still asks (an uncertain send's call too).
+_SCRIPTED = (
+    PageStatus.SCHEDULED,
+    PageStatus.SENDING,
+    PageStatus.SENT,
+    PageStatus.ANSWERED,
+    PageStatus.DELIVERED,
+)
 
 
 class IdempotencyConflict(Exception):
@@ -181,6 +194,8 @@ def _paging_spec(
     return paging.paging_spec(
         consult_policy=consult_team.policy if consult_team else None,
         respond_policy=team.policy if team else DEFAULT_ESCALATION,
+        consult_providers=consult_team.providers if consult_team else None,
+        respond_providers=team.providers if team else None,
         staff=response.staff,
         info={
             "municipality": place.name if place else None,
@@ -209,6 +224,7 @@ def intake(
     now: datetime,
     national: tuple[str, str],
     actor: str = "system",
+    no_accept_after: timedelta = NO_ACCEPT_AFTER,
 ) -> IntakeResult:
     """Store and pair one incident; a retry of the same request returns the first dispatch.
 
@@ -272,8 +288,14 @@ def intake(
         "paging": _paging_spec(plan, snapshot, data, municipality),
         "created_at": now,
         "updated_at": now,
+        "accept_alarm_at": None,
     }
     assignments = _assignment_rows(plan, dispatch["id"], snapshot)
+    if any(a["purpose"] != "consult" for a in assignments):
+        region = snapshot.regions.get(plan.region) if plan.region else None
+        minutes = region.no_accept_alarm_minutes if region is not None else None
+        after = timedelta(minutes=minutes) if minutes else no_accept_after
+        dispatch["accept_alarm_at"] = now + after
     stage, stage_events = progress.intake_stage(bool(assignments), now)
     dispatch.update(stage)
     session.execute(insert(_DISPATCHES), [dispatch])
@@ -423,3 +445,36 @@ def to_read(dispatch: Dispatch) -> DispatchRead:
         _columns(dispatch),
         [_columns(a) for a in dispatch.assignments],
     )
+
+
+def call_script_info(*, session: Session, page_id: str) -> PageInfo | None:
+    """What a page's call says when picked up, or None when the page no longer asks."""
+    page = session.get(Page, page_id)
+    if page is None or page.status not in _SCRIPTED:
+        return None
+    dispatch = session.get(Dispatch, page.dispatch_id)
+    assignment = session.get(Assignment, page.assignment_id)
+    if dispatch is None or assignment is None:
+        return None
+    return page_info(dispatch, assignment)
+
+
+def assignment_at(*, session: Session, dispatch_id: str, position: int) -> int | None:
+    """The id of the assignment at ``position`` in a dispatch's queue."""
+    return session.scalar(
+        select(Assignment.id).where(
+            Assignment.dispatch_id == dispatch_id, Assignment.position == position
+        )
+    )
+
+
+def pages_of(*, session: Session, dispatch: Dispatch) -> list[tuple[Page, int]]:
+    """Every page of a dispatch with its assignment's position, in the order they were
+    made (a confirmation after the pages of its moment)."""
+    positions = {a.id: a.position for a in dispatch.assignments}
+    rows = session.scalars(
+        select(Page)
+        .where(Page.dispatch_id == dispatch.id)
+        .order_by(Page.created_at, Page.kind.desc(), Page.assignment_id, Page.round, Page.seq)
+    )
+    return [(p, positions.get(p.assignment_id, 0)) for p in rows]

@@ -34,6 +34,9 @@ class CallRequest:
     to: str
     callback_base: str  # the service's public base URL; the provider adds its paths
     ring_seconds: int = 30
+    # Providers to use, primary first (a team's own choice); None: the service's order.
+    # Only a failover provider reads it.
+    route: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ class SmsRequest:
     body: str
     callback_base: str  # the service's public base URL; delivery receipts come here
     validity_seconds: int  # the carrier drops the SMS after this; <= the escalation step
+    route: tuple[str, ...] | None = None  # as for calls
 
 
 @dataclass(frozen=True)
@@ -80,9 +84,13 @@ class ProviderUnavailable(Exception):
     429 and 503 mean the provider did not take the request.
     """
 
-    def __init__(self, message: str = "", *, maybe_sent: bool = False) -> None:
+    def __init__(
+        self, message: str = "", *, maybe_sent: bool = False, provider: str | None = None
+    ) -> None:
         super().__init__(message)
         self.maybe_sent = maybe_sent
+        # The provider that failed (a failover provider names the one it last tried).
+        self.provider = provider
 
 
 class Provider(Protocol):

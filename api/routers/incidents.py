@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from api.deps import AppClock, AppSettings, Caller, DbSession, Snapshot, State
-from dispatch import service
+from dispatch import flows, service
 from dispatch.schemas import DispatchRead, IncidentCreate
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
@@ -43,19 +44,21 @@ def create_incident(
     """
     now = clock.now()
     try:
-        result = service.intake(
-            session=session,
-            data=data,
-            snapshot=snapshot,
-            now=now,
-            national=(settings.national_fallback_name, settings.national_fallback_phone),
-            actor=caller,
+        result = flows.run_in(
+            state.paging,
+            session,
+            lambda s: service.intake(
+                session=s,
+                data=data,
+                snapshot=snapshot,
+                now=now,
+                national=(settings.national_fallback_name, settings.national_fallback_phone),
+                actor=caller,
+                no_accept_after=timedelta(minutes=settings.no_accept_alarm_minutes),
+            ),
         )
     except service.IdempotencyConflict as exc:
         raise HTTPException(status_code=status.HTTP_409_CONFLICT, detail=str(exc)) from exc
-    session.commit()
-    if result.wake:
-        state.paging.waker.arm(result.wake)
     # Serialised once by pydantic's JSON encoder; the response model above documents it.
     return Response(
         content=result.read.model_dump_json(),

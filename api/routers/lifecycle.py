@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from api import auth
 from api.deps import AppClock, DbSession, State
 from api.state import AppState
-from dispatch import live, progress, service
+from dispatch import flows, live, progress, service
 from dispatch.lifecycle import TransitionError
 from dispatch.models import Assignment
 from dispatch.schemas import ActionIn, action_data
@@ -70,18 +70,21 @@ def _act(
 ) -> dict[str, Any]:
     now = state.clock.now()
     try:
-        result = progress.act(
+        flows.run_in(
+            state.paging,
             session,
-            dispatch_id=dispatch_id,
-            action=body.action,
-            role=role,
-            assignment_id=assignment_id,
-            data=action_data(body),
-            now=now,
-            by=by,
+            lambda s: progress.act(
+                s,
+                dispatch_id=dispatch_id,
+                action=body.action,
+                role=role,
+                assignment_id=assignment_id,
+                data=action_data(body),
+                now=now,
+                by=by,
+            ),
         )
     except TransitionError as exc:
-        session.rollback()
         detail: dict[str, Any] = {
             "error": exc.code,
             "action": exc.action,
@@ -92,11 +95,7 @@ def _act(
             detail["role"] = role
         raise HTTPException(_STATUS.get(exc.code, 409), detail=detail) from exc
     except LookupError as exc:
-        session.rollback()
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
-    session.commit()
-    if result.wake:
-        state.paging.waker.arm(result.wake)
     return live.summaries(session, [dispatch_id], state.clock.now())[dispatch_id]
 
 

@@ -13,12 +13,12 @@ from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from api.deps import AppClock, Caller, DbSession, State
 from api.routers.pages import templates
 from api.state import AppState
-from dispatch import paging, service
+from dispatch import flows, paging, service
 from dispatch.delivery import page_info
 from dispatch.models import Assignment, Dispatch, Page
 from notifications import links, messages
@@ -111,23 +111,20 @@ async def link_answer(
     if page_id is None:
         return _render(request, problem=problem, code=410 if problem == "expired" else 404)
 
-    def apply() -> paging.Answer | None:
-        with state.sessions() as session, session.begin():
-            if session.get(Page, page_id) is None:
-                return None
-            return paging.answer(
-                session,
-                page_id=page_id,
-                accept=action == "accept",
-                via="link",
-                now=state.clock.now(),
-            )
+    def answer(session: Session) -> paging.Answer | None:
+        if session.get(Page, page_id) is None:
+            return None
+        return paging.answer(
+            session,
+            page_id=page_id,
+            accept=action == "accept",
+            via="link",
+            now=state.clock.now(),
+        )
 
-    result = await run_in_threadpool(apply)
+    result = await run_in_threadpool(flows.run, state.paging, answer)
     if result is None:
         return _render(request, problem="invalid", code=404)
-    if result.wake:
-        state.paging.waker.arm(result.wake)
     loaded = await run_in_threadpool(_load, state, page_id)
     assert loaded is not None
     info, page_state, worker_url = loaded
@@ -136,6 +133,10 @@ async def link_answer(
     )
     message = messages.reply_text(kind, reference=info.reference)  # type: ignore[arg-type]
     return _render(request, info=info, state=page_state, message=message, worker_url=worker_url)
+
+
+class _NoLongerOpen(Exception):
+    """The assignment was answered or paging is over: nothing to record."""
 
 
 class AnswerBody(BaseModel):
@@ -170,34 +171,34 @@ def answer_assignment(
     dispatch = service.get_dispatch(session=session, dispatch_id=dispatch_id)
     if dispatch is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no dispatch '{dispatch_id}'")
-    assignment_id = session.scalar(
-        select(Assignment.id).where(
-            Assignment.dispatch_id == dispatch.id, Assignment.position == position
-        )
+    assignment_id = service.assignment_at(
+        session=session, dispatch_id=dispatch.id, position=position
     )
     if assignment_id is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND,
             detail=f"dispatch {dispatch.reference} has no assignment at position {position}",
         )
-    result = paging.answer(
-        session,
-        assignment_id=assignment_id,
-        accept=action == "accept",
-        via="api",
-        now=clock.now(),
-        by=caller,
-    )
-    if result.result == "closed":
-        session.rollback()
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            detail=f"assignment {position} of {dispatch.reference} is no longer open",
+    reference = dispatch.reference
+
+    def answer(s: Session) -> paging.Answer:
+        result = paging.answer(
+            s,
+            assignment_id=assignment_id,
+            accept=action == "accept",
+            via="api",
+            now=clock.now(),
+            by=caller,
         )
-    reference, paging_state = dispatch.reference, dispatch.paging_state
-    session.commit()
-    if result.wake:
-        state.paging.waker.arm(result.wake)
+        if result.result == "closed":
+            raise _NoLongerOpen(f"assignment {position} of {reference} is no longer open")
+        return result
+
+    try:
+        result = flows.run_in(state.paging, session, answer)
+    except _NoLongerOpen as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
+    paging_state = dispatch.paging_state
     return AnswerRead(
         result=result.result,
         reference=reference,
@@ -215,6 +216,7 @@ class PageRead(BaseModel):
     due_at: Any
     deadline_at: Any
     sent_at: Any
+    provider: str | None  # which provider carried it (twilio, vonage, console)
     provider_id: str | None
     provider_status: str | None
     error: str | None
@@ -231,27 +233,21 @@ def list_pages(dispatch_id: str, session: DbSession, caller: Caller) -> list[Pag
     dispatch = service.get_dispatch(session=session, dispatch_id=dispatch_id)
     if dispatch is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no dispatch '{dispatch_id}'")
-    positions = {a.id: a.position for a in dispatch.assignments}
-    rows = session.scalars(
-        select(Page)
-        .where(Page.dispatch_id == dispatch.id)
-        # a confirmation after the pages of its moment ("page" > "confirmation")
-        .order_by(Page.created_at, Page.kind.desc(), Page.assignment_id, Page.round, Page.seq)
-    )
     return [
         PageRead(
             id=p.id,
             kind=p.kind,
-            assignment=positions.get(p.assignment_id, 0),
+            assignment=position,
             round=p.round,
             channel=p.channel,
             status=p.status,
             due_at=p.due_at,
             deadline_at=p.deadline_at,
             sent_at=p.sent_at,
+            provider=p.provider,
             provider_id=p.provider_id,
             provider_status=p.provider_status,
             error=p.error,
         )
-        for p in rows
+        for p, position in service.pages_of(session=session, dispatch=dispatch)
     ]

@@ -11,19 +11,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.deps import State
 from api.state import AppState
-from dispatch import answers
-from dispatch.delivery import page_info
-from dispatch.models import Assignment, Dispatch, Page, WebhookReceipt
+from dispatch import answers, flows, service
 from dispatch.paging import Wake
 from notifications import twiml, webhooks
 
@@ -31,6 +27,7 @@ log = logging.getLogger("samenop.webhooks")
 router = APIRouter(prefix="/webhooks/twilio", tags=["webhooks"], include_in_schema=False)
 
 XML = "application/xml"
+PROVIDER = "twilio"
 Handler = Callable[[Session], tuple[str, Wake]]
 
 
@@ -50,28 +47,9 @@ async def _verified_form(request: Request, state: AppState) -> dict[str, str]:
     return {k: str(v) for k, v in form.items()}
 
 
-def _once(state: AppState, key: str, handler: Handler) -> str:
-    """Apply ``handler`` once per idempotency key; a redelivery gets the stored answer."""
-    now = state.clock.now()
-    with state.sessions() as session, session.begin():
-        seen = session.get(WebhookReceipt, key)
-        if seen is not None:
-            return seen.response or ""
-        body, wake = handler(session)
-        session.add(WebhookReceipt(key=key, received_at=now, response=body))
-    if wake:
-        state.paging.waker.arm(wake)
-    return body
-
-
 def _apply(state: AppState, key: str, handler: Handler) -> str:
-    try:
-        return _once(state, key, handler)
-    except IntegrityError:
-        # The same delivery raced itself; the other one applied it.
-        with state.sessions() as session:
-            seen = session.get(WebhookReceipt, key)
-            return (seen.response if seen else None) or ""
+    """Apply ``handler`` once per idempotency key; a redelivery gets the stored answer."""
+    return flows.once(state.paging, key, state.clock.now(), handler)
 
 
 async def _handle(
@@ -99,13 +77,9 @@ async def voice(page_id: str, request: Request, state: State) -> Response:
 
     def script() -> str:
         with state.sessions() as session:
-            page = session.get(Page, page_id)
-            if page is None or page.status not in ("sending", "sent", "answered", "delivered"):
-                return twiml.key_answer("closed")
-            dispatch = session.get(Dispatch, page.dispatch_id)
-            assignment = session.get(Assignment, page.assignment_id)
-            assert dispatch is not None and assignment is not None
-            info = page_info(dispatch, assignment)
+            info = service.call_script_info(session=session, page_id=page_id)
+        if info is None:
+            return twiml.key_answer("closed")
         return twiml.page_call(info, _url(state, f"/webhooks/twilio/voice/{page_id}/key"))
 
     return Response(await run_in_threadpool(script), media_type=XML)
@@ -117,7 +91,7 @@ async def voice_key(page_id: str, request: Request, state: State) -> Response:
         press = webhooks.parse_digits(form)
 
         def handle(session: Session) -> tuple[str, Wake]:
-            reply = answers.key(session, page_id, press, state.clock.now())
+            reply = answers.key(session, page_id, press, state.clock.now(), provider=PROVIDER)
             action = _url(state, f"/webhooks/twilio/voice/{page_id}/key")
             if reply.outcome in ("repeat", "invalid"):
                 body = twiml.key_answer(reply.outcome, info=reply.info, action_url=action)
@@ -135,13 +109,13 @@ async def _status(
     state: AppState,
     page_id: str,
     parse: Callable[[dict[str, str]], Any],
-    apply: Callable[[Session, str, Any, datetime], Wake],
+    apply: Callable[..., Wake],
 ) -> Response:
     """A status callback: parse, apply once, answer 204 (Twilio ignores the body)."""
 
     def build(form: dict[str, str]) -> Handler:
         parsed = parse(form)
-        return lambda s: ("", apply(s, page_id, parsed, state.clock.now()))
+        return lambda s: ("", apply(s, page_id, parsed, state.clock.now(), provider=PROVIDER))
 
     await _handle(request, state, build)
     return Response(status_code=204)

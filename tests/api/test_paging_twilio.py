@@ -301,13 +301,23 @@ def test_sms_reply_ambiguous_asks_for_the_code(stack: Live) -> None:
     call_to(stack, first["assignments"][1]["phone"])
 
 
-def test_sms_replies_are_rate_limited_per_number(stack: Live) -> None:
-    sms_first(stack)
+def test_sms_replies_are_rate_limited_per_number_but_never_an_answer(stack: Live) -> None:
+    d = sms_first(stack)
     limit = stack.app_state.settings.sms_replies_per_10min
     for _ in range(limit):
         stack.fake.reply(BRAM, "hoi")
     assert stack.fake.reply(BRAM, "hoi") == ["Te veel berichten; bel de meldkamer."]
-    assert stack.fake.reply(BRAM, "ja") == []  # silent past the limit, nothing applied
+    assert stack.fake.reply(BRAM, "help") == []  # silent past the limit
+    # the control room sees that the number is being limited ...
+    [limited] = [e for e in stack.events(d["id"]) if e.type == "alarm.raised"]
+    assert limited.payload["kind"] == "sms_limited"
+    assert "06 12340102" in limited.payload["message"]
+    # ... and a real answer to the open page still gets through, and is answered
+    [answer] = stack.fake.reply(BRAM, "ja")
+    assert answer.startswith(f"Geaccepteerd: {d['reference']}.")
+    stack.run()
+    assert stack.dispatch(d["reference"])["assignments"][0]["status"] == "accepted"
+    assert "alarm.cleared" in stack.event_types(d["id"])
 
 
 # --- link ------------------------------------------------------------------------

@@ -32,7 +32,8 @@ def test_a_page_answered_before_its_sender_died_is_recorded_not_sent_again(
     with ctx.sessions() as s, s.begin():
         claim = delivery._claim(s, voice["id"], clock.now())
     assert claim is not None
-    sent = delivery._send(ctx, claim, None)  # the provider has the call ...
+    call = delivery._Message(body=None, link="", route=None, known=frozenset())
+    sent = delivery._send(ctx, claim, call)  # the provider has the call ...
     human = AmdResult(provider_id=sent.provider_id, answered_by="human", is_machine=False)
     with ctx.sessions() as s, s.begin():  # ... and the person picked up
         answers.amd(s, voice["id"], human, clock.now())

@@ -160,8 +160,9 @@ def test_failed_call_sends_the_sms_now_and_a_failed_sms_moves_on(
         answers.call_status(s, voice["id"], failed, clock.now())
     run(client)
     assert sent_to(client) == [("voice", BRAM), ("sms", BRAM)]  # without waiting 60 s
+    sms = pages(client, d["reference"])[1]
     undelivered = SmsStatus(
-        provider_id="SMx",
+        provider_id=sms["provider_id"],
         status="undelivered",
         outcome="not_reached",
         error_code="30003",

@@ -326,7 +326,7 @@ def test_cancel_while_paging_stops_every_page(
     voice = session.scalars(
         select(Page).where(Page.dispatch_id == d["id"], Page.channel == "voice")
     ).one()
-    assert result.wake.hangups == [voice.provider_id]
+    assert result.wake.hangups == [("console", voice.provider_id)]
     statuses = session.scalars(
         select(Page.status)
         .where(Page.dispatch_id == d["id"])
