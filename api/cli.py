@@ -343,6 +343,42 @@ def fake_twilio_cmd(
     )
 
 
+@app.command("fake-vonage")
+def fake_vonage_cmd(
+    host: str = "127.0.0.1",
+    port: int = 8011,
+    sms_url: Annotated[
+        str | None,
+        typer.Option(help="Where replies go (default: <public base>/webhooks/vonage/sms/inbound)"),
+    ] = None,
+    behaviour: Annotated[
+        str, typer.Option(help="How phones answer: manual, accept, decline, no_answer, voicemail")
+    ] = "manual",
+) -> None:
+    """The local Vonage-compatible fake over TLS (REST subset, signed webhooks, a phone page).
+
+    Prints the SAMENOP_VONAGE_* settings a service needs to use it, one NAME=value line
+    each (hosts, the CA file to trust, the application's key file), then "# ready".
+    """
+    from notifications.fake.vonage.server import main
+
+    settings = get_settings()
+    argv = [
+        f"--host={host}",
+        f"--port={port}",
+        f"--application-id={settings.vonage_application_id}",
+        f"--api-key={settings.vonage_api_key}",
+        f"--api-secret={settings.vonage_api_secret}",
+        f"--signature-secret={settings.vonage_signature_secret}",
+        f"--from-number={settings.vonage_from}",
+        f"--sms-url={sms_url or settings.public_base_url + '/webhooks/vonage/sms/inbound'}",
+        f"--behaviour={behaviour}",
+    ]
+    if settings.vonage_private_key:
+        argv.append(f"--private-key={settings.vonage_private_key}")
+    main(argv)
+
+
 @app.command("demo")
 def demo(
     host: str = "127.0.0.1",

@@ -31,7 +31,6 @@ import contextlib
 import json
 import logging
 import math
-import re
 import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -184,6 +183,10 @@ class VonageProvider:
             session.verify = ca_bundle
             session.trust_env = False  # else REQUESTS_CA_BUNDLE would override it
         self._lock = threading.Lock()
+        # The SDK logs every error answer in full at WARNING (bodies can carry numbers,
+        # and a hang-up of a call that just ended is routine); this module raises its
+        # own errors, saying what failed.
+        logging.getLogger("vonage").setLevel(logging.ERROR)
 
     # -- Provider ----------------------------------------------------------------------
 
@@ -199,9 +202,7 @@ class VonageProvider:
             ringing_timer=max(RING_MIN, min(RING_MAX, int(request.ring_seconds))),
             # A voicemail is not a person: Vonage says "machine" on the event webhook and
             # the call goes on ("continue") until dispatch hangs it up, as with Twilio.
-            advanced_machine_detection=AdvancedMachineDetection(
-                behavior="continue", mode="detect"
-            ),
+            advanced_machine_detection=AdvancedMachineDetection(behavior="continue", mode="detect"),
         )
         created = self._ask("place_call", lambda: self._client.voice.create_call(params))
         return Sent(
@@ -457,12 +458,13 @@ def load_private_key(value: str) -> str:
     ).decode("ascii")
 
 
-_NON_DIGITS = re.compile(r"\D")
-
-
 def _digits(number: str) -> str:
-    """Vonage's number format: E.164 without the "+" (``+31612345678`` -> ``31612345678``)."""
-    return _NON_DIGITS.sub("", number)
+    """Vonage's number format: E.164 without the "+" (``+31612345678`` -> ``31612345678``).
+
+    Nothing else is dropped: a malformed number must reach Vonage as it is and be
+    refused there, not turn into another, valid, number.
+    """
+    return number.strip().removeprefix("+")
 
 
 def _sender(number: str) -> str:

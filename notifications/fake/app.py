@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from functools import lru_cache
 from importlib.resources import files
 from typing import Any
@@ -22,8 +22,9 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
+from notifications.fake.faces import Face
 from notifications.fake.records import API_VERSION
 from notifications.fake.state import FakeTwilio, TwilioError
 
@@ -46,7 +47,10 @@ async def _form(request: Request) -> dict[str, list[str]]:
     return parse_qs((await request.body()).decode("utf-8"), keep_blank_values=True)
 
 
-def create_fake_app(fake: FakeTwilio) -> Starlette:
+def create_fake_app(fake: FakeTwilio, *, faces: Sequence[Face] = ()) -> Starlette:
+    """``faces``: other providers' faces (Vonage) whose phones the phone page shows too;
+    their control APIs are mounted under ``/_faces/{name}``."""
+
     async def hold(request: Request, seconds: float) -> bool:
         """Wait ``seconds``, or until the client hangs up (then True)."""
         deadline = time.monotonic() + seconds
@@ -172,8 +176,14 @@ def create_fake_app(fake: FakeTwilio) -> Starlette:
 
         return control(act)
 
+    def snapshot() -> dict[str, Any]:
+        state = fake.snapshot()
+        if faces:
+            state["faces"] = [face.state() for face in faces]
+        return state
+
     def state(data: dict[str, Any], request: Request) -> Any:
-        return fake.snapshot()
+        return snapshot()
 
     def calls(data: dict[str, Any], request: Request) -> Any:
         return [c.snapshot() for c in fake.calls(request.query_params.get("to"))]
@@ -249,7 +259,7 @@ def create_fake_app(fake: FakeTwilio) -> Starlette:
 
     async def phones_page(request: Request) -> Response:
         # The first state is embedded so the page is complete without waiting a poll.
-        state = json.dumps(fake.snapshot()).replace("<", "\\u003c")
+        state = json.dumps(snapshot()).replace("<", "\\u003c")
         return HTMLResponse(_page_template().replace("__INITIAL_STATE__", state))
 
     routes = [
@@ -286,6 +296,7 @@ def create_fake_app(fake: FakeTwilio) -> Starlette:
         Route(f"/_fake/calls/{{sid}}/{name}", call_action(name), methods=["POST"])
         for name in (*actions, "fail")
     ]
-    app = Starlette(routes=routes)
+    mounts = [Mount(face.prefix, app=face.control) for face in faces]
+    app = Starlette(routes=[*routes, *mounts])
     app.state.fake = fake
     return app

@@ -22,7 +22,7 @@ records every request and answers what the test configured per path.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,6 +30,7 @@ from types import TracebackType
 from urllib.parse import parse_qs, urlsplit
 
 from notifications.fake.app import create_fake_app
+from notifications.fake.faces import Face
 from notifications.fake.records import Call, Message
 from notifications.fake.server import ServerThread
 from notifications.fake.state import (
@@ -53,7 +54,9 @@ class FakeTwilioServer:
         port: int = 0,
         callback_timeout: float = 10.0,
         now: Callable[[], datetime] | None = None,
+        faces: Sequence[Face] = (),
     ) -> None:
+        """``faces``: other providers' faces whose phones the phone page shows too."""
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.from_number = from_number
@@ -65,7 +68,7 @@ class FakeTwilioServer:
             callback_timeout=callback_timeout,
             now=now,
         )
-        self._server = ServerThread(create_fake_app(self.fake), host, port)
+        self._server = ServerThread(create_fake_app(self.fake, faces=faces), host, port)
 
     @property
     def url(self) -> str:
@@ -124,6 +127,7 @@ class Received:
     path: str
     headers: dict[str, str]
     form: dict[str, str]
+    body: bytes = b""  # as received (a JSON webhook's form is empty)
 
 
 Answer = tuple[int, str, str]  # status, content type, body
@@ -151,7 +155,8 @@ class WebhookSink:
 
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
-                body = self.rfile.read(length).decode("utf-8") if length else ""
+                raw = self.rfile.read(length) if length else b""
+                body = raw.decode("utf-8")
                 split = urlsplit(self.path)
                 query = parse_qs(split.query, keep_blank_values=True)
                 form = parse_qs(body, keep_blank_values=True) if self.command == "POST" else query
@@ -162,6 +167,7 @@ class WebhookSink:
                     path=split.path,
                     headers={k: v for k, v in self.headers.items()},
                     form={k: v[0] for k, v in form.items()},
+                    body=raw,
                 )
                 status, content_type, text = sink._record(received)
                 payload = text.encode("utf-8")

@@ -20,6 +20,7 @@ import uvicorn
 from starlette.types import ASGIApp
 
 logger = logging.getLogger(__name__)
+_TLS_CLOSE_WAIT = 0.05  # seconds a TLS connection gets to close by itself on shutdown
 
 
 class _Server(uvicorn.Server):
@@ -43,9 +44,17 @@ class _Server(uvicorn.Server):
         for connection in list(self.server_state.connections):
             connection.shutdown()
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + (self.config.timeout_graceful_shutdown or 2)
+        started = loop.time()
+        deadline = started + (self.config.timeout_graceful_shutdown or 2)
         state = self.server_state
         while (state.connections or state.tasks) and loop.time() < deadline:
+            if self.config.is_ssl and loop.time() > started + _TLS_CLOSE_WAIT:
+                # A TLS close waits for the client's close_notify, which an idle pooled
+                # connection never sends: cut the idle ones (requests are finished).
+                for connection in list(state.connections):
+                    transport = getattr(connection, "transport", None)
+                    if transport is not None and not state.tasks:
+                        transport.abort()
             await asyncio.sleep(0.005)
         for task in state.tasks:
             task.cancel()
@@ -64,11 +73,19 @@ class _Server(uvicorn.Server):
 
 class ServerThread:
     def __init__(
-        self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0, *, lifespan: str = "off"
+        self,
+        app: ASGIApp,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        lifespan: str = "off",
+        ssl_certfile: str | None = None,
     ) -> None:
-        """``lifespan="on"`` runs the app's startup and shutdown (the service's stream)."""
+        """``lifespan="on"`` runs the app's startup and shutdown (the service's stream);
+        ``ssl_certfile`` (the key and certificate chain in one PEM) serves HTTPS."""
         self._app = app
         self._lifespan = lifespan
+        self._ssl_certfile = ssl_certfile
         self._host = host
         self._port = port
         self._server: _Server | None = None
@@ -83,7 +100,8 @@ class ServerThread:
 
     @property
     def url(self) -> str:
-        return f"http://{self._host}:{self.port}"
+        scheme = "https" if self._ssl_certfile else "http"
+        return f"{scheme}://{self._host}:{self.port}"
 
     def start(self, timeout: float = 10.0) -> None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -96,6 +114,7 @@ class ServerThread:
             access_log=False,
             lifespan=self._lifespan,  # type: ignore[arg-type]
             timeout_graceful_shutdown=2,
+            ssl_certfile=self._ssl_certfile,
         )
         self._server = server = _Server(config)
         self._thread = threading.Thread(
