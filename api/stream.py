@@ -29,14 +29,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 from starlette.websockets import WebSocket, WebSocketState
 
 from core.bus import Bus
 from core.clock import Clock
 from dispatch import live
-from dispatch.models import Dispatch, Event, Incident
+from dispatch.live import EventRow as Row
+from dispatch.live import last_event_id
 
 log = logging.getLogger(__name__)
 
@@ -77,25 +77,6 @@ class Viewer:
     role: str  # control_room | worker
     name: str
     assignment_position: int | None = None
-
-
-@dataclass
-class Row:
-    id: int
-    dispatch_id: str | None
-    type: str
-    at: datetime
-    payload: dict[str, Any]
-    region: str | None
-    basisteam: str | None
-
-    def event(self) -> dict[str, Any]:
-        return {
-            "type": self.type,
-            "at": self.at.isoformat(),
-            "dispatch_id": self.dispatch_id,
-            "payload": self.payload,
-        }
 
 
 def _dumps(message: dict[str, Any]) -> str:
@@ -186,41 +167,20 @@ class Connection:
                 self.handler.cancel()
 
 
-def _rows_query(after: int) -> Select[Any]:
-    return (
-        select(
-            Event.id,
-            Event.dispatch_id,
-            Event.type,
-            Event.created_at,
-            Event.payload,
-            Dispatch.region_id,
-            Incident.basisteam_id,
-        )
-        .outerjoin(Dispatch, Dispatch.id == Event.dispatch_id)
-        .outerjoin(Incident, Incident.id == Dispatch.incident_id)
-        .where(Event.id > after)
-        .order_by(Event.id)
-    )
-
-
 def read_rows(
     session: Session, after: int, limit: int, subscription: Subscription | None = None
 ) -> list[Row]:
     """Events after ``after`` (in id order), optionally only those a subscription wants."""
-    query = _rows_query(after)
-    if subscription is not None:
-        if subscription.incident is not None:
-            query = query.where(Event.dispatch_id == subscription.incident)
-        if subscription.regions:
-            query = query.where(Dispatch.region_id.in_(subscription.regions))
-        if subscription.basisteams:
-            query = query.where(Incident.basisteam_id.in_(subscription.basisteams))
-    return [Row(*r) for r in session.execute(query.limit(limit))]
-
-
-def last_event_id(session: Session) -> int:
-    return int(session.scalar(select(func.coalesce(func.max(Event.id), 0))) or 0)
+    if subscription is None:
+        return live.read_events(session, after, limit)
+    return live.read_events(
+        session,
+        after,
+        limit,
+        incident=subscription.incident,
+        regions=subscription.regions,
+        basisteams=subscription.basisteams,
+    )
 
 
 def summaries_for(session: Session, rows: Sequence[Row], now: datetime) -> dict[str, Any]:
@@ -253,6 +213,11 @@ class Hub:
         self.heartbeat_seconds = heartbeat_seconds
         self.connections: set[Connection] = set()
         self.position = 0  # the newest event id fanned out
+        # With nobody connected the hub reads nothing (no summaries are built for no
+        # one); it only notes that its position is stale and finds the log's end again
+        # before the next client registers.
+        self._stale = False
+        self._drain_lock = asyncio.Lock()
         self.started = asyncio.Event()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -338,16 +303,29 @@ class Hub:
 
     async def drain(self) -> int:
         """Fan out every event committed since the last round; returns how many."""
-        total = 0
-        while True:
-            rows, summaries = await asyncio.to_thread(self._fetch, self.position)
-            if not rows:
-                return total
-            self.fan_out(rows, summaries)
-            self.position = rows[-1].id
-            total += len(rows)
-            if len(rows) < BATCH:
-                return total
+        async with self._drain_lock:
+            if not self.connections:
+                self._stale = True  # nobody to tell: read nothing now
+                return 0
+            total = 0
+            while True:
+                rows, summaries = await asyncio.to_thread(self._fetch, self.position)
+                if not rows:
+                    return total
+                self.fan_out(rows, summaries)
+                self.position = rows[-1].id
+                total += len(rows)
+                if len(rows) < BATCH:
+                    return total
+
+    async def _join(self, conn: Connection) -> None:
+        """Register a client; when the hub sat idle, first find where the log ends (the
+        client's own backlog covers everything up to there, the hub what follows)."""
+        async with self._drain_lock:
+            if self._stale:
+                self.position = await asyncio.to_thread(self._read_position)
+                self._stale = False
+            self.connections.add(conn)
 
     def fan_out(self, rows: Sequence[Row], summaries: dict[str, Any]) -> None:
         conns = list(self.connections)
@@ -432,7 +410,7 @@ class Hub:
     async def serve(self, conn: Connection, after: int | None) -> None:
         """Replay or snapshot, then live until the client goes; the socket is accepted."""
         await self.started.wait()
-        self.connections.add(conn)
+        await self._join(conn)
         pump: asyncio.Task[None] | None = None
         conn.handler = asyncio.current_task()
         conn.close_timeout = self.close_timeout

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     # demo). With a secondary, pages go through it while the primary is failing.
     paging_provider: Literal["console", "twilio", "vonage"] = "console"
     paging_secondary: ProviderName | None = None
+    # How long a provider's HTTP request may take (connect and answer); a send that
+    # times out is uncertain and looked up before anything is sent again.
+    provider_timeout_seconds: float = Field(default=5.0, gt=0, le=6)
     # The failover circuit: it opens after this many consecutive failed or timed-out
     # sends through a provider, and then lets one probe through after this long.
     circuit_failures: int = Field(default=3, ge=1, le=100)

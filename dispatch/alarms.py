@@ -263,7 +263,10 @@ def _names(session: Session, members: list[Assignment]) -> dict[str, str]:
     teams = {a.team_id for a in members}
     out: dict[str, str] = {}
     if people:
-        out.update(session.execute(select(Person.id, Person.name).where(Person.id.in_(people))))
+        for id_, name in session.execute(
+            select(Person.id, Person.name).where(Person.id.in_(people))
+        ):
+            out[id_] = name
     if teams:
         for id_, name in session.execute(select(Team.id, Team.name).where(Team.id.in_(teams))):
             out[f"team:{id_}"] = name

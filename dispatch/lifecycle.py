@@ -62,7 +62,9 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "safe_to_enter": frozenset({"control_room"}),
     "police_left": frozenset({"control_room"}),
     "cancel": frozenset({"control_room"}),
+    "half_staffed": frozenset({"control_room"}),
 }
+HALF_STAFFED_DECISIONS = ("alone", "phone")
 ACTIONS = tuple(ALLOWED_ROLES)
 ETA_MINUTES = (1, 600)
 # Two ETAs this close are the same report (a retried request), not a new estimate.
@@ -98,6 +100,7 @@ class Facts:
     safe: bool = False
     consult_kind: str | None = None
     police_left: bool = False
+    half_staffed_decision: str | None = None  # the control room's answer to "Half bezet"
     agreements: Mapping[str, Any] | None = None
     handover: Mapping[str, Any] | None = None
     # The acting worker's own assignment (role worker).
@@ -417,3 +420,21 @@ class _Rules:
 
     def _cancel(self) -> Change:
         return self.close("cancelled")
+
+    def _half_staffed(self) -> Change:
+        """A call-out for two found one: the control room says whether that worker goes
+        alone, or advises by phone instead of going on scene alone."""
+        self.open_()
+        decision = self.data.get("decision")
+        if decision not in HALF_STAFFED_DECISIONS:
+            raise self.error("decision is required: alone or phone", "invalid_data")
+        if self.facts.half_staffed_decision == decision:
+            return self.same()
+        if self.facts.paging_state != "partial":
+            raise self.error(
+                "half_staffed is only answered when a call-out found fewer people than it "
+                f"needs (paging is {self.facts.paging_state})"
+            )
+        return self.change(
+            dispatch={"half_staffed_decision": decision}, record={"decision": decision}
+        )

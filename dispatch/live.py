@@ -9,7 +9,8 @@ up, and the names of the teams and people involved, each in one query.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,13 +18,74 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from core.texts import ALARM_NL
-from dispatch.models import Assignment, Dispatch, Event, Incident, Page
+from dispatch import alarms as raised_alarms
+from dispatch.models import Alarm, Assignment, Dispatch, Event, Incident, Page
 from oncall.models import Person, Team
 
 UNANSWERED_AFTER = timedelta(minutes=3)
 RECENTLY_CLOSED = timedelta(hours=2)
 _WAITING = ("sent", "delivered", "answered")  # out to the phone, no answer yet
 _PAGING = ("consult", "respond")
+
+
+@dataclass
+class EventRow:
+    """One event as the live stream sends it, with where its dispatch is."""
+
+    id: int
+    dispatch_id: str | None
+    type: str
+    at: datetime
+    payload: dict[str, Any]
+    region: str | None
+    basisteam: str | None
+
+    def event(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "at": self.at.isoformat(),
+            "dispatch_id": self.dispatch_id,
+            "payload": self.payload,
+        }
+
+
+def read_events(
+    session: Session,
+    after: int,
+    limit: int,
+    *,
+    incident: str | None = None,
+    regions: Collection[str] = (),
+    basisteams: Collection[str] = (),
+) -> list[EventRow]:
+    """Events after ``after`` in id order (ids are handed out in commit order, so reading
+    "after the last id" never skips one), optionally of one incident or area."""
+    query = (
+        select(
+            Event.id,
+            Event.dispatch_id,
+            Event.type,
+            Event.created_at,
+            Event.payload,
+            Dispatch.region_id,
+            Incident.basisteam_id,
+        )
+        .outerjoin(Dispatch, Dispatch.id == Event.dispatch_id)
+        .outerjoin(Incident, Incident.id == Dispatch.incident_id)
+        .where(Event.id > after)
+        .order_by(Event.id)
+    )
+    if incident is not None:
+        query = query.where(Event.dispatch_id == incident)
+    if regions:
+        query = query.where(Dispatch.region_id.in_(sorted(regions)))
+    if basisteams:
+        query = query.where(Incident.basisteam_id.in_(sorted(basisteams)))
+    return [EventRow(*r) for r in session.execute(query.limit(limit))]
+
+
+def last_event_id(session: Session) -> int:
+    return int(session.scalar(select(func.coalesce(func.max(Event.id), 0))) or 0)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -54,6 +116,7 @@ def summaries(session: Session, dispatch_ids: Sequence[str], now: datetime) -> d
     ):
         assignments[a.dispatch_id].append(a)
     waiting = _waiting_pages(session, [d.id for d, _ in rows if d.paging_state in _PAGING], now)
+    raised = raised_alarms.active(session, [d.id for d, _ in rows if d.stage != "closed"])
     gave_up = _gave_up(session, [d.id for d, _ in rows if d.paging_state == "no_responder"])
     names = _names(session, [a for group in assignments.values() for a in group])
     out: dict[str, dict] = {}
@@ -66,6 +129,7 @@ def summaries(session: Session, dispatch_ids: Sequence[str], now: datetime) -> d
             gave_up.get(dispatch.id),
             names,
             now,
+            raised.get(dispatch.id, []),
         )
     return out
 
@@ -172,8 +236,11 @@ def _summary(
     gave_up: datetime | None,
     names: dict[tuple[str, str], str],
     now: datetime,
+    raised: list[Alarm],
 ) -> dict[str, Any]:
-    alarms: list[dict[str, Any]] = []
+    alarms: list[dict[str, Any]] = [
+        {**a.detail, "kind": a.kind, "since": _iso(a.raised_at)} for a in raised
+    ]
     if d.stage != "closed":
         if d.paging_state == "no_responder":
             expectation = (d.plan or {}).get("expectation") or {}

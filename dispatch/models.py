@@ -93,6 +93,8 @@ class Dispatch(Base):
     # When "Nog niemand aangenomen" is raised if no responder accepted by then; cleared
     # (NULL) once it is raised or someone accepts, so the sweeper's question stays small.
     accept_alarm_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    # The control room's answer to "Half bezet": alone | phone.
+    half_staffed_decision: Mapped[str | None] = mapped_column(String(8), nullable=True)
 
     incident: Mapped[Incident] = relationship(back_populates="dispatch")
     assignments: Mapped[list[Assignment]] = relationship(

@@ -18,10 +18,11 @@ from typing import Any
 from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session
 
-from dispatch import events, paging
+from dispatch import alarms, events, paging
 from dispatch.lifecycle import Change, Facts, TransitionError, decide
 from dispatch.models import Assignment, Dispatch
 from dispatch.paging import Wake
+from dispatch.states import AlarmKind
 
 __all__ = ["ActResult", "TransitionError", "accepted", "act", "facts_of", "intake_stage"]
 
@@ -45,6 +46,7 @@ def facts_of(dispatch: Dispatch, assignment: Assignment | None = None) -> Facts:
         safe=dispatch.safe_at is not None,
         consult_kind=dispatch.consult_kind,
         police_left=dispatch.police_left_at is not None,
+        half_staffed_decision=dispatch.half_staffed_decision,
         agreements=dispatch.agreements,
         handover=dispatch.handover,
         assignment_status=assignment.status if assignment is not None else None,
@@ -81,6 +83,10 @@ def act(
         return ActResult(dispatch, False)
     wake = _apply(session, dispatch, assignment, change, now)
     _record(session, dispatch, assignment, change, role, now, by)
+    if change.action == "half_staffed":
+        alarms.clear_alarm(
+            session, dispatch.id, AlarmKind.HALF_STAFFED, now, reason=str(data["decision"])
+        )
     return ActResult(dispatch, True, wake)
 
 
@@ -100,7 +106,10 @@ def _apply(
     dispatch.updated_at = now
     if not change.stop_paging:
         return Wake()
-    # Closed: nobody else is asked; calls still ringing are ended after commit.
+    # Closed: nobody else is asked; calls still ringing are ended after commit; no alarm
+    # stays up.
+    dispatch.accept_alarm_at = None
+    alarms.clear_all(session, dispatch.id, now, reason="closed")
     pages = paging._pages(session, dispatch.id)
     return paging._cancel_open(session, dispatch, pages, list(dispatch.assignments), now)
 

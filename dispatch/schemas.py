@@ -253,6 +253,16 @@ class CancelIn(_ActionBase):
     action: Literal["cancel"]
 
 
+class HalfStaffedIn(_ActionBase):
+    """The control room's answer to "Half bezet": does the one worker go alone?"""
+
+    action: Literal["half_staffed"]
+    decision: Literal["alone", "phone"] = Field(
+        description="alone: the worker who accepted goes alone; phone: not alone on scene, "
+        "a phone consult instead"
+    )
+
+
 ActionIn = Annotated[
     OnderwegIn
     | EtaIn
@@ -265,7 +275,8 @@ ActionIn = Annotated[
     | CloseIn
     | SafeToEnterIn
     | PoliceLeftIn
-    | CancelIn,
+    | CancelIn
+    | HalfStaffedIn,
     Field(discriminator="action"),
 ]
 

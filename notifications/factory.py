@@ -43,6 +43,7 @@ def _build(name: str, settings: Settings) -> Provider:
             settings.twilio_auth_token,
             settings.twilio_from,
             api_base=settings.twilio_api_base,
+            timeout=settings.provider_timeout_seconds,
         )
     if name == "vonage":
         from notifications.vonage import VonageProvider
@@ -59,5 +60,6 @@ def _build(name: str, settings: Settings) -> Provider:
             api_host=settings.vonage_api_host,
             rest_host=settings.vonage_rest_host,
             ca_bundle=settings.vonage_ca_bundle,
+            timeout=settings.provider_timeout_seconds,
         )
     raise ValueError(f"unknown paging provider {name!r}")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException  # type: ignore[import-untyped, unused-ignore]
@@ -70,6 +70,7 @@ VALIDITY_MIN, VALIDITY_MAX = 1, 36000  # seconds, Twilio's ValidityPeriod range
 CALL_NOT_IN_PROGRESS = 21220
 _RETRYABLE_STATUS = 429
 _NOT_TAKEN = frozenset({429, 503})
+CONNECT_TIMEOUT = 2.0
 
 
 class TwilioCredentialsRejected(ProviderUnavailable):
@@ -89,11 +90,11 @@ class TwilioProvider:
         timeout: float = 5.0,
     ) -> None:
         self.from_number = from_number
-        self._client = Client(
-            account_sid,
-            auth_token,
-            http_client=TwilioHttpClient(timeout=timeout, logger=_sdk_logger),
-        )
+        http = TwilioHttpClient(timeout=timeout, logger=_sdk_logger)
+        # (connect, read), handed to requests as is: an unreachable Twilio is known within
+        # CONNECT_TIMEOUT, so a failover provider can take the page at once.
+        http.timeout = cast(float, (min(CONNECT_TIMEOUT, timeout), timeout))
+        self._client = Client(account_sid, auth_token, http_client=http)
         if api_base:
             # Domain.absolute_url joins base_url and "2010-04-01/Accounts/...", so calls and
             # messages go to {api_base}/2010-04-01/...; no edge/region may rewrite the host.

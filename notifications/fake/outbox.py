@@ -39,6 +39,7 @@ class Outbox:
         self._pending = 0
         self._lock = threading.Lock()
         self._deliveries: list[Delivery] = []
+        self._lost: frozenset[str] = frozenset()
         self._client: httpx.Client | None = None
         self._thread = threading.Thread(target=self._loop, name="fake-twilio-outbox", daemon=True)
         self._thread.start()
@@ -73,6 +74,12 @@ class Outbox:
         self._jobs.put(None)
         if not self.in_worker():
             self._thread.join(timeout=5)
+
+    def lose(self, kinds: frozenset[str] | set[str] | None) -> None:
+        """Callbacks of these kinds ("call-status", "amd", "sms-status", ...) are lost on
+        the way: recorded with the error "lost", never sent (None: deliver all again)."""
+        with self._lock:
+            self._lost = frozenset(kinds or ())
 
     def _loop(self) -> None:
         self._client = httpx.Client(timeout=self._timeout, follow_redirects=False)
@@ -128,6 +135,10 @@ class Outbox:
                 redelivery_of=redelivery_of,
             )
             self._deliveries.append(delivery)
+            lost = kind in self._lost
+        if lost:
+            delivery.error = "lost"
+            return delivery
         headers = {
             "X-Twilio-Signature": signature,
             "I-Twilio-Idempotency-Token": token,

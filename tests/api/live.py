@@ -103,7 +103,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_live(backend: str, tmp: Path, config: ConfigSet) -> Iterator[Live]:
+def start_live(
+    backend: str, tmp: Path, config: ConfigSet, **overrides: Any
+) -> Iterator[Live]:
+    """The stack; ``overrides`` are settings of the app's (a shorter provider timeout)."""
     url, handle = _make_database(backend, tmp)
     migrate.upgrade(url)
     engine = make_engine(url)
@@ -127,6 +130,7 @@ def start_live(backend: str, tmp: Path, config: ConfigSet) -> Iterator[Live]:
         twilio_from=twilio.from_number,
         twilio_api_base=twilio.url,
         public_base_url=base,
+        **overrides,
     )
     app = create_app(settings, clock=clock, run_delivery=False)
     server = ServerThread(app, "127.0.0.1", port, lifespan="on")

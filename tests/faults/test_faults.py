@@ -167,9 +167,18 @@ def wait_called(stack: Stack, dispatch: dict[str, Any]) -> None:
 def finish_first_step(stack: Stack, dispatch: dict[str, Any]) -> str:
     """Wait for the SMS and for the deadline: the attempt expires, the coordinator rings."""
     coordinator = coordinator_phone(dispatch)
-    started = datetime.fromisoformat(dispatch["received_at"])
     wait_for("the SMS to the person on call", lambda: stack.sms(BRAM), 15)
-    left = (started + timedelta(seconds=DEADLINE) - datetime.now(UTC)).total_seconds()
+    wait_for(
+        "the SMS recorded as sent",
+        lambda: page_of(stack, dispatch["id"], "sms").sent_at is not None,
+        10,
+    )
+    # The wait for an answer runs from when each page went out: an SMS a crash held
+    # back moves the attempt's deadline (stored on its pages) on by as much.
+    deadline = page_of(stack, dispatch["id"], "sms").deadline_at
+    started = datetime.fromisoformat(dispatch["received_at"])
+    assert deadline >= started + timedelta(seconds=DEADLINE)
+    left = (deadline - datetime.now(UTC)).total_seconds()
     wait_for("the deadline: a call to the coordinator", lambda: stack.calls(coordinator), left + 8)
     wait_for(
         "the coordinator's page recorded as sent",
