@@ -362,6 +362,9 @@ CONTROL_ROOM_NL: dict[str, str] = {
     "failed": "Dit lukte niet. Probeer het opnieuw.",
     "server": "Er ging iets mis bij de server. Probeer het zo opnieuw.",
     "network": "Geen verbinding met de server. Probeer het opnieuw.",
+    "half_staffed_alone": "Gaat alleen",
+    "half_staffed_phone": "Niet alleen: telefonisch overleg",
+    "half_staffed_question": "Half bezet — gaat de medewerker alleen?",
 }
 # Why the server refuses a control-room action while the incident is open (409), by
 # action, or by "close." + outcome; other refusals use ACTION_ERROR_NL.
@@ -378,6 +381,7 @@ CONTROL_ROOM_REFUSED_NL: dict[str, str] = {
     "consult, of er is nog niemand die heeft aangenomen.",
     "close.video_consult": "Afsluiten als 'consult via beeldbellen' past niet bij het "
     "vastgelegde consult, of er is nog niemand die heeft aangenomen.",
+    "half_staffed": "Deze vraag geldt alleen als er minder medewerkers gevonden zijn dan nodig.",
 }
 # Field names in a refused step, and why a value was refused (pydantic error types).
 FIELD_NL: dict[str, str] = {

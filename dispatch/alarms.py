@@ -211,7 +211,12 @@ def send_failing(session: Session, dispatch: Dispatch, now: datetime, after: tim
         AlarmKind.SEND_FAILING,
         now,
         message=text,
-        detail={"numbers": numbers, "since": since.isoformat()},
+        detail={
+            "numbers": numbers,
+            "since": since.isoformat(),
+            # the message without its numbers, for pages that show them as links
+            "lead": ALARM_NL["send_failing"].format(numbers="").rstrip(),
+        },
     )
 
 
@@ -240,7 +245,8 @@ def on_call_numbers(session: Session, dispatch: Dispatch) -> list[dict[str, Any]
             {
                 "assignment": a.position,
                 "who": who,
-                "phone": phone,
+                "phone": phone,  # as people read it
+                "tel": number,  # as a phone dials it
                 "text": ALARM_NL["number"].format(who=who, phone=phone),
             }
         )

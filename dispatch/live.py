@@ -288,6 +288,7 @@ def _summary(
         "received_at": _iso(incident.received_at),
         "stage_at": _iso(d.stage_at),
         "safe_at": _iso(d.safe_at),
+        "half_staffed_decision": d.half_staffed_decision,
         "consult_kind": d.consult_kind,
         "consult_at": _iso(d.consult_at),
         "arrived_at": _iso(d.arrived_at),

@@ -62,6 +62,7 @@ def page_labels() -> dict[str, Any]:
         "mode": MODE_NL,
         "status": STATUS_NL,
         "alarm": texts.ALARM_NL,
+        "half_staffed": texts.HALF_STAFFED_DECISION_NL,
         "live": texts.LIVE_NL,
         "misc": texts.PAGE_NL,
         "error": texts.ACTION_ERROR_NL,

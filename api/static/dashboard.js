@@ -141,6 +141,8 @@
     if (d.stage === "closed") return {};
     return {
       safe_to_enter: !BEFORE_ACCEPT[d.stage || "melding"] && !d.safe_at, // once accepted
+      // "Half bezet": one of two found; the control room says whether they go alone
+      half_staffed: d.paging_state === "partial" && !d.half_staffed_decision,
       consult: !d.consult_kind,
       police_left: !d.police_left_at,
       cancel: true,
@@ -224,6 +226,20 @@
   function actionsCell(d) {
     var can = actionsFor(d);
     var parts = [];
+    if (can.half_staffed) {
+      parts.push(
+        el(
+          "div",
+          { class: "action-group half-staffed", role: "group", "aria-label": C.half_staffed_question },
+          actionButton(d, "half_staffed_alone", C.half_staffed_alone, function () {
+            act(d, { action: "half_staffed", decision: "alone" });
+          }),
+          actionButton(d, "half_staffed_phone", C.half_staffed_phone, function () {
+            act(d, { action: "half_staffed", decision: "phone" });
+          })
+        )
+      );
+    }
     if (can.safe_to_enter) {
       parts.push(
         actionButton(d, "safe_to_enter", C.safe_to_enter, function () {
@@ -396,7 +412,19 @@
         return el(
           "strong",
           { class: "alarm alarm-" + a.kind, role: "alert", dataset: { kind: a.kind } },
-          a.message || label("paging", a.kind),
+          // "bel zelf": the numbers to phone, each a link that dials it
+          (a.numbers || []).length ? a.lead : a.message || label("paging", a.kind),
+          (a.numbers || []).length
+            ? el(
+                "span",
+                { class: "alarm-numbers" },
+                a.numbers.map(function (n, i) {
+                  var link = S.telLink(n.tel, { class: "tel" });
+                  link.textContent = n.phone;
+                  return el("span", { class: "alarm-number" }, i ? ", " : " ", n.who + " ", link);
+                })
+              )
+            : null,
           a.since ? el("small", { text: " (" + L.misc.since + " " + S.clock(a.since) + ")" }) : null
         );
       })

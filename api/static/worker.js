@@ -82,6 +82,12 @@
     safe.hidden = !d.safe_at || d.stage === "closed";
     document.getElementById("safe-at").textContent = d.safe_at ? "(" + S.clock(d.safe_at) + ")" : "";
 
+    // "Half bezet": what the control room decided about going alone
+    var half = document.getElementById("half-staffed");
+    var decision = d.half_staffed_decision && L.half_staffed[d.half_staffed_decision];
+    half.hidden = !decision || d.stage === "closed";
+    half.textContent = decision ? decision.replace("{who}", me.person_name || "je") : "";
+
     var eta = document.getElementById("eta");
     if (me.arrived_at) eta.textContent = L.misc.arrived + " " + S.clock(me.arrived_at);
     else if (me.eta_at) eta.textContent = L.misc.eta + " " + S.clock(me.eta_at);

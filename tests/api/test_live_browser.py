@@ -87,6 +87,8 @@ class Stack:
             "SAMENOP_TWILIO_FROM": self.twilio.from_number,
             "SAMENOP_TWILIO_API_BASE": self.twilio.url,
             "SAMENOP_PUBLIC_BASE_URL": self.base,
+            # the outage alarm after 2 s instead of 10, so its test waits less
+            "SAMENOP_SEND_FAILING_ALARM_SECONDS": "2",
         }
         self.env.pop("SAMENOP_REDIS_URL", None)
         self.log = (tmp / "server.log").open("a")
@@ -548,3 +550,53 @@ def test_worker_reports_every_step_from_a_phone(
     phone.screenshot(path=str(tmp_path / "worker.png"), full_page=True)
     dashboard.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
     phone_context.close()
+
+
+def test_half_staffed_asks_whether_the_one_worker_goes_alone(
+    browser: Browser, stack: Stack
+) -> None:
+    page = open_dashboard(browser, stack)
+    # CIT Den Haag goes out with two; one accepts, everybody else declines
+    d = stack.post("J-1", basisteam="laak", reported_at="2026-11-21T12:00")
+    assert d["staff_needed"] == 2
+    ref = d["reference"]
+    page.wait_for_selector(row(page, ref, paging="respond"))
+    for a in d["assignments"]:
+        verb = "accept" if a["position"] == 1 else "decline"
+        r = stack.http.post(f"/api/v1/incidents/{d['id']}/assignments/{a['position']}/{verb}")
+        assert r.status_code in (200, 409), r.text  # 409: no longer asked (enough tried)
+    page.wait_for_selector(row(page, ref, paging="partial"))
+    tr = page.locator(row(page, ref))
+    alarm = tr.locator(".alarm-half_staffed")
+    alarm.wait_for()
+    assert alarm.inner_text().startswith("Half bezet: 1 van de 2 medewerkers gevonden. Gaat ")
+    tr.locator("button", has_text="Gaat alleen").click()
+    page.wait_for_selector(row(page, ref) + " td.alarms:not(:has(.alarm-half_staffed))")
+    assert tr.locator("button", has_text="Gaat alleen").count() == 0
+    with make_session_factory(stack.engine)() as session:
+        decided = session.get(Dispatch, d["id"])
+        assert decided is not None and decided.half_staffed_decision == "alone"
+
+
+def test_an_outage_shows_whom_to_phone_and_clears_when_pages_go_out(
+    browser: Browser, stack: Stack
+) -> None:
+    page = open_dashboard(browser, stack)
+    stack.fake.rest_outage(503)
+    try:
+        started = time.monotonic()
+        d = stack.post("K-1")
+        ref = d["reference"]
+        tr = page.locator(row(page, ref))
+        alarm = tr.locator(".alarm-send_failing")
+        alarm.wait_for(timeout=10_000)
+        elapsed = time.monotonic() - started
+        # raised 2 s (the setting here) after the first failed send, within a second
+        assert 2.0 <= elapsed < 3.5, elapsed
+        assert alarm.inner_text().startswith("Oproepen lukken niet — bel zelf: ")
+        phone = alarm.locator("a.tel").first
+        assert phone.get_attribute("href") == f"tel:{BRAM}"
+    finally:
+        stack.fake.rest_outage(None)
+    stack.call_to(BRAM)  # the page goes out once Twilio answers again
+    page.wait_for_selector(row(page, ref) + " td.alarms:not(:has(.alarm-send_failing))")
