@@ -330,6 +330,13 @@ class VonageProvider:
 
     def _ask(self, operation: str, request: Callable[[], T], *, gone_ok: bool = False) -> T:
         """Run one SDK request and translate its failure into the provider's errors."""
+        try:
+            return self._request(operation, request, gone_ok)
+        except ProviderUnavailable as exc:
+            exc.provider = exc.provider or self.name
+            raise
+
+    def _request(self, operation: str, request: Callable[[], T], gone_ok: bool) -> T:
         with self._lock:
             # SDK workaround: a JSON request leaves this header behind for the next one.
             self._client.http_client._headers.pop("Content-Type", None)

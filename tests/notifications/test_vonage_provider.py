@@ -313,6 +313,7 @@ def test_unavailable_and_rate_limited_were_not_taken(
         provider.send_sms(sms(sink))
     assert not call_error.value.maybe_sent and not sms_error.value.maybe_sent
     assert not isinstance(call_error.value, VonageCredentialsRejected)
+    assert call_error.value.provider == sms_error.value.provider == "vonage"
 
 
 def test_a_create_answered_too_late_may_have_been_carried_out(

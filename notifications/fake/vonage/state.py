@@ -19,16 +19,15 @@ import base64
 import binascii
 import hmac
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import jwt
 
 from notifications.fake.records import BEHAVIOURS, Phone
-from notifications.fake.state import Delay
 from notifications.fake.vonage.expectations import VonageExpectations
+from notifications.fake.vonage.faults import FaultModes
 from notifications.fake.vonage.outbox import Signer, VonageOutbox
 from notifications.fake.vonage.records import (
     SignedDelivery,
@@ -53,7 +52,7 @@ SMS_FAILURES = ("expired", "failed", "rejected", "unknown")
 __all__ = ["CallStateError", "FakeVonage", "VonageApiError"]
 
 
-class FakeVonage(VonageExpectations):
+class FakeVonage(VonageExpectations, FaultModes):
     name = "vonage"  # its name on the phone page, next to the Twilio face
 
     def __init__(
@@ -84,8 +83,8 @@ class FakeVonage(VonageExpectations):
         self._messages: dict[str, VonageMessage] = {}
         self._phones: dict[str, Phone] = {}
         self._default = Phone("*")
-        self._outage: list[int | None] | None = None  # [status, remaining or None]
-        self._delay: tuple[Delay, int | None] | None = None
+        self._outage = None
+        self._delay = None
         self._holding = 0
         signer = Signer(api_key, application_id, signature_secret, signature_method)
         self.outbox = VonageOutbox(signer, timeout=callback_timeout)
@@ -147,66 +146,6 @@ class FakeVonage(VonageExpectations):
         return hmac.compare_digest(key, self.api_key) and hmac.compare_digest(
             secret, self.api_secret
         )
-
-    # -- faults ------------------------------------------------------------------------
-
-    def rest_outage(self, status: int | None = 503, count: int | None = None) -> None:
-        """Answer the next ``count`` REST requests (all when None) with ``status``."""
-        with self._lock:
-            self._outage = None if status is None else [status, count]
-
-    def take_outage(self) -> int | None:
-        with self._lock:
-            if self._outage is None:
-                return None
-            status, remaining = self._outage
-            if remaining is not None:
-                if remaining <= 1:
-                    self._outage = None
-                else:
-                    self._outage[1] = remaining - 1
-            return status
-
-    def delay_creates(
-        self, seconds: float | None, *, count: int | None = 1, before: bool = False
-    ) -> None:
-        """Hold the next ``count`` creates (calls and SMS; all when None) ``seconds``.
-
-        By default Vonage has taken the request (the phone rings, the SMS goes) and only
-        its answer is late; with ``before`` it is held before Vonage takes it and dropped
-        if the client goes away meanwhile.
-        """
-        with self._lock:
-            if not seconds or seconds <= 0 or (count is not None and count < 1):
-                self._delay = None
-            else:
-                self._delay = (Delay(float(seconds), before), count)
-
-    def take_delay(self) -> Delay | None:
-        with self._lock:
-            if self._delay is None:
-                return None
-            delay, remaining = self._delay
-            if remaining is not None:
-                self._delay = None if remaining <= 1 else (delay, remaining - 1)
-            return delay
-
-    @contextmanager
-    def holding(self) -> Iterator[None]:
-        with self._changed:
-            self._holding += 1
-            self._changed.notify_all()
-        try:
-            yield
-        finally:
-            with self._changed:
-                self._holding -= 1
-                self._changed.notify_all()
-
-    @property
-    def held(self) -> int:
-        with self._lock:
-            return self._holding
 
     # -- REST: Voice API ---------------------------------------------------------------
 
