@@ -82,6 +82,8 @@ _MSISDN_RE = re.compile(r"^\+?[0-9]{6,15}$")
 _SENDER_RE = re.compile(r"^[0-9A-Za-z]{2,15}$")  # our number, or an alphanumeric id
 _CODE_RE = re.compile(r"^[0-9]{1,6}$")
 _DETAIL_RE = re.compile(r"^[a-z0-9_-]{1,40}$")
+# Fields of the events without a status: error, transfer, record, input.
+_OTHER_EVENTS = ("reason", "conversation_uuid_to", "recording_url", "dtmf", "speech")
 
 
 # --- signatures --------------------------------------------------------------------
@@ -238,11 +240,12 @@ def parse_call_event(payload: Mapping[str, Any]) -> CallStatus | AmdResult | Non
     """A call event: progress, the end, or who picked up (machine detection).
 
     None for an event that says nothing about the call's progress (an error report,
-    a transfer, a recording), which Vonage sends to the same URL.
+    a transfer, a recording, an input without an eventUrl of its own), which Vonage
+    sends to the same URL.
     """
     raw = payload.get("status")
     if raw is None:
-        if "reason" in payload or "conversation_uuid_to" in payload or "recording_url" in payload:
+        if any(name in payload for name in _OTHER_EVENTS):
             return None
         raise WebhookInvalid("status", "missing")
     status = (_text(payload, "status") or "").lower()

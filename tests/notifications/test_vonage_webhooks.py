@@ -247,6 +247,8 @@ def test_error_reports_and_other_events_say_nothing_about_the_call() -> None:
     assert vw.parse_call_event(error) is None
     transfer = {"conversation_uuid_from": "CON-1", "conversation_uuid_to": "CON-2", "uuid": UUID}
     assert vw.parse_call_event(transfer) is None
+    keys = {"dtmf": {"digits": "1", "timed_out": False}, "uuid": UUID, "timestamp": "x"}
+    assert vw.parse_call_event(keys) is None  # an input without an eventUrl of its own
 
 
 @pytest.mark.parametrize(
