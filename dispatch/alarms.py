@@ -23,7 +23,15 @@ from sqlalchemy.orm import Session
 from core.texts import ALARM_NL
 from dispatch import events
 from dispatch.models import Alarm, Assignment, Dispatch, Page
-from dispatch.states import AlarmKind, AssignmentStatus, PageKind, PageStatus, PagingState
+from dispatch.states import (
+    AlarmKind,
+    AssignmentStatus,
+    PageKind,
+    PageStatus,
+    PagingState,
+    Purpose,
+    Stage,
+)
 from oncall.models import Person, Team
 from oncall.phones import display_phone
 
@@ -125,9 +133,13 @@ def no_accept(session: Session, dispatch: Dispatch, now: datetime) -> bool:
     if due is None or due > now:
         return False
     dispatch.accept_alarm_at = None
-    responders = [a for a in dispatch.assignments if a.purpose != "consult"]
-    if dispatch.stage == "closed" or any(a.status == AssignmentStatus.ACCEPTED for a in responders):
+    responders = [a for a in dispatch.assignments if a.purpose != Purpose.CONSULT]
+    if dispatch.stage == Stage.CLOSED or any(
+        a.status == AssignmentStatus.ACCEPTED for a in responders
+    ):
         return False
+    if dispatch.paging_state == PagingState.NO_RESPONDER:
+        return False  # "Niemand bereikt" is up already, and says more
     minutes = max(1, round((now - dispatch.incident.received_at).total_seconds() / 60))
     return raise_alarm(
         session,
@@ -184,7 +196,7 @@ def still_failing(session: Session, dispatch_id: str) -> bool:
 def send_failing(session: Session, dispatch: Dispatch, now: datetime, after: timedelta) -> bool:
     """Pages of this dispatch could not be sent for ``after`` (the dispatch is locked):
     tell the control room to phone the people on call itself, with their numbers."""
-    if dispatch.stage == "closed" or dispatch.paging_state not in (
+    if dispatch.stage == Stage.CLOSED or dispatch.paging_state not in (
         PagingState.CONSULT,
         PagingState.RESPOND,
     ):
@@ -228,7 +240,7 @@ def on_call_numbers(session: Session, dispatch: Dispatch) -> list[dict[str, Any]
     members = [
         a
         for a in dispatch.assignments
-        if (a.purpose == "consult") == (phase == "consult") and a.status in wanted and a.phone
+        if (a.purpose == Purpose.CONSULT) == (phase == "consult") and a.status in wanted and a.phone
     ]
     members.sort(key=lambda a: (a.status != AssignmentStatus.PAGING, a.position))
     names = _names(session, members)

@@ -33,26 +33,27 @@ from sqlalchemy.orm import Session
 
 from dispatch import events
 from dispatch.models import Assignment, Dispatch, Page
+from dispatch.states import OPEN_PAGE, AssignmentStatus, PageKind, PageStatus, Purpose
 from notifications import messages
 from oncall.phones import display_phone
 
 log = logging.getLogger("samenop.contact")
 
-PAGE = "page"
-CONFIRMATION = "confirmation"
+PAGE = PageKind.PAGE
+CONFIRMATION = PageKind.CONFIRMATION
 ROUND = -1
 # The carrier may keep trying for an hour; a confirmation arriving later is of no use.
 VALIDITY_SECONDS = 3600
 # Nothing acts on a confirmation's deadline (escalation ignores it); the row needs one.
 KEPT = timedelta(hours=12)
-_OPEN = ("scheduled", "sending", "sent", "delivered")
+_OPEN = tuple(OPEN_PAGE)
 _PAGES = cast(Table, Page.__table__)
 
 
 def wanted(assignment: Assignment) -> bool:
     """Whether this accept is told whom to call: someone who responds (not a consult's
     agreement) and has a phone to tell it to."""
-    return assignment.purpose != "consult" and bool(assignment.phone)
+    return assignment.purpose != Purpose.CONSULT and bool(assignment.phone)
 
 
 def callback(dispatch: Dispatch) -> messages.Callback:
@@ -77,7 +78,7 @@ def accepted(
     """An accept was recorded (the dispatch is locked): schedule the confirmation SMS,
     unless the accept came by SMS and the reply to it carries the contact
     (``reply_carries``). Returns what to wake."""
-    if assignment.status != "accepted" or not wanted(assignment):
+    if assignment.status != AssignmentStatus.ACCEPTED or not wanted(assignment):
         return []
     if via == "sms" and reply_carries:
         return []
@@ -95,7 +96,7 @@ def accepted(
                 "seq": 0,
                 "kind": CONFIRMATION,
                 "phone": assignment.phone,
-                "status": "scheduled",
+                "status": PageStatus.SCHEDULED,
                 "due_at": now,
                 "deadline_at": now + KEPT,
                 "validity_seconds": VALIDITY_SECONDS,
@@ -129,7 +130,7 @@ def failed(
     ).one()
     if page.status not in _OPEN:
         return
-    page.status = "failed"
+    page.status = PageStatus.FAILED
     page.closed_at = now
     page.error = error[:200]
     if status:

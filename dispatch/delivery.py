@@ -35,7 +35,7 @@ from dispatch import alarms, contact, events, flows
 from dispatch.flows import Waker
 from dispatch.models import Assignment, Dispatch, Page
 from dispatch.paging import Wake, locked_page, page_failed, page_payload, phase_of
-from dispatch.states import OPEN_PAGE, AlarmKind, Channel, PageKind, PageStatus
+from dispatch.states import OPEN_PAGE, AlarmKind, Channel, PageKind, PageStatus, Purpose
 from notifications import links, messages
 from notifications.provider import (
     CallRequest,
@@ -98,7 +98,7 @@ class PagingContext:
 
 def page_info(dispatch: Dispatch, assignment: Assignment) -> messages.PageInfo:
     info = (dispatch.paging or {}).get("info", {})
-    mode = assignment.mode if assignment.purpose != "consult" else "phone"
+    mode = assignment.mode if assignment.purpose != Purpose.CONSULT else "phone"
     return messages.PageInfo(
         reference=dispatch.reference,
         code=dispatch.reference.removeprefix("SO-"),

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from dispatch.states import AssignmentStatus
 from oncall.schemas import EscalationPolicy, EscalationStep, EscalationTarget
 
 TARGET_LAYER = {
@@ -27,7 +28,9 @@ TARGET_LAYER = {
     EscalationTarget.TEAM_LINE: "team_line",
 }
 # An assignment in one of these states is not asked (again) in its phase.
-SETTLED = frozenset({"accepted", "declined", "cancelled"})
+SETTLED = frozenset(
+    {AssignmentStatus.ACCEPTED, AssignmentStatus.DECLINED, AssignmentStatus.CANCELLED}
+)
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,7 @@ def next_slots(
     ``open_attempts`` the assignment ids being paged right now.
     """
     by_id = {a.id: a for a in assignments}
-    accepted = [a for a in assignments if a.status == "accepted"]
+    accepted = [a for a in assignments if a.status == AssignmentStatus.ACCEPTED]
     if len(accepted) >= needed:
         return Next(start=(), done=True, exhausted=False)
     tried = set(attempted)

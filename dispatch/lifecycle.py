@@ -20,18 +20,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, get_args
 
-STAGES = (
-    "melding",
-    "paging",
-    "accepted",
-    "onderweg",
-    "ter_plaatse",
-    "motorkapoverleg",
-    "onderzoek",
-    "veiligheidsmaatregelen",
-    "overgedragen",
-    "closed",
-)
+from dispatch.states import Stage
+
+STAGES: tuple[str, ...] = tuple(Stage)
 Outcome = Literal[
     "joint_on_scene",
     "phone_consult",

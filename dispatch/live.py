@@ -20,12 +20,13 @@ from sqlalchemy.orm import Session
 from core.texts import ALARM_NL
 from dispatch import alarms as raised_alarms
 from dispatch.models import Alarm, Assignment, Dispatch, Event, Incident, Page
+from dispatch.states import ACTIVE_PAGING, OUT_PAGE, PageKind, PagingState, Stage
 from oncall.models import Person, Team
 
 UNANSWERED_AFTER = timedelta(minutes=3)
 RECENTLY_CLOSED = timedelta(hours=2)
-_WAITING = ("sent", "delivered", "answered")  # out to the phone, no answer yet
-_PAGING = ("consult", "respond")
+_WAITING = tuple(OUT_PAGE)  # out to the phone, no answer yet
+_PAGING = tuple(ACTIVE_PAGING)
 
 
 @dataclass
@@ -116,8 +117,10 @@ def summaries(session: Session, dispatch_ids: Sequence[str], now: datetime) -> d
     ):
         assignments[a.dispatch_id].append(a)
     waiting = _waiting_pages(session, [d.id for d, _ in rows if d.paging_state in _PAGING], now)
-    raised = raised_alarms.active(session, [d.id for d, _ in rows if d.stage != "closed"])
-    gave_up = _gave_up(session, [d.id for d, _ in rows if d.paging_state == "no_responder"])
+    raised = raised_alarms.active(session, [d.id for d, _ in rows if d.stage != Stage.CLOSED])
+    gave_up = _gave_up(
+        session, [d.id for d, _ in rows if d.paging_state == PagingState.NO_RESPONDER]
+    )
     names = _names(session, [a for group in assignments.values() for a in group])
     out: dict[str, dict] = {}
     for dispatch, incident in rows:
@@ -150,7 +153,7 @@ def open_summaries(
     query = (
         select(Dispatch.id)
         .join(Incident, Dispatch.incident_id == Incident.id)
-        .where(or_(Dispatch.stage != "closed", Dispatch.closed_at >= now - RECENTLY_CLOSED))
+        .where(or_(Dispatch.stage != Stage.CLOSED, Dispatch.closed_at >= now - RECENTLY_CLOSED))
         .order_by(Dispatch.created_at.desc(), Dispatch.id.desc())
         .limit(limit)
     )
@@ -189,7 +192,7 @@ def _waiting_pages(
         select(Page.dispatch_id, Page.assignment_id, func.min(Page.sent_at))
         .where(
             Page.dispatch_id.in_(dispatch_ids),
-            Page.kind == "page",  # not the confirmation SMS after an accept
+            Page.kind == PageKind.PAGE,  # not the confirmation SMS after an accept
             Page.status.in_(_WAITING),
             Page.sent_at <= now,
         )
@@ -241,8 +244,8 @@ def _summary(
     alarms: list[dict[str, Any]] = [
         {**a.detail, "kind": a.kind, "since": _iso(a.raised_at)} for a in raised
     ]
-    if d.stage != "closed":
-        if d.paging_state == "no_responder":
+    if d.stage != Stage.CLOSED:
+        if d.paging_state == PagingState.NO_RESPONDER:
             expectation = (d.plan or {}).get("expectation") or {}
             alarms.append(
                 {

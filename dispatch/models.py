@@ -18,6 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, UTCDateTime
+from dispatch.states import AssignmentStatus, PageKind, PagingState, Stage
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
 EventId = BigInteger().with_variant(Integer(), "sqlite")
@@ -69,7 +70,7 @@ class Dispatch(Base):
     outcome: Mapped[str | None] = mapped_column(String(24), nullable=True)
     # Where paging stands: pending, consult, respond, accepted, partial, no_responder.
     paging_state: Mapped[str] = mapped_column(
-        String(16), default="pending", server_default="pending", index=True
+        String(16), default=PagingState.PENDING, server_default="pending", index=True
     )
     # Frozen at intake: the escalation policy and people needed per phase, and the
     # facts a page may carry (reference, municipality name, case type, mode).
@@ -78,7 +79,7 @@ class Dispatch(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # The joint response (dispatch.lifecycle): the current step and what each step recorded.
     stage: Mapped[str] = mapped_column(
-        String(24), default="melding", server_default="melding", index=True
+        String(24), default=Stage.MELDING, server_default="melding", index=True
     )
     stage_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     safe_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -119,7 +120,7 @@ class Assignment(Base):
     mode: Mapped[str] = mapped_column(String(16))
     layer: Mapped[str] = mapped_column(String(16))
     # planned, paging, accepted, declined, unreached, cancelled
-    status: Mapped[str] = mapped_column(String(16), default="planned")
+    status: Mapped[str] = mapped_column(String(16), default=AssignmentStatus.PLANNED)
     reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     answered_via: Mapped[str | None] = mapped_column(String(16), nullable=True)
@@ -159,7 +160,7 @@ class Page(Base):
     # "page" asks a person (escalation walks these); "confirmation" is the SMS telling the
     # worker who accepted whom to call (dispatch.contact): delivered the same way, never
     # part of escalation, round -1 so the attempt constraint allows one per assignment.
-    kind: Mapped[str] = mapped_column(String(16), default="page", server_default="page")
+    kind: Mapped[str] = mapped_column(String(16), default=PageKind.PAGE, server_default="page")
     phone: Mapped[str] = mapped_column(String(20), index=True)
     # scheduled, sending, sent, delivered, answered | accepted, declined, failed, expired,
     # cancelled (the last five are final)

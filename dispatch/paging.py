@@ -33,6 +33,8 @@ from dispatch.states import (
     PageKind,
     PageStatus,
     PagingState,
+    Purpose,
+    Stage,
 )
 from oncall.schemas import EscalationPolicy
 
@@ -113,7 +115,7 @@ def _phase(dispatch: Dispatch, purpose: str) -> dict[str, Any] | None:
 
 
 def phase_of(assignment: Assignment) -> PagingState:
-    return PagingState.CONSULT if assignment.purpose == "consult" else PagingState.RESPOND
+    return PagingState.CONSULT if assignment.purpose == Purpose.CONSULT else PagingState.RESPOND
 
 
 def lock(session: Session, dispatch_id: str) -> Dispatch:
@@ -257,6 +259,11 @@ def advance(session: Session, dispatch: Dispatch, now: datetime) -> Wake:
                 _half_staffed(session, dispatch, accepted, needed, now)
             else:
                 dispatch.paging_state = PagingState.NO_RESPONDER
+                # "Niemand bereikt" says more than "nog niemand aangenomen": one alarm
+                dispatch.accept_alarm_at = None
+                alarms.clear_alarm(
+                    session, dispatch.id, AlarmKind.NO_ACCEPT, now, reason="no_responder"
+                )
                 code = (
                     "paging_no_consult" if state == PagingState.CONSULT else "paging_no_responder"
                 )
@@ -555,7 +562,7 @@ def answer(
     if assignment.status == wanted:
         return result("already")
     settled = (AssignmentStatus.ACCEPTED, AssignmentStatus.DECLINED, AssignmentStatus.CANCELLED)
-    if assignment.status in settled or dispatch.stage == "closed":
+    if assignment.status in settled or dispatch.stage == Stage.CLOSED:
         return result("closed")
     phase = phase_of(assignment)
     state = dispatch.paging_state

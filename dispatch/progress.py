@@ -22,7 +22,7 @@ from dispatch import alarms, events, paging
 from dispatch.lifecycle import Change, Facts, TransitionError, decide
 from dispatch.models import Assignment, Dispatch
 from dispatch.paging import Wake
-from dispatch.states import AlarmKind
+from dispatch.states import AlarmKind, AssignmentStatus, PagingState, Stage
 
 __all__ = ["ActResult", "TransitionError", "accepted", "act", "facts_of", "intake_stage"]
 
@@ -35,13 +35,13 @@ class ActResult:
 
 
 def facts_of(dispatch: Dispatch, assignment: Assignment | None = None) -> Facts:
-    responders = [a for a in dispatch.assignments if paging.phase_of(a) == "respond"]
+    responders = [a for a in dispatch.assignments if paging.phase_of(a) == PagingState.RESPOND]
     return Facts(
         stage=dispatch.stage,
         paging_state=dispatch.paging_state,
         outcome=dispatch.outcome,
         has_assignments=bool(dispatch.assignments),
-        any_accepted=any(a.status == "accepted" for a in responders),
+        any_accepted=any(a.status == AssignmentStatus.ACCEPTED for a in responders),
         arrived=dispatch.arrived_at is not None,
         safe=dispatch.safe_at is not None,
         consult_kind=dispatch.consult_kind,
@@ -138,8 +138,8 @@ def intake_stage(has_assignments: bool, now: datetime) -> tuple[dict[str, Any], 
     """The stage a new dispatch starts in, and its event: paging when there is anyone to
     page, melding otherwise (intake inserts the row itself, on its hot path)."""
     if not has_assignments:
-        return {"stage": "melding", "stage_at": now}, []
-    change = decide("paging", Facts(stage="melding"), "system", {}, now)
+        return {"stage": Stage.MELDING, "stage_at": now}, []
+    change = decide("paging", Facts(stage=Stage.MELDING), "system", {}, now)
     payload = {"stage": change.stage, "actor": "system", "assignment": None}
     return dict(change.dispatch), [("lifecycle.paging", payload)]
 
@@ -147,7 +147,7 @@ def intake_stage(has_assignments: bool, now: datetime) -> tuple[dict[str, Any], 
 def accepted(session: Session, dispatch: Dispatch, assignment: Assignment, now: datetime) -> None:
     """A responder accepted (the dispatch is locked): the first one moves the response to
     accepted; each gets the police unit's callback number, and the control room theirs."""
-    if paging.phase_of(assignment) != "respond":
+    if paging.phase_of(assignment) != PagingState.RESPOND:
         return
     change = decide("accepted", facts_of(dispatch, assignment), "system", {}, now)
     if change.changed:

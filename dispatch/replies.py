@@ -26,7 +26,7 @@ from core.texts import ALARM_NL
 from dispatch import alarms, contact, events, paging
 from dispatch.models import Assignment, Dispatch, InboundSms, Page
 from dispatch.paging import Wake
-from dispatch.states import AlarmKind, PageKind
+from dispatch.states import AlarmKind, AssignmentStatus, PageKind, Stage
 from notifications import messages, webhooks
 from notifications.replies import Reply, parse_reply
 
@@ -179,7 +179,7 @@ def _nothing_open(session: Session, sms: webhooks.InboundSms, now: datetime) -> 
     if row is None:
         return SmsAnswer(messages.reply_text("no_open"), "no_open", Wake())
     reference, status = row
-    if status in ("accepted", "declined"):
+    if status in (AssignmentStatus.ACCEPTED, AssignmentStatus.DECLINED):
         text = messages.reply_text("already_answered", reference=reference)
         return SmsAnswer(text, "already_answered", Wake())
     return SmsAnswer(messages.reply_text("closed", reference=reference), "closed", Wake())
@@ -217,7 +217,7 @@ def _recent_dispatches(session: Session, phone: str, now: datetime) -> list[str]
                 Page.phone == phone,
                 Page.kind == PageKind.PAGE,
                 Page.created_at > now - RECENT,
-                Dispatch.stage != "closed",
+                Dispatch.stage != Stage.CLOSED,
             )
             .distinct()
         )

@@ -19,7 +19,7 @@ from dispatch.models import Assignment, AuditLog, Dispatch, Incident, Page
 from dispatch.paging import Wake
 from dispatch.pairing import Plan, pair
 from dispatch.schemas import DispatchRead, IncidentCreate
-from dispatch.states import PageStatus
+from dispatch.states import AssignmentStatus, PageStatus, PagingState, Purpose
 from notifications.messages import PageInfo
 from oncall.facts import IncidentFacts, PersonFacts
 from oncall.schemas import DEFAULT_ESCALATION
@@ -126,7 +126,7 @@ def _assignment_rows(
                 "phone": phone,
                 "mode": mode,
                 "layer": layer,
-                "status": "planned",
+                "status": AssignmentStatus.PLANNED,
                 "reasons": reasons,
             }
         )
@@ -284,14 +284,14 @@ def intake(
         "planned_at": plan.at,
         "plan": plan.to_dict(),
         "outcome": None,
-        "paging_state": "pending",
+        "paging_state": PagingState.PENDING,
         "paging": _paging_spec(plan, snapshot, data, municipality),
         "created_at": now,
         "updated_at": now,
         "accept_alarm_at": None,
     }
     assignments = _assignment_rows(plan, dispatch["id"], snapshot)
-    if any(a["purpose"] != "consult" for a in assignments):
+    if any(a["purpose"] != Purpose.CONSULT for a in assignments):
         region = snapshot.regions.get(plan.region) if plan.region else None
         minutes = region.no_accept_alarm_minutes if region is not None else None
         after = timedelta(minutes=minutes) if minutes else no_accept_after

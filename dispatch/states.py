@@ -73,6 +73,30 @@ ANSWERABLE = frozenset(
 )
 
 
+class Stage(StrEnum):
+    """Where the joint response stands (the toolkit's five steps around it); the order
+    is the order they follow (``dispatch.lifecycle`` decides what may follow what)."""
+
+    MELDING = "melding"
+    PAGING = "paging"
+    ACCEPTED = "accepted"
+    ONDERWEG = "onderweg"
+    TER_PLAATSE = "ter_plaatse"
+    MOTORKAPOVERLEG = "motorkapoverleg"
+    ONDERZOEK = "onderzoek"
+    VEILIGHEIDSMAATREGELEN = "veiligheidsmaatregelen"
+    OVERGEDRAGEN = "overgedragen"
+    CLOSED = "closed"
+
+
+class Purpose(StrEnum):
+    """Why an assignment is asked: to agree first, to respond, or as the team's line."""
+
+    CONSULT = "consult"
+    RESPOND = "respond"
+    TEAM_LINE = "team_line"
+
+
 class AlarmKind(StrEnum):
     """Alarms the control room acts on; each is raised and cleared by an event."""
 

@@ -21,18 +21,18 @@ from api.state import AppState
 from dispatch import flows, paging, service
 from dispatch.delivery import page_info
 from dispatch.models import Assignment, Dispatch, Page
+from dispatch.states import ANSWERABLE, AssignmentStatus
 from notifications import links, messages
 
 router = APIRouter()
 
-_STATE = {"accepted": "accepted", "declined": "declined"}
-
 
 def _page_state(assignment: Assignment, dispatch: Dispatch) -> str:
-    if assignment.status in _STATE:
-        return _STATE[assignment.status]
-    open_states = ("consult", "respond", "no_responder", "partial")
-    if assignment.status in ("paging", "unreached") and dispatch.paging_state in open_states:
+    """What the link page shows: accepted, declined, open (still answerable) or closed."""
+    if assignment.status in (AssignmentStatus.ACCEPTED, AssignmentStatus.DECLINED):
+        return str(assignment.status)
+    asked = (AssignmentStatus.PAGING, AssignmentStatus.UNREACHED)
+    if assignment.status in asked and dispatch.paging_state in ANSWERABLE:
         return "open"
     return "closed"
 

@@ -67,7 +67,9 @@ async def _voice_payload(request: Request, state: AppState) -> dict[str, Any]:
 async def _sms_params(request: Request, state: AppState) -> dict[str, str]:
     """The verified parameters of an SMS webhook (form, JSON or query, as configured)."""
     params: dict[str, str] = dict(request.query_params)
-    if request.headers.get("content-type", "").startswith("application/json"):
+    if request.method == "GET":
+        pass
+    elif request.headers.get("content-type", "").startswith("application/json"):
         try:
             data = json.loads(await request.body() or b"{}")
         except ValueError:
@@ -193,7 +195,8 @@ async def key(page_id: str, request: Request, state: State) -> Response:
 # -- SMS -------------------------------------------------------------------------------
 
 
-@router.post("/sms/{page_id}/status")
+# Vonage's account settings choose GET, POST (form) or POST-JSON for SMS webhooks.
+@router.api_route("/sms/{page_id}/status", methods=["GET", "POST"])
 async def sms_status(page_id: str, request: Request, state: State) -> Response:
     """A delivery receipt (one per part of a long SMS)."""
     params = await _sms_params(request, state)
@@ -210,7 +213,7 @@ async def sms_status(page_id: str, request: Request, state: State) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/sms/inbound")
+@router.api_route("/sms/inbound", methods=["GET", "POST"])
 async def inbound_sms(request: Request, state: State) -> Response:
     """An SMS from a worker's phone: JA / NEE (with a code when several pages are open).
 
