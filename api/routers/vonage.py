@@ -67,19 +67,8 @@ async def _voice_payload(request: Request, state: AppState) -> dict[str, Any]:
 async def _sms_params(request: Request, state: AppState) -> dict[str, str]:
     """The verified parameters of an SMS webhook (form, JSON or query, as configured)."""
     params: dict[str, str] = dict(request.query_params)
-    if request.method == "GET":
-        pass
-    elif request.headers.get("content-type", "").startswith("application/json"):
-        try:
-            data = json.loads(await request.body() or b"{}")
-        except ValueError:
-            raise HTTPException(status_code=400, detail="body: not JSON") from None
-        if not isinstance(data, dict):
-            raise HTTPException(status_code=400, detail="body: not a JSON object")
-        params.update({k: str(v) for k, v in data.items()})
-    else:
-        form = await request.form()
-        params.update({k: str(v) for k, v in form.items()})
+    if request.method == "POST":
+        params.update(await _sms_body(request))
     ok = vonage_webhooks.verify_sms_signature(
         state.settings.vonage_signature_secret, params, method=SMS_SIGNATURE_METHOD
     )
@@ -89,9 +78,29 @@ async def _sms_params(request: Request, state: AppState) -> dict[str, str]:
     return params
 
 
-def _key(request: Request, payload: dict[str, Any]) -> str:
+async def _sms_body(request: Request) -> dict[str, str]:
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            data = json.loads(await request.body() or b"{}")
+        except ValueError:
+            raise HTTPException(status_code=400, detail="body: not JSON") from None
+        if not isinstance(data, dict):
+            raise HTTPException(status_code=400, detail="body: not a JSON object")
+        return {k: str(v) for k, v in data.items()}
+    form = await request.form()
+    return {k: str(v) for k, v in form.items()}
+
+
+def _voice_key(request: Request, payload: dict[str, Any]) -> str:
+    """A voice webhook's key: its path with the query (the reading), and its body."""
     path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return vonage_webhooks.idempotency_key(path, payload)
+
+
+def _sms_key(request: Request, params: dict[str, str]) -> str:
+    """An SMS webhook's key: its path and parameters (a GET's are its query, signed
+    anew on a redelivery, so the query itself is left out)."""
+    return vonage_webhooks.idempotency_key(request.url.path, params)
 
 
 def _invalid(exc: WebhookInvalid) -> HTTPException:
@@ -152,7 +161,7 @@ async def event(page_id: str, request: Request, state: State) -> Response:
         def handle(s: Session) -> tuple[str, Wake]:
             return "", answers.call_status(s, page_id, status, now, provider=PROVIDER)
 
-    await _once(state, _key(request, payload), handle)
+    await _once(state, _voice_key(request, payload), handle)
     return Response(status_code=204)
 
 
@@ -189,7 +198,7 @@ async def key(page_id: str, request: Request, state: State) -> Response:
             document = ncco.key_answer(reply.outcome, callback=reply.callback)
         return json.dumps(document), reply.wake
 
-    return _json(await _once(state, _key(request, payload), handle))
+    return _json(await _once(state, _voice_key(request, payload), handle))
 
 
 # -- SMS -------------------------------------------------------------------------------
@@ -209,7 +218,7 @@ async def sms_status(page_id: str, request: Request, state: State) -> Response:
     def handle(s: Session) -> tuple[str, Wake]:
         return "", answers.sms_status(s, page_id, status, now, provider=PROVIDER)
 
-    await _once(state, _key(request, params), handle)
+    await _once(state, _sms_key(request, params), handle)
     return Response(status_code=204)
 
 
@@ -225,7 +234,7 @@ async def inbound_sms(request: Request, state: State) -> Response:
         sms = vonage_webhooks.parse_inbound(params)
     except WebhookInvalid as exc:
         raise _invalid(exc) from exc
-    key = _key(request, params)
+    key = _sms_key(request, params)
     now = state.clock.now()
 
     def apply(session: Session) -> tuple[str | None, Wake, bool]:

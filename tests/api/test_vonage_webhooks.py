@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, delete, func, select
 
 from api.app import create_app
 from api.routers import vonage as vonage_router
@@ -375,6 +375,32 @@ def test_a_malformed_webhook_gets_400_naming_the_field(stack: Stack) -> None:
     form = signer.sign_form({"msisdn": "06-1234", "to": "3197010000001", "messageId": "0B12"})
     r = stack.http.post("/webhooks/vonage/sms/inbound", data=form)
     assert r.status_code == 400 and "msisdn" in r.json()["detail"]
+
+
+def test_sms_webhooks_may_come_as_get_or_as_json(stack: Stack) -> None:
+    d = sms_first(stack)
+    sms = stack.pages(d["reference"])[1]
+    signer = stack.fake.outbox.signer
+    receipt = {
+        "msisdn": "31612340102",
+        "to": "3197010000001",
+        "messageId": sms["provider_id"],
+        "status": "delivered",
+        "err-code": "0",
+    }
+    path = f"/webhooks/vonage/sms/{sms['id']}/status"
+    assert stack.http.get(path, params=signer.sign_form(receipt)).status_code == 204
+    with make_session_factory(stack.engine)() as s:
+        receipts = s.scalar(select(func.count()).select_from(WebhookReceipt))
+    again = signer.sign_form(receipt)  # a redelivery, signed anew
+    assert stack.http.get(path, params=again).status_code == 204
+    with make_session_factory(stack.engine)() as s:
+        assert s.scalar(select(func.count()).select_from(WebhookReceipt)) == receipts
+    as_json = signer.sign_form(receipt | {"status": "accepted"})
+    assert stack.http.post(path, json=as_json).status_code == 204
+    forged = signer.sign_form(receipt) | {"status": "failed"}
+    assert stack.http.get(path, params=forged).status_code == 403
+    assert stack.pages(d["reference"])[1]["status"] == "delivered"
 
 
 def test_an_error_report_on_the_event_url_is_accepted_and_changes_nothing(stack: Stack) -> None:
