@@ -19,6 +19,7 @@ from api.routers import (
     respond,
     stream,
     twilio,
+    vonage,
     worker_pages,
 )
 from api.state import AppState
@@ -126,6 +127,7 @@ def create_app(
     app.include_router(respond.router)
     app.include_router(lifecycle.router)
     app.include_router(twilio.router)
+    app.include_router(vonage.router)
     app.include_router(stream.router)
     app.include_router(worker_pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

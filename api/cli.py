@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 import webbrowser
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -411,14 +412,21 @@ def demo(
     settings = get_settings()
     config_load([Path(settings.regions_dir)])
     public = f"http://{host}:{port}"
-    fake = None
+    fake = vonage = None
     update: dict[str, Any] = {"delivery": "inline", "public_base_url": public}
     if phones:
-        fake = _start_phones(settings, host, phones_port, public)
+        vonage = _start_vonage(settings, host, phones_port + 1, public)
+        fake = _start_phones(settings, host, phones_port, public, faces=[vonage.face()])
         update.update(
             paging_provider="twilio",
             twilio_api_base=fake.url,
             demo_phones_url=f"{fake.url}/phones",
+            # Vonage takes the pages while Twilio is failing (try the fake's outage).
+            paging_secondary="vonage",
+            **{
+                name.removeprefix("SAMENOP_").lower(): value
+                for name, value in vonage.settings().items()
+            },
         )
     demo_settings = settings.model_copy(update=update)
     if seed if seed is not None else Path(settings.regions_dir).resolve() == SHIPPED_REGIONS:
@@ -446,10 +454,34 @@ def demo(
     finally:
         if fake is not None:
             fake.stop()
+        if vonage is not None:
+            vonage.stop()
 
 
-def _start_phones(settings: Any, host: str, port: int, public: str) -> Any:
-    """The Twilio fake in this process, with a phone for every fictitious worker."""
+def _start_vonage(settings: Any, host: str, port: int, public: str) -> Any:
+    """The Vonage fake (TLS) in this process: the secondary provider of the demo."""
+    from notifications.fake.vonage.harness import FakeVonageServer
+
+    vonage = FakeVonageServer(
+        application_id=settings.vonage_application_id,
+        private_key=settings.vonage_private_key,
+        api_key=settings.vonage_api_key,
+        api_secret=settings.vonage_api_secret,
+        signature_secret=settings.vonage_signature_secret,
+        from_number=settings.vonage_from,
+        sms_url=f"{public}/webhooks/vonage/sms/inbound",
+        host=host,
+        port=port,
+    ).start()
+    _register_phones(settings, vonage.fake)
+    return vonage
+
+
+def _start_phones(
+    settings: Any, host: str, port: int, public: str, *, faces: Sequence[Any] = ()
+) -> Any:
+    """The Twilio fake in this process, with a phone for every fictitious worker; its
+    phone page shows the other providers' ``faces`` too."""
     from notifications.fake.harness import FakeTwilioServer
 
     fake = FakeTwilioServer(
@@ -459,7 +491,14 @@ def _start_phones(settings: Any, host: str, port: int, public: str) -> Any:
         sms_url=f"{public}/webhooks/twilio/sms",
         host=host,
         port=port,
+        faces=faces,
     ).start()
+    _register_phones(settings, fake.fake)
+    return fake
+
+
+def _register_phones(settings: Any, fake: Any) -> None:
+    """A named phone on ``fake`` for every fictitious worker and team line."""
     factory = make_session_factory(make_engine(settings.database_url))
     with factory() as session:
         config = oncall_service.read_config(session=session)
@@ -467,11 +506,10 @@ def _start_phones(settings: Any, host: str, port: int, public: str) -> Any:
     for person in config.people:
         where = ", ".join(teams.get(m.team, m.team) for m in person.memberships)
         for phone in person.phones[:1]:
-            fake.fake.register_phone(phone, f"{person.name} ({where})" if where else person.name)
+            fake.register_phone(phone, f"{person.name} ({where})" if where else person.name)
     for team in config.teams:
         if team.phone:
-            fake.fake.register_phone(team.phone, f"24/7-lijn {team.name}")
-    return fake
+            fake.register_phone(team.phone, f"24/7-lijn {team.name}")
 
 
 SHIPPED_REGIONS = Path(__file__).resolve().parent.parent / "regions"

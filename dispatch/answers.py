@@ -13,7 +13,7 @@ way is ended, so it can neither fail a page nor end the call a worker listens to
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
@@ -273,6 +273,12 @@ def sms_status(
     *,
     provider: str | None = None,
 ) -> Wake:
+    if status.reference == page_id:
+        # A part of this page's own message (a long SMS has an id per part): read as
+        # the page's message, whichever part it is.
+        recorded = session.scalar(select(Page.provider_id).where(Page.id == page_id))
+        if recorded:
+            status = replace(status, provider_id=recorded)
     if status.outcome != "not_reached":
         delivered = PageStatus.DELIVERED if status.outcome == "delivered" else None
         return _progress(
@@ -298,6 +304,7 @@ def inbound_sms(
     per_10min: int,
     worker_link: Callable[[int, datetime], str],
     inline_reply: bool = True,
+    provider: str | None = None,
 ) -> SmsAnswer:
     """A reply from a worker's phone: accept, decline, or a helpful answer (see
     ``dispatch.replies``); ``inline_reply`` False when the provider cannot answer in
@@ -309,4 +316,5 @@ def inbound_sms(
         per_10min=per_10min,
         worker_link=worker_link,
         inline_reply=inline_reply,
+        provider=provider,
     )

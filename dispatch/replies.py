@@ -60,10 +60,13 @@ def inbound(
     per_10min: int,
     worker_link: WorkerLink,
     inline_reply: bool = True,
+    provider: str | None = None,
 ) -> SmsAnswer:
-    """A reply from a worker's phone. An accept answered inline carries whom to call and
-    the link to the worker's step page, so no confirmation SMS follows it; without an
-    inline reply (``inline_reply=False``) the confirmation SMS carries them."""
+    """A reply from a worker's phone (through ``provider``, when the webhook says).
+
+    An accept answered inline carries whom to call and the link to the worker's step
+    page, so no confirmation SMS follows it; without an inline reply
+    (``inline_reply=False``) the confirmation SMS carries them."""
     _lock_number(session, sms.from_number)
     if session.get(InboundSms, sms.provider_id) is not None:
         return SmsAnswer(None, "duplicate", Wake())  # the same message delivered again
@@ -87,7 +90,7 @@ def inbound(
                 messages.reply_text("rate_limited") if first else None, "rate_limited", Wake()
             )
             if first:
-                _tell_control_room(session, sms.from_number, now)
+                _tell_control_room(session, sms.from_number, now, provider)
         else:
             answer = _interpret(session, sms, reply, open_, now, worker_link, inline_reply)
     session.add(
@@ -224,7 +227,7 @@ def _recent_dispatches(session: Session, phone: str, now: datetime) -> list[str]
     )
 
 
-def _tell_control_room(session: Session, phone: str, now: datetime) -> None:
+def _tell_control_room(session: Session, phone: str, now: datetime, provider: str | None) -> None:
     """The number just went over the limit: the control room sees it (and can call)."""
     shown = alarms.display(phone)
     message = ALARM_NL["sms_limited"].format(phone=shown)
@@ -237,7 +240,8 @@ def _tell_control_room(session: Session, phone: str, now: datetime) -> None:
             AlarmKind.SMS_LIMITED,
             now,
             message=message,
-            detail={"phone": shown},
+            detail={"phone": shown, "provider": provider},
         )
     if not related:
-        events.append(session, None, now, [("sms.rate_limited", {"phone": shown})])
+        payload = {"phone": shown, "provider": provider}
+        events.append(session, None, now, [("sms.rate_limited", payload)])

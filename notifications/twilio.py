@@ -68,6 +68,7 @@ def sms_status_url(base: str, page_id: str) -> str:
 
 VALIDITY_MIN, VALIDITY_MAX = 1, 36000  # seconds, Twilio's ValidityPeriod range
 CALL_NOT_IN_PROGRESS = 21220
+NOT_FOUND = 20404
 _RETRYABLE_STATUS = 429
 _NOT_TAKEN = frozenset({429, 503})
 CONNECT_TIMEOUT = 2.0
@@ -151,9 +152,10 @@ class TwilioProvider:
         try:
             self._ask("hang_up", lambda: self._client.calls(provider_id).update(status="completed"))
         except DeliveryRejected as exc:
-            if exc.code != str(CALL_NOT_IN_PROGRESS):
+            if exc.code not in (str(CALL_NOT_IN_PROGRESS), str(NOT_FOUND)):
                 raise
-            # Already over (the person hung up first): nothing left to end.
+            # Already over (the person hung up first), or never Twilio's (a callback named
+            # a call this account does not have): nothing left to end.
 
     def find_sent(
         self,

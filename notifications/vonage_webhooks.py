@@ -317,6 +317,7 @@ def parse_dlr(params: Mapping[str, Any]) -> SmsStatus:
         outcome=SMS_OUTCOMES[status],
         error_code=error,
         error_text=sms_error_text(error),
+        reference=_text(params, "client-ref", required=False) or None,
     )
 
 

@@ -102,6 +102,9 @@ class SmsStatus:
     outcome: SmsOutcome
     error_code: str | None
     error_text: str | None  # Dutch, for the event log planners read
+    # The reference we gave the message (Vonage's ``client-ref``: the page id), which
+    # every part of a long SMS carries, each under an id of its own.
+    reference: str | None = None
 
 
 @dataclass(frozen=True)

@@ -240,8 +240,6 @@ async def inbound_sms(request: Request, state: State) -> Response:
     def apply(session: Session) -> tuple[str | None, Wake, bool]:
         if session.get(WebhookReceipt, key) is not None:
             return None, Wake(), False
-        # TODO(provider kw): answers.inbound_sms has no ``provider`` keyword yet; pass
-        # provider=PROVIDER once it has.
         result = answers.inbound_sms(
             session,
             sms,
@@ -249,6 +247,7 @@ async def inbound_sms(request: Request, state: State) -> Response:
             per_10min=state.settings.sms_replies_per_10min,
             worker_link=state.paging.worker_link,
             inline_reply=False,
+            provider=PROVIDER,
         )
         session.add(WebhookReceipt(key=key, received_at=now, response=result.text or ""))
         return result.text, result.wake, True
