@@ -107,6 +107,7 @@ class ServerThread:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self._host, self._port))
+        self._port = int(sock.getsockname()[1])  # a restart comes back on the same port
         self._socket = sock
         config = uvicorn.Config(
             self._app,
