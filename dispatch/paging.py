@@ -9,18 +9,18 @@ only wakes work that these rows already describe.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.texts import ALARM_NL, reason
 from dispatch import alarms, contact, events
-from dispatch.escalation import AssignmentView, attempt, next_slots, slots
+from dispatch.attempts import Asked, paging_spec, write_attempt
+from dispatch.escalation import AssignmentView, next_slots, slots
 from dispatch.models import Assignment, Dispatch, Page
 from dispatch.states import (
     ACTIVE_PAGING,
@@ -36,31 +36,13 @@ from dispatch.states import (
     Purpose,
     Stage,
 )
+from dispatch.wake import Hangup, Wake
 from oncall.schemas import EscalationPolicy
 
 OPEN = tuple(OPEN_PAGE)
 OUT = tuple(OUT_PAGE)
-_PAGES = cast(Table, Page.__table__)
-# A call to end: (the provider that carries it, or None when unknown, its id there).
-Hangup = tuple[str | None, str]
 
-
-@dataclass
-class Wake:
-    """What to arm after commit: pages to send (at ``due_at``), deadlines, calls to end."""
-
-    due: list[tuple[str, datetime]] = field(default_factory=list)
-    deadlines: list[tuple[str, datetime]] = field(default_factory=list)
-    hangups: list[Hangup] = field(default_factory=list)
-
-    def extend(self, other: Wake) -> Wake:
-        self.due.extend(other.due)
-        self.deadlines.extend(other.deadlines)
-        self.hangups.extend(other.hangups)
-        return self
-
-    def __bool__(self) -> bool:
-        return bool(self.due or self.deadlines or self.hangups)
+__all__ = ["Answer", "Hangup", "Wake", "paging_spec"]
 
 
 @dataclass(frozen=True)
@@ -71,40 +53,6 @@ class Answer:
     dispatch_id: str
     reference: str
     wake: Wake
-
-
-def paging_spec(
-    *,
-    consult_policy: EscalationPolicy | None,
-    respond_policy: EscalationPolicy,
-    staff: int,
-    info: dict[str, Any],
-    consult_providers: tuple[str, ...] | None = None,
-    respond_providers: tuple[str, ...] | None = None,
-) -> dict[str, Any]:
-    """What a dispatch pages by, frozen at intake (a later config change does not alter
-    it): per phase the policy, the people needed and the team's own providers, if any."""
-    phases: list[dict[str, Any]] = []
-    if consult_policy is not None:
-        phases.append(
-            {
-                "purpose": PagingState.CONSULT.value,
-                "needed": 1,
-                "policy": consult_policy.model_dump(mode="json"),
-            }
-        )
-        if consult_providers:
-            phases[-1]["providers"] = list(consult_providers)
-    phases.append(
-        {
-            "purpose": PagingState.RESPOND.value,
-            "needed": max(1, staff),
-            "policy": respond_policy.model_dump(mode="json"),
-        }
-    )
-    if respond_providers:
-        phases[-1]["providers"] = list(respond_providers)
-    return {"phases": phases, "info": info}
 
 
 def _phase(dispatch: Dispatch, purpose: str) -> dict[str, Any] | None:
@@ -325,52 +273,18 @@ def _half_staffed(
 def _start(
     session: Session, dispatch: Dispatch, assignment: Assignment, slot: Any, now: datetime
 ) -> Wake:
-    channels = (Channel.VOICE,) if assignment.layer == "team_line" else None
-    plan = attempt(slot, now, channels)
     assignment.status = AssignmentStatus.PAGING
-    rows = [
-        {
-            "id": str(uuid.uuid4()),
-            "dispatch_id": dispatch.id,
-            "assignment_id": assignment.id,
-            "round": slot.round,
-            "channel": t.channel,
-            "seq": i,
-            "phone": assignment.phone,
-            "status": PageStatus.SCHEDULED,
-            "due_at": t.due_at,
-            "deadline_at": plan.deadline_at,
-            "validity_seconds": t.validity_seconds,
-            "tries": 0,
-            "created_at": now,
-        }
-        for i, t in enumerate(plan.pages)
-    ]
-    session.execute(insert(_PAGES), rows)
-    events.append(
-        session,
-        dispatch.id,
-        now,
-        [
-            (
-                "attempt.started",
-                {
-                    "assignment": assignment.position,
-                    "purpose": assignment.purpose,
-                    "person": assignment.person_id,
-                    "team": assignment.team_id,
-                    "layer": assignment.layer,
-                    "round": slot.round,
-                    "channels": [t.channel for t in plan.pages],
-                    "deadline_at": plan.deadline_at.isoformat(),
-                },
-            )
-        ],
+    asked = Asked(
+        id=assignment.id,
+        dispatch_id=dispatch.id,
+        position=assignment.position,
+        purpose=assignment.purpose,
+        person=assignment.person_id,
+        team=assignment.team_id,
+        layer=assignment.layer,
+        phone=assignment.phone,
     )
-    return Wake(
-        due=[(r["id"], r["due_at"]) for r in rows],
-        deadlines=[(rows[0]["id"], plan.deadline_at)],
-    )
+    return write_attempt(session, asked, slot, now)
 
 
 def _close_pages(

@@ -13,7 +13,7 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dispatch import events, paging, progress
+from dispatch import attempts, events, paging, progress
 from dispatch.delivery import page_info
 from dispatch.models import Assignment, AuditLog, Dispatch, Incident, Page
 from dispatch.paging import Wake
@@ -22,7 +22,7 @@ from dispatch.schemas import DispatchRead, IncidentCreate
 from dispatch.states import AssignmentStatus, PageStatus, PagingState, Purpose
 from notifications.messages import PageInfo
 from oncall.facts import IncidentFacts, PersonFacts
-from oncall.schemas import DEFAULT_ESCALATION
+from oncall.schemas import DEFAULT_ESCALATION, EscalationPolicy
 from oncall.snapshot import ConfigSnapshot
 
 # Core tables for the hot path: plain INSERTs without the ORM's unit of work.
@@ -184,16 +184,23 @@ def _coordinators(
 
 def _paging_spec(
     plan: Plan, snapshot: ConfigSnapshot, data: IncidentCreate, municipality: str | None
-) -> dict[str, Any] | None:
+) -> tuple[dict[str, Any] | None, dict[PagingState, EscalationPolicy], dict[PagingState, int]]:
+    """The paging spec frozen on the dispatch, and the policies and people needed per
+    phase (as objects: the first attempts start from them without reading the spec)."""
     response = plan.response
     if response is None:
-        return None
+        return None, {}, {}
     team = snapshot.teams.get(response.team)
     consult_team = snapshot.teams.get(response.consult.team) if response.consult else None
     place = snapshot.municipalities.get(municipality) if municipality else None
-    return paging.paging_spec(
+    respond_policy = team.policy if team else DEFAULT_ESCALATION
+    policies = {PagingState.RESPOND: respond_policy}
+    needed = {PagingState.RESPOND: max(1, response.staff), PagingState.CONSULT: 1}
+    if consult_team is not None:
+        policies[PagingState.CONSULT] = consult_team.policy
+    spec = attempts.paging_spec(
         consult_policy=consult_team.policy if consult_team else None,
-        respond_policy=team.policy if team else DEFAULT_ESCALATION,
+        respond_policy=respond_policy,
         consult_providers=consult_team.providers if consult_team else None,
         respond_providers=team.providers if team else None,
         staff=response.staff,
@@ -204,6 +211,7 @@ def _paging_spec(
             "staff": response.staff,
         },
     )
+    return spec, policies, needed
 
 
 def _existing(session: Session, source: str, external_id: str) -> tuple[str, str] | None:
@@ -285,12 +293,22 @@ def intake(
         "plan": plan.to_dict(),
         "outcome": None,
         "paging_state": PagingState.PENDING,
-        "paging": _paging_spec(plan, snapshot, data, municipality),
+        "paging": None,
         "created_at": now,
         "updated_at": now,
         "accept_alarm_at": None,
     }
+    dispatch["paging"], policies, needed = _paging_spec(plan, snapshot, data, municipality)
     assignments = _assignment_rows(plan, dispatch["id"], snapshot)
+    # The first attempts, decided from these rows (pure): the started assignments and
+    # the phase go in with the rows, so nothing is read back or updated after.
+    start = attempts.plan_fresh_start(assignments, policies, needed)
+    if start is not None:
+        dispatch["paging_state"] = start.state
+        started = {slot.assignment_id for slot in start.slots}
+        for a in assignments:
+            if a["position"] in started:
+                a["status"] = AssignmentStatus.PAGING
     if any(a["purpose"] != Purpose.CONSULT for a in assignments):
         region = snapshot.regions.get(plan.region) if plan.region else None
         minutes = region.no_accept_alarm_minutes if region is not None else None
@@ -299,7 +317,7 @@ def intake(
     stage, stage_events = progress.intake_stage(bool(assignments), now)
     dispatch.update(stage)
     session.execute(insert(_DISPATCHES), [dispatch])
-    if assignments:
+    if assignments and start is None:
         session.execute(insert(_ASSIGNMENTS), assignments)
     summary = {
         key: dispatch[k]
@@ -331,13 +349,17 @@ def intake(
             *stage_events,
         ],
     )
-    wake = paging.begin(session, dispatch["id"], now)
-    stored = session.get(Dispatch, dispatch["id"])
-    assert stored is not None
-    dispatch["paging_state"] = stored.paging_state
-    status = {a.position: a.status for a in stored.assignments}
-    for a in assignments:
-        a["status"] = status.get(a["position"], a["status"])
+    if start is not None:
+        wake = attempts.fresh_start(session, dispatch["id"], assignments, start, now)
+    else:  # nobody to page in the first phase: the state machine says what that means
+        wake = paging.begin(session, dispatch["id"], now)
+        stored = session.get(Dispatch, dispatch["id"])
+        if stored is None:
+            raise LookupError(f"dispatch {dispatch['id']} vanished during intake")
+        dispatch["paging_state"] = stored.paging_state
+        status = {a.position: a.status for a in stored.assignments}
+        for a in assignments:
+            a["status"] = status.get(a["position"], a["status"])
     read = _read(incident, dispatch, assignments)
     return IntakeResult(dispatch_id=dispatch["id"], read=read, created=True, wake=wake)
 
