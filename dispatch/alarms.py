@@ -297,3 +297,25 @@ def display(phone: str) -> str:
         return display_phone(phone)
     except NumberParseException:
         return phone
+
+
+def half_staffed(
+    session: Session, dispatch_id: str, accepted: list[Assignment], needed: int, now: datetime
+) -> None:
+    """A call-out for two (or more) found fewer: ask the control room whether the one
+    who accepted goes alone."""
+    names = on_call_names(session, accepted)
+    who = " en ".join(names.get(a.position, a.team_id) for a in accepted)
+    raise_alarm(
+        session,
+        dispatch_id,
+        AlarmKind.HALF_STAFFED,
+        now,
+        message=ALARM_NL["half_staffed"].format(accepted=len(accepted), needed=needed, who=who),
+        detail={
+            "accepted": len(accepted),
+            "needed": needed,
+            "assignments": [a.position for a in accepted],
+            "who": who,
+        },
+    )

@@ -17,14 +17,14 @@ from typing import Any, cast
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.texts import ALARM_NL, reason
+from core.texts import reason
 from dispatch import alarms, contact, events
 from dispatch.attempts import Asked, paging_spec, write_attempt
 from dispatch.escalation import AssignmentView, next_slots, slots
+from dispatch.locks import lock, locked_page, page_payload, pages_of
 from dispatch.models import Assignment, Dispatch, Page
 from dispatch.states import (
     ACTIVE_PAGING,
-    ANSWERABLE,
     OPEN_PAGE,
     OUT_PAGE,
     AlarmKind,
@@ -42,7 +42,16 @@ from oncall.schemas import EscalationPolicy
 OPEN = tuple(OPEN_PAGE)
 OUT = tuple(OUT_PAGE)
 
-__all__ = ["Answer", "Hangup", "Wake", "paging_spec"]
+__all__ = [
+    "Answer",
+    "Hangup",
+    "Wake",
+    "lock",
+    "locked_page",
+    "page_payload",
+    "pages_of",
+    "paging_spec",
+]
 
 
 @dataclass(frozen=True)
@@ -66,49 +75,6 @@ def phase_of(assignment: Assignment) -> PagingState:
     return PagingState.CONSULT if assignment.purpose == Purpose.CONSULT else PagingState.RESPOND
 
 
-def lock(session: Session, dispatch_id: str) -> Dispatch:
-    """The dispatch row, locked until commit (PostgreSQL; SQLite has one writer anyway).
-
-    Read afresh: another transaction may have changed it before we got the lock. Our
-    own changes are flushed first so the fresh read cannot overwrite them.
-    """
-    session.flush()
-    dispatch = session.scalars(
-        select(Dispatch)
-        .where(Dispatch.id == dispatch_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
-    return dispatch
-
-
-def locked_page(session: Session, page_id: str) -> Page | None:
-    """A page, read after taking its dispatch's lock.
-
-    Lock order is the same everywhere (dispatch row, then page rows, then the event
-    log's advisory lock), so two transactions on one dispatch wait, never deadlock.
-    """
-    found = session.scalar(select(Page.dispatch_id).where(Page.id == page_id))
-    if found is None:
-        return None
-    lock(session, found)
-    return session.scalars(
-        select(Page).where(Page.id == page_id).execution_options(populate_existing=True)
-    ).one()
-
-
-def _pages(session: Session, dispatch_id: str) -> list[Page]:
-    """The dispatch's pages as stored now (senders update them without the dispatch lock)."""
-    session.flush()
-    return list(
-        session.scalars(
-            select(Page)
-            .where(Page.dispatch_id == dispatch_id, Page.kind == PageKind.PAGE)
-            .execution_options(populate_existing=True)
-        )
-    )
-
-
 def _view(a: Assignment) -> AssignmentView:
     return AssignmentView(
         id=a.id,
@@ -119,18 +85,6 @@ def _view(a: Assignment) -> AssignmentView:
         layer=a.layer,
         status=a.status,
     )
-
-
-def page_payload(page: Page, assignment: Assignment) -> dict[str, Any]:
-    return {
-        "page": page.id,
-        "assignment": assignment.position,
-        "purpose": assignment.purpose,
-        "person": assignment.person_id,
-        "team": assignment.team_id,
-        "channel": page.channel,
-        "round": page.round,
-    }
 
 
 def begin(session: Session, dispatch_id: str, now: datetime) -> Wake:
@@ -156,7 +110,7 @@ def advance(session: Session, dispatch: Dispatch, now: datetime) -> Wake:
             members = []
         policy = EscalationPolicy.model_validate(phase["policy"]) if phase else None
         needed = int(phase["needed"]) if phase else 1
-        pages = _pages(session, dispatch.id)
+        pages = pages_of(session, dispatch.id)
         mine = {a.id for a in members}
         views = [_view(a) for a in members]
         queue = slots(views, policy) if policy else []
@@ -204,7 +158,7 @@ def advance(session: Session, dispatch: Dispatch, now: datetime) -> Wake:
                     now,
                     [("dispatch.partial", {"accepted": len(accepted), "needed": needed, **_r(r)})],
                 )
-                _half_staffed(session, dispatch, accepted, needed, now)
+                alarms.half_staffed(session, dispatch.id, accepted, needed, now)
             else:
                 dispatch.paging_state = PagingState.NO_RESPONDER
                 # "Niemand bereikt" says more than "nog niemand aangenomen": one alarm
@@ -246,28 +200,6 @@ def _settle_unasked(members: Iterable[Assignment]) -> None:
     for a in members:
         if a.status == AssignmentStatus.PAGING:
             a.status = AssignmentStatus.UNREACHED
-
-
-def _half_staffed(
-    session: Session, dispatch: Dispatch, accepted: list[Assignment], needed: int, now: datetime
-) -> None:
-    """A call-out for two (or more) found fewer: ask the control room whether the one
-    who accepted goes alone."""
-    names = alarms.on_call_names(session, accepted)
-    who = " en ".join(names.get(a.position, a.team_id) for a in accepted)
-    alarms.raise_alarm(
-        session,
-        dispatch.id,
-        AlarmKind.HALF_STAFFED,
-        now,
-        message=ALARM_NL["half_staffed"].format(accepted=len(accepted), needed=needed, who=who),
-        detail={
-            "accepted": len(accepted),
-            "needed": needed,
-            "assignments": [a.position for a in accepted],
-            "who": who,
-        },
-    )
 
 
 def _start(
@@ -360,7 +292,7 @@ def page_failed(
     if page.kind != PageKind.PAGE:  # a confirmation: nothing to escalate
         contact.failed(session, page_id, now, error=error, status=status)
         return Wake()
-    pages = _pages(session, dispatch.id)
+    pages = pages_of(session, dispatch.id)
     page = next(p for p in pages if p.id == page_id)
     if page.status not in OPEN:
         return Wake()
@@ -413,7 +345,7 @@ def overdue_dispatches(session: Session, cutoff: datetime, limit: int = 200) -> 
 def expire_dispatch(session: Session, dispatch_id: str, now: datetime) -> tuple[Wake, int]:
     """Close the attempts whose deadline passed while a page of theirs was out."""
     dispatch = lock(session, dispatch_id)
-    pages = _pages(session, dispatch_id)
+    pages = pages_of(session, dispatch_id)
     attempts = sorted(
         {(p.assignment_id, p.round) for p in pages if p.status in OUT and p.deadline_at <= now}
     )
@@ -486,7 +418,7 @@ def answer(
     if late:
         # Someone answers after everybody was tried: take them, and say so.
         dispatch.paging_state = phase
-    pages = _pages(session, dispatch.id)
+    pages = pages_of(session, dispatch.id)
     mine = [p for p in pages if p.assignment_id == assignment.id]
     answered = _answering_page(mine, page_id, via)
     if answered is not None and answered.status in OPEN:
@@ -537,28 +469,3 @@ def _answering_page(mine: list[Page], page_id: str | None, via: str) -> Page | N
         if p.channel == Channel.SMS and p.round == named.round and p.status in OUT_PAGE
     ]
     return sms[0] if sms else None
-
-
-def open_pages_for_phone(session: Session, phone: str) -> list[tuple[Page, Dispatch]]:
-    """Pages to this number that an SMS reply could answer, newest first."""
-    rows = session.execute(
-        select(Page, Dispatch)
-        .join(Dispatch, Page.dispatch_id == Dispatch.id)
-        .join(Assignment, Page.assignment_id == Assignment.id)
-        .where(
-            Page.phone == phone,
-            Page.kind == PageKind.PAGE,
-            Page.status.notin_((PageStatus.SCHEDULED, PageStatus.CANCELLED)),
-            Assignment.status.in_((AssignmentStatus.PAGING, AssignmentStatus.UNREACHED)),
-            Dispatch.paging_state.in_(tuple(ANSWERABLE)),
-        )
-        .order_by(Page.created_at.desc(), Page.round.desc(), Page.seq.desc())
-    ).all()
-    seen: set[str] = set()
-    out: list[tuple[Page, Dispatch]] = []
-    for page, dispatch in rows:
-        if dispatch.id in seen:
-            continue
-        seen.add(dispatch.id)
-        out.append((page, dispatch))
-    return out

@@ -110,7 +110,7 @@ def _apply(
     # stays up.
     dispatch.accept_alarm_at = None
     alarms.clear_all(session, dispatch.id, now, reason="closed")
-    pages = paging._pages(session, dispatch.id)
+    pages = paging.pages_of(session, dispatch.id)
     return paging._cancel_open(session, dispatch, pages, list(dispatch.assignments), now)
 
 

@@ -26,7 +26,7 @@ from core.texts import ALARM_NL
 from dispatch import alarms, contact, events, paging
 from dispatch.models import Assignment, Dispatch, InboundSms, Page
 from dispatch.paging import Wake
-from dispatch.states import AlarmKind, AssignmentStatus, PageKind, Stage
+from dispatch.states import ANSWERABLE, AlarmKind, AssignmentStatus, PageKind, PageStatus, Stage
 from notifications import messages, webhooks
 from notifications.replies import Reply, parse_reply
 
@@ -71,7 +71,7 @@ def inbound(
     if session.get(InboundSms, sms.provider_id) is not None:
         return SmsAnswer(None, "duplicate", Wake())  # the same message delivered again
     reply = parse_reply(sms.body)
-    open_ = paging.open_pages_for_phone(session, sms.from_number)
+    open_ = open_pages_for(session, sms.from_number)
     if _answers_open(reply, open_):
         answer = _interpret(session, sms, reply, open_, now, worker_link, inline_reply)
     else:
@@ -245,3 +245,28 @@ def _tell_control_room(session: Session, phone: str, now: datetime, provider: st
     if not related:
         payload = {"phone": shown, "provider": provider}
         events.append(session, None, now, [("sms.rate_limited", payload)])
+
+
+def open_pages_for(session: Session, phone: str) -> list[tuple[Page, Dispatch]]:
+    """Pages to this number that an SMS reply could answer, newest first."""
+    rows = session.execute(
+        select(Page, Dispatch)
+        .join(Dispatch, Page.dispatch_id == Dispatch.id)
+        .join(Assignment, Page.assignment_id == Assignment.id)
+        .where(
+            Page.phone == phone,
+            Page.kind == PageKind.PAGE,
+            Page.status.notin_((PageStatus.SCHEDULED, PageStatus.CANCELLED)),
+            Assignment.status.in_((AssignmentStatus.PAGING, AssignmentStatus.UNREACHED)),
+            Dispatch.paging_state.in_(tuple(ANSWERABLE)),
+        )
+        .order_by(Page.created_at.desc(), Page.round.desc(), Page.seq.desc())
+    ).all()
+    seen: set[str] = set()
+    out: list[tuple[Page, Dispatch]] = []
+    for page, dispatch in rows:
+        if dispatch.id in seen:
+            continue
+        seen.add(dispatch.id)
+        out.append((page, dispatch))
+    return out
