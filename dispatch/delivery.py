@@ -27,15 +27,24 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import Clock
-from dispatch import alarms, contact, events, flows
+from dispatch import contact, flows
+from dispatch.attempts import phase_of_purpose
 from dispatch.flows import Waker
 from dispatch.models import Assignment, Dispatch, Page
-from dispatch.paging import Wake, locked_page, page_failed, page_payload, phase_of
-from dispatch.states import OPEN_PAGE, AlarmKind, Channel, PageKind, PageStatus, Purpose
+from dispatch.paging import Wake, page_failed
+from dispatch.recording import (
+    LEASE,
+    Claim,
+    record_receipted,
+    record_sent,
+    record_sent_locked,
+    unavailable,
+)
+from dispatch.states import Channel, PageKind, PageStatus, Purpose
 from notifications import links, messages
 from notifications.provider import (
     CallRequest,
@@ -50,13 +59,7 @@ log = logging.getLogger("samenop.delivery")
 
 __all__ = ["PagingContext", "Waker", "deliver", "due_page_ids", "page_info"]
 
-LEASE = timedelta(seconds=8)  # longer than the provider's HTTP timeout (5 s)
-RETRY_MAX = timedelta(seconds=5)  # the longest wait between tries while no provider answers
-RECONCILE_AFTER = timedelta(seconds=2)  # an uncertain send is looked up this long after
 RING_SECONDS = 30
-# A send that starts its attempt's wait this much later than planned moves the attempt's
-# deadline (and its later channels) on; smaller delays are not worth the writes.
-LATE_START = timedelta(seconds=1)
 
 
 @dataclass
@@ -97,45 +100,63 @@ class PagingContext:
 
 
 def page_info(dispatch: Dispatch, assignment: Assignment) -> messages.PageInfo:
-    info = (dispatch.paging or {}).get("info", {})
-    mode = assignment.mode if assignment.purpose != Purpose.CONSULT else "phone"
+    return _page_info(dispatch.reference, dispatch.paging, assignment.mode, assignment.purpose)
+
+
+def _page_info(
+    reference: str, spec: dict[str, Any] | None, mode: str, purpose: str
+) -> messages.PageInfo:
+    info = (spec or {}).get("info", {})
     return messages.PageInfo(
-        reference=dispatch.reference,
-        code=dispatch.reference.removeprefix("SO-"),
+        reference=reference,
+        code=reference.removeprefix("SO-"),
         municipality=info.get("municipality"),
         case_type=info.get("case_type", "HG"),
-        mode=cast(messages.Mode, mode),
-        purpose=cast(messages.Purpose, assignment.purpose),
+        mode=cast(messages.Mode, mode if purpose != Purpose.CONSULT else "phone"),
+        purpose=cast(messages.Purpose, purpose),
         staff=min(2, max(1, int(info.get("staff", 1)))),
     )
 
 
-def route_of(dispatch: Dispatch, assignment: Assignment) -> tuple[str, ...] | None:
+def route_of(spec: dict[str, Any] | None, purpose: str) -> tuple[str, ...] | None:
     """The providers the team wants its pages sent through, primary first (or None)."""
-    for phase in (dispatch.paging or {}).get("phases", ()):
-        if phase.get("purpose") == phase_of(assignment) and phase.get("providers"):
+    for phase in (spec or {}).get("phases", ()):
+        if phase.get("purpose") == phase_of_purpose(purpose) and phase.get("providers"):
             return tuple(phase["providers"])
     return None
 
 
 @dataclass(frozen=True)
-class _Claim:
-    page_id: str
-    channel: str
-    phone: str
-    validity_seconds: int
-    claimed_at: datetime
-    # Set when something may already have gone out: since when, through which provider
-    # (None: any), and the provider id a callback bound to the page meanwhile.
-    recovering_since: datetime | None = None
-    provider: str | None = None
-    bound_id: str | None = None
+class _Message:
+    body: str | None
+    link: str
+    route: tuple[str, ...] | None
+    known: frozenset[str]  # provider ids other pages to this phone own (re-drives only)
 
 
-def _claim(session: Session, page_id: str, now: datetime) -> _Claim | None:
-    page = session.get(Page, page_id)
-    if page is None:
+def _claim(
+    session: Session, ctx: PagingContext, page_id: str, now: datetime
+) -> tuple[Claim, _Message] | None:
+    """Claim a due page (or one whose sender's lease ran out) and build its message,
+    reading the page, its dispatch and its assignment in one query."""
+    row = session.execute(
+        select(
+            Page,
+            Dispatch.reference,
+            Dispatch.paging,
+            Assignment.position,
+            Assignment.purpose,
+            Assignment.person_id,
+            Assignment.team_id,
+            Assignment.mode,
+        )
+        .join(Dispatch, Dispatch.id == Page.dispatch_id)
+        .join(Assignment, Assignment.id == Page.assignment_id)
+        .where(Page.id == page_id)
+    ).first()
+    if row is None:
         return None
+    page, reference, spec, position, purpose, person, team, mode = row
     due = page.status == PageStatus.SCHEDULED and page.due_at <= now
     stale = (
         page.status == PageStatus.SENDING
@@ -159,48 +180,44 @@ def _claim(session: Session, page_id: str, now: datetime) -> _Claim | None:
     )
     if not getattr(claimed, "rowcount", 0):
         return None  # someone else claimed it between our read and our write
-    return _Claim(
+    claim = Claim(
         page_id=page.id,
+        dispatch_id=page.dispatch_id,
+        kind=page.kind,
         channel=page.channel,
         phone=page.phone,
         validity_seconds=page.validity_seconds,
+        deadline_at=page.deadline_at,
         claimed_at=now,
+        failing=page.failing_since is not None,
+        payload={
+            "page": page.id,
+            "assignment": position,
+            "purpose": purpose,
+            "person": person,
+            "team": team,
+            "channel": page.channel,
+            "round": page.round,
+        },
         recovering_since=recovering,
         # A crashed sender's provider is not known: every provider is asked then.
         provider=page.provider if page.uncertain_since is not None else None,
         bound_id=page.provider_id if recovering is not None else None,
     )
-
-
-@dataclass(frozen=True)
-class _Message:
-    body: str | None
-    link: str
-    route: tuple[str, ...] | None
-    known: frozenset[str]  # provider ids other pages to this phone own (re-drives only)
-
-
-def _message(session: Session, ctx: PagingContext, claim: _Claim, now: datetime) -> _Message:
-    page = session.get(Page, claim.page_id)
-    if page is None:
-        raise LookupError(f"page {claim.page_id} vanished while claimed")
-    dispatch = session.get(Dispatch, page.dispatch_id)
-    assignment = session.get(Assignment, page.assignment_id)
-    if dispatch is None or assignment is None:
-        raise LookupError(f"page {page.id} has no dispatch or assignment")
     body: str | None
     if page.kind == PageKind.CONFIRMATION:  # its token is the marker on a re-drive
-        link = ctx.worker_link(assignment.id, page.created_at)
+        dispatch = session.get(Dispatch, page.dispatch_id)
+        if dispatch is None:
+            raise LookupError(f"page {page.id} has no dispatch")
+        link = ctx.worker_link(page.assignment_id, page.created_at)
         body = contact.sms(dispatch, link)
     else:
         link = ctx.link(page)
-        body = (
-            messages.sms_body(page_info(dispatch, assignment), link)
-            if page.channel == Channel.SMS
-            else None
-        )
+        body = None
+        if page.channel == Channel.SMS:
+            body = messages.sms_body(_page_info(reference, spec, mode, purpose), link)
     known: frozenset[str] = frozenset()
-    if claim.recovering_since is not None:  # only a re-drive needs to know these
+    if recovering is not None:  # only a re-drive needs to know these
         others = session.scalars(
             select(Page.provider_id).where(
                 Page.phone == page.phone,
@@ -210,41 +227,46 @@ def _message(session: Session, ctx: PagingContext, claim: _Claim, now: datetime)
             )
         )
         known = frozenset(sid for sid in others if sid)
-    return _Message(body, link, route_of(dispatch, assignment), known)
+    return claim, _Message(body, link, route_of(spec, purpose), known)
 
 
 @dataclass(frozen=True)
 class _Started:
-    claim: _Claim | None
-    message: _Message | None
+    claimed: tuple[Claim, _Message] | None
     wake: Wake
 
 
 def deliver(ctx: PagingContext, page_id: str) -> Wake:
     """Send one due page (or finish a crashed or uncertain send); safe to call any number
     of times."""
+    default = ctx.provider.name
 
     def start(session: Session) -> _Started:
         now = ctx.clock.now()
-        claim = _claim(session, page_id, now)
-        if claim is None:
-            return _Started(None, None, _record_receipted(session, ctx, page_id, now))
-        return _Started(claim, _message(session, ctx, claim, now), Wake())
+        claimed = _claim(session, ctx, page_id, now)
+        if claimed is None:
+            return _Started(None, record_receipted(session, page_id, now, default_provider=default))
+        return _Started(claimed, Wake())
 
     started = flows.run(ctx, start)
-    claim, message = started.claim, started.message
-    if claim is None or message is None:
+    if started.claimed is None:
         return started.wake
+    claim, message = started.claimed
     if claim.recovering_since is not None:
         found, reachable = _already_sent(ctx, claim, message)
         if found is not None:
             log.warning("page %s: found %s already sent, not sending again", page_id, found)
-            return flows.run(ctx, lambda s: _record_sent(s, ctx, page_id, found, recovered=True))
+            return flows.run(
+                ctx,
+                lambda s: record_sent_locked(
+                    s, page_id, found, ctx.clock.now(), default_provider=default, recovered=True
+                ),
+            )
         waited = ctx.clock.now() - claim.recovering_since
         if not reachable and waited < ctx.uncertain_grace:
             # Maybe it went out; nobody can say yet. Sending again could ring twice.
             unknown = ProviderUnavailable("cannot ask what went out", maybe_sent=True)
-            return flows.run(ctx, lambda s: _unavailable(s, ctx, page_id, claim, unknown))
+            return flows.run(ctx, lambda s: unavailable(s, claim, unknown, ctx.clock.now()))
         if not reachable:
             log.warning(
                 "page %s: no sign of the uncertain send after %s; sending it", page_id, waited
@@ -256,11 +278,13 @@ def deliver(ctx: PagingContext, page_id: str) -> Wake:
         return flows.run(ctx, lambda s: page_failed(s, page_id, ctx.clock.now(), error=error))
     except ProviderUnavailable as exc:
         failure = exc
-        return flows.run(ctx, lambda s: _unavailable(s, ctx, page_id, claim, failure))
-    return flows.run(ctx, lambda s: _record_sent(s, ctx, page_id, sent, recovered=False))
+        return flows.run(ctx, lambda s: unavailable(s, claim, failure, ctx.clock.now()))
+    return flows.run(
+        ctx, lambda s: record_sent(s, claim, sent, ctx.clock.now(), default_provider=default)
+    )
 
 
-def _send(ctx: PagingContext, claim: _Claim, message: _Message) -> Sent:
+def _send(ctx: PagingContext, claim: Claim, message: _Message) -> Sent:
     base = ctx.public_base_url
     if claim.channel == Channel.VOICE:
         return ctx.provider.place_call(
@@ -286,7 +310,7 @@ def _send(ctx: PagingContext, claim: _Claim, message: _Message) -> Sent:
     )
 
 
-def _already_sent(ctx: PagingContext, claim: _Claim, message: _Message) -> tuple[Sent | None, bool]:
+def _already_sent(ctx: PagingContext, claim: Claim, message: _Message) -> tuple[Sent | None, bool]:
     """After a crash or an uncertain send: did a provider take the page? Returns what
     it took (or None) and whether the provider(s) could be asked at all."""
     if claim.recovering_since is None:
@@ -314,191 +338,6 @@ def _already_sent(ctx: PagingContext, claim: _Claim, message: _Message) -> tuple
     # The one closest after the claim: a later one may be another page's, in flight.
     mine.sort(key=lambda s: s.created_at or since)
     return mine[0], True
-
-
-def _record_sent(
-    session: Session, ctx: PagingContext, page_id: str, sent: Sent, *, recovered: bool
-) -> Wake:
-    now = ctx.clock.now()
-    page = locked_page(session, page_id)
-    if page is None:
-        return Wake()
-    provider = sent.provider or page.provider or ctx.provider.name
-    wake = Wake()
-    if page.provider_id and page.provider_id != sent.provider_id:
-        # A callback bound another call of this page while this one was being placed
-        # (its create had been lost): keep the call that rings already, end this one.
-        log.warning("page %s: second call %s ended", page_id, sent.provider_id)
-        events.append(
-            session,
-            page.dispatch_id,
-            now,
-            [("page.duplicate_ended", {"page": page.id, "provider_id": sent.provider_id})],
-        )
-        if page.channel == Channel.VOICE:
-            wake.hangups.append((provider, sent.provider_id))
-        sent = Sent(page.provider_id, page.provider_status or "sent", provider=page.provider)
-        provider = page.provider or provider
-    sent_at = now
-    if recovered and sent.created_at is not None:
-        sent_at = min(now, sent.created_at)
-    # A status callback may have landed first (delivered, busy, ...): keep its status.
-    # Decided in the statement, on the row as it is then: callbacks update the page row
-    # without the dispatch lock, so the row read above may already be out of date.
-    still_sending = Page.status == PageStatus.SENDING
-    session.execute(
-        update(Page)
-        .where(Page.id == page_id)
-        .values(
-            provider=provider,
-            provider_id=sent.provider_id,
-            provider_status=case((still_sending, sent.status), else_=Page.provider_status),
-            sent_at=sent_at,
-            lease_until=None,
-            uncertain_since=None,
-            failing_since=None,
-            status=case((still_sending, PageStatus.SENT), else_=Page.status),
-        )
-    )
-    session.refresh(page)
-    assignment = session.get(Assignment, page.assignment_id)
-    if assignment is None:
-        raise LookupError(f"page {page.id} has no assignment")
-    payload: dict[str, Any] = {
-        **page_payload(page, assignment),
-        "provider": provider,
-        "provider_id": sent.provider_id,
-    }
-    if recovered:
-        payload["recovered"] = True
-    kind = "confirmation.sent" if page.kind == PageKind.CONFIRMATION else "page.sent"
-    events.append(session, page.dispatch_id, now, [(kind, payload)])
-    if page.kind == PageKind.PAGE:
-        wake.extend(_started_waiting(session, page, sent_at))
-        if alarms.is_up(session, page.dispatch_id, AlarmKind.SEND_FAILING) and not (
-            alarms.still_failing(session, page.dispatch_id)
-        ):
-            alarms.clear_alarm(
-                session, page.dispatch_id, AlarmKind.SEND_FAILING, now, reason="sent"
-            )
-    closed_meanwhile = page.status in (
-        PageStatus.CANCELLED,
-        PageStatus.EXPIRED,
-        PageStatus.FAILED,
-    )
-    if closed_meanwhile and page.channel == Channel.VOICE:
-        wake.hangups.append((provider, sent.provider_id))  # not needed any more: end it
-    return wake
-
-
-def _started_waiting(session: Session, page: Page, sent_at: datetime) -> Wake:
-    """The attempt's wait starts when a provider took its page: when that happened later
-    than planned (an outage, retries), its deadline and its later channels move on by as
-    much, so the person gets the whole wait (the dispatch is locked)."""
-    siblings = list(
-        session.scalars(
-            select(Page)
-            .where(
-                Page.assignment_id == page.assignment_id,
-                Page.round == page.round,
-                Page.kind == PageKind.PAGE,
-            )
-            .execution_options(populate_existing=True)
-        )
-    )
-    wake = Wake()
-    deadline = sent_at + timedelta(seconds=page.validity_seconds)
-    if deadline - page.deadline_at < LATE_START:
-        return wake
-    for sibling in siblings:
-        if sibling.status not in OPEN_PAGE:
-            continue
-        sibling.deadline_at = max(sibling.deadline_at, deadline)
-        later = sibling.seq > page.seq and sibling.status == PageStatus.SCHEDULED
-        if later and sibling.failing_since is None:
-            offset = timedelta(seconds=page.validity_seconds - sibling.validity_seconds)
-            due = max(sibling.due_at, sent_at + offset)
-            if due != sibling.due_at:
-                sibling.due_at = due
-                wake.due.append((sibling.id, due))
-    wake.deadlines.append((page.id, deadline))
-    events.append(
-        session,
-        page.dispatch_id,
-        sent_at,
-        [("attempt.deadline_moved", {"page": page.id, "deadline_at": deadline.isoformat()})],
-    )
-    return wake
-
-
-def _unavailable(
-    session: Session, ctx: PagingContext, page_id: str, claim: _Claim, exc: ProviderUnavailable
-) -> Wake:
-    """No provider took the page (or nobody can say whether one did): try again soon,
-    asking first when it may have gone out. The person is not "not reached" for it."""
-    now = ctx.clock.now()
-    page = locked_page(session, page_id)
-    if page is None or page.status != PageStatus.SENDING or page.claimed_at != claim.claimed_at:
-        return Wake()  # moved on meanwhile (answered, cancelled, re-claimed)
-    first_failure = page.failing_since is None
-    page.status = PageStatus.SCHEDULED
-    page.lease_until = None
-    page.failing_since = page.failing_since or claim.claimed_at
-    if exc.maybe_sent:
-        # Looked up (never sent blindly) from RECONCILE_AFTER after the try began.
-        page.uncertain_since = page.uncertain_since or claim.claimed_at
-        page.provider = exc.provider or claim.provider or page.provider
-        retry_at = claim.claimed_at + RECONCILE_AFTER
-    else:
-        backoff = timedelta(seconds=2 ** max(0, page.tries - 1))
-        retry_at = claim.claimed_at + min(RETRY_MAX, backoff)
-    retry_at = max(retry_at, now)
-    page.due_at = retry_at
-    reason = str(exc) or type(exc).__name__
-    page.error = f"retrying: {reason}"[:200]
-    if first_failure and page.kind == PageKind.PAGE:
-        assignment = session.get(Assignment, page.assignment_id)
-        if assignment is not None:
-            payload = {
-                **page_payload(page, assignment),
-                "error": page.error,
-                "maybe_sent": exc.maybe_sent,
-            }
-            events.append(session, page.dispatch_id, now, [("page.unavailable", payload)])
-    return Wake(due=[(page.id, retry_at)])
-
-
-def _record_receipted(session: Session, ctx: PagingContext, page_id: str, now: datetime) -> Wake:
-    """A receipt (delivered, answered, failed) or an answer or a deadline moved the page on
-    while its sender held it, and the sender died before recording the send. The provider
-    has the page, under the id the receipt left: record it once (never send it again), so
-    the books say it went out; its status stays what the others made it."""
-
-    def orphaned(page: Page | None) -> bool:
-        return (
-            page is not None
-            and page.status not in (PageStatus.SCHEDULED, PageStatus.SENDING)
-            and page.lease_until is not None
-            and page.lease_until < now
-        )
-
-    if not orphaned(session.get(Page, page_id)):
-        return Wake()
-    page = locked_page(session, page_id)  # then read again: another sweeper may have been first
-    if page is None or not orphaned(page):
-        return Wake()
-    if not page.provider_id:
-        page.lease_until = None  # nothing to record; never pick it up again
-        return Wake()
-    log.warning(
-        "page %s: %s by receipt %s, recording it as sent", page_id, page.status, page.provider_id
-    )
-    sent = Sent(
-        provider_id=page.provider_id,
-        status=page.provider_status or page.status,
-        provider=page.provider,
-    )
-    return _record_sent(session, ctx, page_id, sent, recovered=True)
 
 
 def due_page_ids(

@@ -26,7 +26,10 @@ def lock(session: Session, dispatch_id: str) -> Dispatch:
     dispatch = session.scalars(
         select(Dispatch)
         .where(Dispatch.id == dispatch_id)
-        .with_for_update()
+        # FOR NO KEY UPDATE: writers of one dispatch wait for each other, but rows that
+        # only refer to it (its events, pages, alarms: the foreign-key check's KEY SHARE)
+        # are not held up, so a send recorded on its page row alone never deadlocks.
+        .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     ).one()
     return dispatch

@@ -399,12 +399,14 @@ def test_a_confirmation_outlives_the_process_that_accepted_and_the_one_that_sent
     # A sender claims it and Twilio takes the SMS; the sender dies before it records the
     # send, and the delivery receipt is lost on the way.
     with ctx.sessions() as s, s.begin():
-        claim = delivery._claim(s, waiting["id"], ctx.clock.now())
+        claimed = delivery._claim(s, ctx, waiting["id"], ctx.clock.now())
         row = s.get(Page, waiting["id"])
-        assert claim is not None and row is not None
+        assert claimed is not None and row is not None
+        claim, message = claimed
         dispatch = s.get(Dispatch, row.dispatch_id)
         assert dispatch is not None
         body = contact.sms(dispatch, ctx.worker_link(row.assignment_id, row.created_at))
+        assert message.body == body  # the message the sender built is the confirmation
     ctx.provider.send_sms(
         SmsRequest(
             page_id=claim.page_id,

@@ -30,9 +30,9 @@ def test_a_page_answered_before_its_sender_died_is_recorded_not_sent_again(
     ctx = app_state(client).paging
     voice = pages(client, d["reference"])[0]
     with ctx.sessions() as s, s.begin():
-        claim = delivery._claim(s, voice["id"], clock.now())
-    assert claim is not None
-    call = delivery._Message(body=None, link="", route=None, known=frozenset())
+        claimed = delivery._claim(s, ctx, voice["id"], clock.now())
+    assert claimed is not None
+    claim, call = claimed
     sent = delivery._send(ctx, claim, call)  # the provider has the call ...
     human = AmdResult(provider_id=sent.provider_id, answered_by="human", is_machine=False)
     with ctx.sessions() as s, s.begin():  # ... and the person picked up
