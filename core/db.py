@@ -57,14 +57,18 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
+def make_engine(url: str, *, echo: bool = False, pre_ping: bool = True) -> Engine:
+    """The engine for ``url``. ``pre_ping`` checks each pooled connection with a round
+    trip before use (request sessions: a restarted PostgreSQL costs no failed request);
+    workers whose transactions go through ``dispatch.flows`` turn it off, since a
+    transaction that meets a dropped connection is run again there."""
     if url.startswith("sqlite"):
         engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         # IMMEDIATE: writers queue on busy_timeout instead of failing on a stale snapshot.
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
-    return create_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=pre_ping)
 
 
 def make_session_factory(engine: Engine, bus: Any = None) -> sessionmaker[Session]:

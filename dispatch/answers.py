@@ -33,6 +33,7 @@ __all__ = [
     "amd",
     "call_status",
     "inbound_sms",
+    "is_progress",
     "key",
     "sms_status",
 ]
@@ -42,6 +43,18 @@ WorkerLink = replies.WorkerLink
 # Pages whose status a progress callback may move on (a scheduled page whose send is
 # uncertain only learns its provider id: it is recorded as sent by its next claim).
 _PROGRESSING = (PageStatus.SENDING, PageStatus.SENT, PageStatus.DELIVERED, PageStatus.ANSWERED)
+
+
+def is_progress(result: object) -> bool:
+    """Whether a parsed callback only reports progress (ringing, answered by a person,
+    delivered): applying it twice changes nothing, so no receipt is kept for it."""
+    if isinstance(result, webhooks.CallStatus):
+        return result.outcome == "progress"
+    if isinstance(result, webhooks.AmdResult):
+        return not result.is_machine
+    if isinstance(result, webhooks.SmsStatus):
+        return result.outcome != "not_reached"
+    return False
 
 
 def _bind(page: Page, provider: str | None, provider_id: str) -> bool:

@@ -341,22 +341,21 @@ def _already_sent(ctx: PagingContext, claim: Claim, message: _Message) -> tuple[
 
 
 def due_page_ids(
-    session: Session, now: datetime, *, grace: timedelta, limit: int = 500
+    session: Session,
+    now: datetime,
+    *,
+    grace: timedelta,
+    limit: int = 500,
+    scheduled: bool = True,
 ) -> list[str]:
-    """Pages due (by at least ``grace``) that nobody sent, and claims whose lease ran out
-    (also those a receipt moved on before their sender recorded them)."""
-    cutoff = now - grace
-    return list(
-        session.scalars(
-            select(Page.id)
-            .where(
-                or_(
-                    and_(Page.status == PageStatus.SCHEDULED, Page.due_at <= cutoff),
-                    # claims whose lease ran out, also those moved on by a receipt meanwhile
-                    and_(Page.status != PageStatus.SCHEDULED, Page.lease_until < now),
-                )
-            )
-            .order_by(Page.due_at)
-            .limit(limit)
-        )
-    )
+    """Pages due (by at least ``grace``) that nobody sent (unless ``scheduled`` is
+    False), and claims whose lease ran out (also those a receipt moved on before their
+    sender recorded them)."""
+    # claims whose lease ran out, also those moved on by a receipt meanwhile
+    stale = and_(Page.status != PageStatus.SCHEDULED, Page.lease_until < now)
+    if scheduled:
+        due = and_(Page.status == PageStatus.SCHEDULED, Page.due_at <= now - grace)
+        wanted = or_(due, stale)
+    else:
+        wanted = stale
+    return list(session.scalars(select(Page.id).where(wanted).order_by(Page.due_at).limit(limit)))

@@ -37,6 +37,7 @@ class Driver:
         interval: float = 0.5,
         parallel: int = 4,
         alarm_interval: float = 0.25,
+        queue_empty: Callable[[], bool] | None = None,
     ) -> None:
         self.ctx = ctx
         self.due_grace = due_grace
@@ -46,6 +47,9 @@ class Driver:
         # Alarms raised by the clock are looked for at most this often (a sweep also
         # runs after every commit in the embedded mode; the alarms need no such hurry).
         self.alarm_interval = alarm_interval
+        # Beside RQ workers: whether the queue has nothing waiting (then due pages it
+        # should have sent were lost, and the sweeper sends them).
+        self.queue_empty = queue_empty
         self._alarms_checked: datetime | None = None
         self._poke = threading.Event()
         self._stop = threading.Event()
@@ -61,12 +65,27 @@ class Driver:
     # --- one sweep ---
 
     def run_once(self) -> int:
-        """Send what is due, close attempts whose deadline passed; returns how much it did."""
-        closed = self._expire()  # first: closing an attempt may make the next one due now
-        raised = self._alarms()
+        """Send what is due, close attempts whose deadline passed, raise alarms whose
+        moment came; returns how much it did. One session asks all of it."""
         now = self.ctx.clock.now()
+        check_alarms = self._alarms_due(now)
+        queued = self.queue_empty is not None and not self.queue_empty()
         with self.ctx.sessions() as session:
-            due = due_page_ids(session, now, grace=self.due_grace)
+            overdue = overdue_dispatches(session, now - self.deadline_grace)
+            # While the queue still holds jobs, the workers will send what is due; the
+            # sweeper only takes over claims whose lease ran out (a sender died).
+            due = due_page_ids(session, now, grace=self.due_grace, scheduled=not queued)
+            accept_due: list[str] = []
+            failing: list[str] = []
+            if check_alarms:
+                accept_due = alarms.accept_alarms_due(session, now)
+                failing = alarms.failing_dispatches(session, now - self.ctx.send_failing_after)
+        closed = self._expire(overdue)
+        if closed:  # closing an attempt may have made the next one due now
+            with self.ctx.sessions() as session:
+                now = self.ctx.clock.now()
+                due = due_page_ids(session, now, grace=self.due_grace, scheduled=not queued)
+        raised = self._alarms(now, accept_due, failing)
         if len(due) > 1 and self.parallel > 1:
             with ThreadPoolExecutor(max_workers=self.parallel) as pool:
                 list(pool.map(self._deliver, due))
@@ -76,11 +95,8 @@ class Driver:
         hung = self._drain_hangups()
         return len(due) + closed + hung + raised
 
-    def _expire(self) -> int:
+    def _expire(self, overdue: list[str]) -> int:
         """Close attempts whose deadline passed, one dispatch per transaction."""
-        now = self.ctx.clock.now()
-        with self.ctx.sessions() as session:
-            overdue = overdue_dispatches(session, now - self.deadline_grace)
         closed = 0
         for dispatch_id in overdue:
             try:
@@ -89,18 +105,18 @@ class Driver:
                 log.exception("closing attempts of dispatch %s failed; retrying", dispatch_id)
         return closed
 
-    def _alarms(self) -> int:
-        """Raise the alarms whose moment came: nobody accepted yet, pages not sent."""
-        now = self.ctx.clock.now()
+    def _alarms_due(self, now: datetime) -> bool:
+        """Alarms raised by the clock are looked for at most every ``alarm_interval``."""
         last = self._alarms_checked
         if last is not None and 0 <= (now - last).total_seconds() < self.alarm_interval:
-            return 0  # (a clock set back, as tests do, checks at once)
+            return False  # (a clock set back, as tests do, checks at once)
         self._alarms_checked = now
-        with self.ctx.sessions() as session:
-            due = alarms.accept_alarms_due(session, now)
-            failing = alarms.failing_dispatches(session, now - self.ctx.send_failing_after)
+        return True
+
+    def _alarms(self, now: datetime, accept_due: list[str], failing: list[str]) -> int:
+        """Raise the alarms whose moment came: nobody accepted yet, pages not sent."""
         raised = 0
-        for dispatch_id in due:
+        for dispatch_id in accept_due:
             raised += _safely(self.ctx, dispatch_id, lambda s, d: alarms.no_accept(s, d, now))
         after = self.ctx.send_failing_after
         for dispatch_id in failing:

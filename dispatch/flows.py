@@ -16,9 +16,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol, TypeVar
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from dispatch import events
 from dispatch.models import WebhookReceipt
 from dispatch.paging import Wake
 
@@ -54,11 +55,36 @@ def run(gate: Gate, work: Callable[[Session], R]) -> R:
     transaction early (intake rolls back a duplicate insert and reads the first one):
     whatever it leaves open is committed.
     """
-    session = gate.sessions()
-    try:
-        return run_in(gate, session, work)
-    finally:
-        session.close()
+    for attempt in (1, 2):
+        session = gate.sessions()
+        try:
+            try:
+                result = work(session)
+                # Everything but the COMMIT itself, so that a dead connection shows here
+                # (the events last: their lock is held from that statement to COMMIT).
+                session.flush()
+                events.write_pending(session)
+            except DBAPIError as exc:
+                session.rollback()
+                # The connection was gone (a database restart, a dropped socket) before
+                # anything was committed: the pool is renewed; run it once more.
+                if exc.connection_invalidated and attempt == 1:
+                    log.warning("database connection lost; running the transition again")
+                    continue
+                raise
+            except BaseException:
+                session.rollback()
+                raise
+            try:
+                session.commit()
+            except BaseException:
+                session.rollback()  # never run again: the commit may have gone through
+                raise
+        finally:
+            session.close()
+        arm(gate, wake_of(result))
+        return result
+    raise AssertionError("unreachable: the second attempt returns or raises")
 
 
 def run_in(gate: Gate, session: Session, work: Callable[[Session], R]) -> R:
@@ -79,26 +105,33 @@ def arm(gate: Gate, wake: Wake | None) -> None:
         gate.waker.arm(wake)
 
 
-def once(gate: Gate, key: str, now: datetime, work: Callable[[Session], tuple[str, Wake]]) -> str:
+def once(
+    gate: Gate,
+    key: str,
+    now: datetime,
+    work: Callable[[Session], tuple[str, Wake]],
+    *,
+    receipt: bool = True,
+) -> str:
     """Apply a webhook once per idempotency key; a redelivery gets the first answer back.
 
-    The key is stored in the same transaction as the change, so a redelivery racing
-    the first delivery either finds it or loses on the primary key (then the stored
-    answer is returned).
+    The key is stored in the same transaction as the change; a redelivery finds it
+    taken when it commits (the primary key), its own work is rolled back, and the
+    stored answer is returned. (Optimistic: no read of the key first, since almost
+    every delivery is the first.) ``receipt=False`` for callbacks that change nothing
+    a repeat could change again (progress: ringing, delivered): no key is stored.
     """
 
     def apply(session: Session) -> tuple[str, Wake]:
-        seen = session.get(WebhookReceipt, key)
-        if seen is not None:
-            return seen.response or "", Wake()
         body, wake = work(session)
-        session.add(WebhookReceipt(key=key, received_at=now, response=body))
+        if receipt:
+            session.add(WebhookReceipt(key=key, received_at=now, response=body))
         return body, wake
 
     try:
         body, wake = run(gate, apply)
     except IntegrityError:
-        log.info("webhook %s raced its own redelivery; the other applied it", key[:16])
+        log.info("webhook %s delivered again; the first delivery's answer stands", key[:16])
         with gate.sessions() as session:
             seen = session.get(WebhookReceipt, key)
             return (seen.response if seen else None) or ""

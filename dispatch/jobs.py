@@ -8,9 +8,8 @@ import os
 from datetime import datetime, timedelta
 
 from redis.exceptions import RedisError
-from rq import Retry
+from rq import Queue, Retry
 from rq.worker import SimpleWorker
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.bus import RedisBus
@@ -18,11 +17,9 @@ from core.clock import Clock, SystemClock
 from core.db import make_engine, make_session_factory, session_scope
 from core.queue import redis_queue
 from core.settings import Settings, get_settings
-from dispatch import driver
 from dispatch.delivery import PagingContext, deliver
 from dispatch.driver import Driver
 from dispatch.flows import Waker
-from dispatch.models import Page
 from dispatch.paging import Wake
 from dispatch.retention import RECEIPTS_KEPT, purge
 from notifications.factory import make_providers
@@ -83,10 +80,14 @@ _RUNTIME: dict[int, PagingContext] = {}
 
 
 class RQWaker:
-    """Arms work on RQ: sends now or at their time, deadlines with ``enqueue_at``.
+    """Arms work on RQ: sends now, or at their time with ``enqueue_at``; hang-ups now.
 
-    Redis being down must not fail the transaction that already committed: the
-    database holds the work and the sweeper picks it up.
+    Deadlines are not booked here: every worker's sweeper closes attempts whose
+    deadline passed within its grace (0.3 s) from the database, while RQ's scheduler
+    keeps whole seconds and looks once a second, so a deadline job would only ever run
+    late, for nothing, once for every attempt. Redis being down must not fail the
+    transaction that already committed: the database holds the work and the sweeper
+    picks it up.
     """
 
     def __init__(self, redis_url: str, queue_name: str, clock: Clock) -> None:
@@ -108,9 +109,6 @@ class RQWaker:
                 q.enqueue_call(deliver_page, args=(page_id,), job_id=job_id, result_ttl=0)
             else:
                 q.enqueue_at(not_before(due_at), deliver_page, page_id, job_id=job_id, result_ttl=0)
-        for page_id, deadline in wake.deadlines:
-            job_id = f"{q.name}-deadline-{page_id}"
-            q.enqueue_at(not_before(deadline), expire_attempt, page_id, job_id=job_id, result_ttl=0)
         for provider, sid in wake.hangups:
             q.enqueue_call(
                 hang_up_call, args=(sid, provider), result_ttl=0, retry=Retry(max=2, interval=1)
@@ -153,7 +151,9 @@ def runtime() -> PagingContext:
         clock = SystemClock()
         if not settings.redis_url:
             raise ConfigurationError("RQ jobs need SAMENOP_REDIS_URL")
-        engine = make_engine(settings.database_url)
+        # No pre-ping: every transaction here goes through ``dispatch.flows``, which runs
+        # one again when it met a dropped connection (one round trip less per use).
+        engine = make_engine(settings.database_url, pre_ping=False)
         waker = RQWaker(settings.redis_url, settings.queue_name, clock)
         # Events committed here (answers, deadlines) wake the API processes' streams.
         sessions = make_session_factory(engine, RedisBus(settings.redis_url, settings.queue_name))
@@ -166,19 +166,17 @@ def deliver_page(page_id: str) -> None:
     deliver(runtime(), page_id)
 
 
-def expire_attempt(page_id: str) -> int:
-    """The deadline of the attempt ``page_id`` belongs to is due: close it if still open."""
-    ctx = runtime()
-    with ctx.sessions() as session:
-        dispatch_id = session.scalar(select(Page.dispatch_id).where(Page.id == page_id))
-    if dispatch_id is None:
-        return 0
-    return driver.expire(ctx, dispatch_id)
-
-
 def hang_up_call(provider_id: str, provider: str | None = None) -> None:
     """End a call that is no longer needed, at the provider that carries it."""
     runtime().provider_named(provider).hang_up(provider_id)
+
+
+def _queue_empty(queue: Queue) -> bool:
+    """Nothing waiting on the queue (True when Redis cannot be asked: sweep then)."""
+    try:
+        return int(queue.count) == 0
+    except RedisError:
+        return True
 
 
 class DispatchWorker(SimpleWorker):
@@ -191,15 +189,16 @@ def run_worker(settings: Settings, *, burst: bool = False, name: str | None = No
     if not settings.redis_url:
         raise ConfigurationError("the worker needs SAMENOP_REDIS_URL")
     ctx = runtime()
+    queue = redis_queue(settings.redis_url, name=settings.queue_name)
     sweeper = Driver(
         ctx,
         due_grace=timedelta(seconds=2),
         deadline_grace=timedelta(milliseconds=300),
         interval=min(settings.sweep_seconds, 0.25),
         parallel=2,
+        queue_empty=lambda: _queue_empty(queue),
     )
     sweeper.start(name="samenop-sweeper")
-    queue = redis_queue(settings.redis_url, name=settings.queue_name)
     worker = DispatchWorker([queue], connection=queue.connection, name=name)
     try:
         worker.work(with_scheduler=True, burst=burst, logging_level="WARNING")

@@ -47,13 +47,16 @@ async def _verified_form(request: Request, state: AppState) -> dict[str, str]:
     return {k: str(v) for k, v in form.items()}
 
 
-def _apply(state: AppState, key: str, handler: Handler) -> str:
+def _apply(state: AppState, key: str, handler: Handler, receipt: bool = True) -> str:
     """Apply ``handler`` once per idempotency key; a redelivery gets the stored answer."""
-    return flows.once(state.paging, key, state.clock.now(), handler)
+    return flows.once(state.paging, key, state.clock.now(), handler, receipt=receipt)
 
 
 async def _handle(
-    request: Request, state: AppState, build: Callable[[dict[str, str]], Handler]
+    request: Request,
+    state: AppState,
+    build: Callable[[dict[str, str]], Handler],
+    receipt: Callable[[dict[str, str]], bool] = lambda form: True,
 ) -> str:
     form = await _verified_form(request, state)
     key = webhooks.idempotency_key(
@@ -61,9 +64,10 @@ async def _handle(
     )
     try:
         handler = build(form)
+        keep = receipt(form)
     except webhooks.WebhookInvalid as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from exc
-    return await run_in_threadpool(_apply, state, key, handler)
+    return await run_in_threadpool(_apply, state, key, handler, keep)
 
 
 def _url(state: AppState, path: str) -> str:
@@ -117,7 +121,7 @@ async def _status(
         parsed = parse(form)
         return lambda s: ("", apply(s, page_id, parsed, state.clock.now(), provider=PROVIDER))
 
-    await _handle(request, state, build)
+    await _handle(request, state, build, lambda form: not answers.is_progress(parse(form)))
     return Response(status_code=204)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -107,8 +108,10 @@ def _invalid(exc: WebhookInvalid) -> HTTPException:
     return HTTPException(status_code=400, detail=str(exc))
 
 
-async def _once(state: AppState, key: str, handler: Handler) -> str:
-    return await run_in_threadpool(flows.once, state.paging, key, state.clock.now(), handler)
+async def _once(state: AppState, key: str, handler: Handler, *, receipt: bool = True) -> str:
+    return await run_in_threadpool(
+        partial(flows.once, receipt=receipt), state.paging, key, state.clock.now(), handler
+    )
 
 
 def _key_url(state: AppState, page_id: str) -> str:
@@ -161,7 +164,9 @@ async def event(page_id: str, request: Request, state: State) -> Response:
         def handle(s: Session) -> tuple[str, Wake]:
             return "", answers.call_status(s, page_id, status, now, provider=PROVIDER)
 
-    await _once(state, _voice_key(request, payload), handle)
+    await _once(
+        state, _voice_key(request, payload), handle, receipt=not answers.is_progress(parsed)
+    )
     return Response(status_code=204)
 
 
@@ -218,7 +223,7 @@ async def sms_status(page_id: str, request: Request, state: State) -> Response:
     def handle(s: Session) -> tuple[str, Wake]:
         return "", answers.sms_status(s, page_id, status, now, provider=PROVIDER)
 
-    await _once(state, _sms_key(request, params), handle)
+    await _once(state, _sms_key(request, params), handle, receipt=not answers.is_progress(status))
     return Response(status_code=204)
 
 
