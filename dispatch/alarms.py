@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from phonenumbers import NumberParseException
-from sqlalchemy import and_, exists, select
+from sqlalchemy import Select, and_, exists, select
 from sqlalchemy.orm import Session
 
 from core.texts import ALARM_NL
@@ -117,12 +117,14 @@ def is_up(session: Session, dispatch_id: str, kind: AlarmKind) -> bool:
 
 def accept_alarms_due(session: Session, now: datetime, limit: int = 200) -> list[str]:
     """Dispatches whose "Nog niemand aangenomen" moment has come."""
-    return list(
-        session.scalars(
-            select(Dispatch.id)
-            .where(Dispatch.accept_alarm_at.is_not(None), Dispatch.accept_alarm_at <= now)
-            .limit(limit)
-        )
+    return list(session.scalars(accept_alarms_query(now, limit)))
+
+
+def accept_alarms_query(now: datetime, limit: int = 200) -> Select[Any]:
+    return (
+        select(Dispatch.id)
+        .where(Dispatch.accept_alarm_at.is_not(None), Dispatch.accept_alarm_at <= now)
+        .limit(limit)
     )
 
 
@@ -154,6 +156,10 @@ def no_accept(session: Session, dispatch: Dispatch, now: datetime) -> bool:
 def failing_dispatches(session: Session, cutoff: datetime, limit: int = 200) -> list[str]:
     """Dispatches with a page that could not be sent since ``cutoff`` or longer, whose
     outage alarm is not up yet."""
+    return list(session.scalars(failing_query(cutoff, limit)))
+
+
+def failing_query(cutoff: datetime, limit: int = 200) -> Select[Any]:
     up = exists().where(
         and_(
             Alarm.dispatch_id == Page.dispatch_id,
@@ -161,19 +167,17 @@ def failing_dispatches(session: Session, cutoff: datetime, limit: int = 200) -> 
             Alarm.cleared_at.is_(None),
         )
     )
-    return list(
-        session.scalars(
-            select(Page.dispatch_id)
-            .where(
-                Page.failing_since.is_not(None),
-                Page.failing_since <= cutoff,
-                Page.kind == PageKind.PAGE,
-                Page.status.in_((PageStatus.SCHEDULED, PageStatus.SENDING)),
-                ~up,
-            )
-            .distinct()
-            .limit(limit)
+    return (
+        select(Page.dispatch_id)
+        .where(
+            Page.failing_since.is_not(None),
+            Page.failing_since <= cutoff,
+            Page.kind == PageKind.PAGE,
+            Page.status.in_((PageStatus.SCHEDULED, PageStatus.SENDING)),
+            ~up,
         )
+        .distinct()
+        .limit(limit)
     )
 
 

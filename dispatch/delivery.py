@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Select, and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import Clock
@@ -351,6 +351,12 @@ def due_page_ids(
     """Pages due (by at least ``grace``) that nobody sent (unless ``scheduled`` is
     False), and claims whose lease ran out (also those a receipt moved on before their
     sender recorded them)."""
+    return list(session.scalars(due_query(now, grace=grace, limit=limit, scheduled=scheduled)))
+
+
+def due_query(
+    now: datetime, *, grace: timedelta, limit: int = 500, scheduled: bool = True
+) -> Select[Any]:
     # claims whose lease ran out, also those moved on by a receipt meanwhile
     stale = and_(Page.status != PageStatus.SCHEDULED, Page.lease_until < now)
     if scheduled:
@@ -358,4 +364,4 @@ def due_page_ids(
         wanted = or_(due, stale)
     else:
         wanted = stale
-    return list(session.scalars(select(Page.id).where(wanted).order_by(Page.due_at).limit(limit)))
+    return select(Page.id).where(wanted).order_by(Page.due_at).limit(limit)

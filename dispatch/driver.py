@@ -15,13 +15,15 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from typing import Any
 
+from sqlalchemy import Select, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from dispatch import alarms, flows, paging
-from dispatch.delivery import PagingContext, deliver, due_page_ids
+from dispatch.delivery import PagingContext, deliver, due_page_ids, due_query
 from dispatch.models import Dispatch
-from dispatch.paging import Hangup, Wake, expire_dispatch, overdue_dispatches
+from dispatch.paging import Hangup, Wake, expire_dispatch, overdue_query
 
 log = logging.getLogger("samenop.driver")
 Raise = Callable[[Session, Dispatch], bool]
@@ -70,16 +72,23 @@ class Driver:
         now = self.ctx.clock.now()
         check_alarms = self._alarms_due(now)
         queued = self.queue_empty is not None and not self.queue_empty()
+        # What there is to do, in one statement: attempts past their deadline, pages due
+        # (while the queue still holds jobs the workers send those; the sweeper then
+        # only takes over claims whose lease ran out), and alarms whose moment came.
+        parts = [
+            _tagged("expire", overdue_query(now - self.deadline_grace)),
+            _tagged("send", due_query(now, grace=self.due_grace, scheduled=not queued)),
+        ]
+        if check_alarms:
+            parts.append(_tagged("no_accept", alarms.accept_alarms_query(now)))
+            cutoff = now - self.ctx.send_failing_after
+            parts.append(_tagged("failing", alarms.failing_query(cutoff)))
+        found: dict[str, list[str]] = {"expire": [], "send": [], "no_accept": [], "failing": []}
         with self.ctx.sessions() as session:
-            overdue = overdue_dispatches(session, now - self.deadline_grace)
-            # While the queue still holds jobs, the workers will send what is due; the
-            # sweeper only takes over claims whose lease ran out (a sender died).
-            due = due_page_ids(session, now, grace=self.due_grace, scheduled=not queued)
-            accept_due: list[str] = []
-            failing: list[str] = []
-            if check_alarms:
-                accept_due = alarms.accept_alarms_due(session, now)
-                failing = alarms.failing_dispatches(session, now - self.ctx.send_failing_after)
+            for row in session.execute(union_all(*parts)):
+                found[row.kind].append(row.id)
+        overdue, due = found["expire"], found["send"]
+        accept_due, failing = found["no_accept"], found["failing"]
         closed = self._expire(overdue)
         if closed:  # closing an attempt may have made the next one due now
             with self.ctx.sessions() as session:
@@ -194,3 +203,10 @@ def _safely(ctx: PagingContext, dispatch_id: str, work: Raise) -> int:
         log.exception("alarm check of dispatch %s failed; retrying", dispatch_id)
         return 0
     return int(raised)
+
+
+def _tagged(kind: str, query: Select[Any]) -> Select[Any]:
+    """``query``'s ids, each with what to do with it (one arm of the sweep's UNION)."""
+    sub = query.subquery()
+    only = next(iter(sub.c))
+    return select(literal(kind).label("kind"), only.label("id"))

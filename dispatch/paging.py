@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from core.texts import reason
@@ -332,13 +332,15 @@ def overdue_dispatches(session: Session, cutoff: datetime, limit: int = 200) -> 
     closed in a transaction of its own (``expire_dispatch``): holding one dispatch's
     lock and the event log's while waiting for another's could deadlock.
     """
-    return list(
-        session.scalars(
-            select(Page.dispatch_id)
-            .where(Page.status.in_(OUT), Page.deadline_at <= cutoff, Page.kind == PageKind.PAGE)
-            .distinct()
-            .limit(limit)
-        )
+    return list(session.scalars(overdue_query(cutoff, limit)))
+
+
+def overdue_query(cutoff: datetime, limit: int = 200) -> Select[Any]:
+    return (
+        select(Page.dispatch_id)
+        .where(Page.status.in_(OUT), Page.deadline_at <= cutoff, Page.kind == PageKind.PAGE)
+        .distinct()
+        .limit(limit)
     )
 
 

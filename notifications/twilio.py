@@ -95,6 +95,11 @@ class TwilioProvider:
         # (connect, read), handed to requests as is: an unreachable Twilio is known within
         # CONNECT_TIMEOUT, so a failover provider can take the page at once.
         http.timeout = cast(float, (min(CONNECT_TIMEOUT, timeout), timeout))
+        if http.session is not None:
+            # The environment's proxy settings are not read on every request (the
+            # settings are the only configuration; a proxy in front of Twilio would be
+            # an explicit setting too).
+            http.session.trust_env = False
         self._client = Client(account_sid, auth_token, http_client=http)
         if api_base:
             # Domain.absolute_url joins base_url and "2010-04-01/Accounts/...", so calls and
