@@ -120,7 +120,8 @@ def accept_alarms_due(session: Session, now: datetime, limit: int = 200) -> list
     return list(session.scalars(accept_alarms_query(now, limit)))
 
 
-def accept_alarms_query(now: datetime, limit: int = 200) -> Select[Any]:
+def accept_alarms_query(now: Any, limit: int = 200) -> Select[Any]:
+    """``now`` a moment or a bound parameter (the sweep builds its statement once)."""
     return (
         select(Dispatch.id)
         .where(Dispatch.accept_alarm_at.is_not(None), Dispatch.accept_alarm_at <= now)
@@ -159,7 +160,8 @@ def failing_dispatches(session: Session, cutoff: datetime, limit: int = 200) -> 
     return list(session.scalars(failing_query(cutoff, limit)))
 
 
-def failing_query(cutoff: datetime, limit: int = 200) -> Select[Any]:
+def failing_query(cutoff: Any, limit: int = 200) -> Select[Any]:
+    """``cutoff`` a moment or a bound parameter (the sweep builds its statement once)."""
     up = exists().where(
         and_(
             Alarm.dispatch_id == Page.dispatch_id,

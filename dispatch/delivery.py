@@ -355,12 +355,21 @@ def due_page_ids(
 
 
 def due_query(
-    now: datetime, *, grace: timedelta, limit: int = 500, scheduled: bool = True
+    now: Any,
+    *,
+    grace: timedelta | None = None,
+    cutoff: Any = None,
+    limit: int = 500,
+    scheduled: bool = True,
 ) -> Select[Any]:
+    """The ids ``due_page_ids`` returns; ``now`` and ``cutoff`` (due by then: ``now`` less
+    ``grace``) may be bound parameters, so the sweep builds its statement once."""
     # claims whose lease ran out, also those moved on by a receipt meanwhile
     stale = and_(Page.status != PageStatus.SCHEDULED, Page.lease_until < now)
     if scheduled:
-        due = and_(Page.status == PageStatus.SCHEDULED, Page.due_at <= now - grace)
+        if cutoff is None:
+            cutoff = now - (grace or timedelta(0))
+        due = and_(Page.status == PageStatus.SCHEDULED, Page.due_at <= cutoff)
         wanted = or_(due, stale)
     else:
         wanted = stale

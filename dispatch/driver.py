@@ -17,9 +17,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, literal, select, union_all
+from sqlalchemy import Select, bindparam, literal, select, union_all
 from sqlalchemy.orm import Session
 
+from core.db import UTCDateTime
 from dispatch import alarms, flows, paging
 from dispatch.delivery import PagingContext, deliver, due_page_ids, due_query
 from dispatch.models import Dispatch
@@ -52,6 +53,7 @@ class Driver:
         # Beside RQ workers: whether the queue has nothing waiting (then due pages it
         # should have sent were lost, and the sweeper sends them).
         self.queue_empty = queue_empty
+        self._statements: dict[tuple[bool, bool], Any] = {}
         self._alarms_checked: datetime | None = None
         self._poke = threading.Event()
         self._stop = threading.Event()
@@ -75,17 +77,16 @@ class Driver:
         # What there is to do, in one statement: attempts past their deadline, pages due
         # (while the queue still holds jobs the workers send those; the sweeper then
         # only takes over claims whose lease ran out), and alarms whose moment came.
-        parts = [
-            _tagged("expire", overdue_query(now - self.deadline_grace)),
-            _tagged("send", due_query(now, grace=self.due_grace, scheduled=not queued)),
-        ]
-        if check_alarms:
-            parts.append(_tagged("no_accept", alarms.accept_alarms_query(now)))
-            cutoff = now - self.ctx.send_failing_after
-            parts.append(_tagged("failing", alarms.failing_query(cutoff)))
+        statement = self._statement(check_alarms, not queued)
         found: dict[str, list[str]] = {"expire": [], "send": [], "no_accept": [], "failing": []}
         with self.ctx.sessions() as session:
-            for row in session.execute(union_all(*parts)):
+            params = {
+                "now": now,
+                "expire_cutoff": now - self.deadline_grace,
+                "due_cutoff": now - self.due_grace,
+                "failing_cutoff": now - self.ctx.send_failing_after,
+            }
+            for row in session.execute(statement, params):
                 found[row.kind].append(row.id)
         overdue, due = found["expire"], found["send"]
         accept_due, failing = found["no_accept"], found["failing"]
@@ -103,6 +104,30 @@ class Driver:
                 self._deliver(page_id)
         hung = self._drain_hangups()
         return len(due) + closed + hung + raised
+
+    def _statement(self, check_alarms: bool, scheduled: bool) -> Any:
+        """The sweep's statement, built once per variant with bound parameters (its
+        cache key is then worked out once, not on every sweep)."""
+        key = (check_alarms, scheduled)
+        if key not in self._statements:
+            now = bindparam("now", type_=UTCDateTime())
+            parts = [
+                _tagged("expire", overdue_query(bindparam("expire_cutoff", type_=UTCDateTime()))),
+                _tagged(
+                    "send",
+                    due_query(
+                        now,
+                        cutoff=bindparam("due_cutoff", type_=UTCDateTime()),
+                        scheduled=scheduled,
+                    ),
+                ),
+            ]
+            if check_alarms:
+                parts.append(_tagged("no_accept", alarms.accept_alarms_query(now)))
+                cutoff = bindparam("failing_cutoff", type_=UTCDateTime())
+                parts.append(_tagged("failing", alarms.failing_query(cutoff)))
+            self._statements[key] = union_all(*parts)
+        return self._statements[key]
 
     def _expire(self, overdue: list[str]) -> int:
         """Close attempts whose deadline passed, one dispatch per transaction."""

@@ -335,7 +335,8 @@ def overdue_dispatches(session: Session, cutoff: datetime, limit: int = 200) -> 
     return list(session.scalars(overdue_query(cutoff, limit)))
 
 
-def overdue_query(cutoff: datetime, limit: int = 200) -> Select[Any]:
+def overdue_query(cutoff: Any, limit: int = 200) -> Select[Any]:
+    """``cutoff`` a moment or a bound parameter (the sweep builds its statement once)."""
     return (
         select(Page.dispatch_id)
         .where(Page.status.in_(OUT), Page.deadline_at <= cutoff, Page.kind == PageKind.PAGE)
