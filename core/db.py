@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -12,6 +14,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+BUSY_TIMEOUT_MS = 5000  # how long a SQLite transaction waits for the write lock
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -45,6 +48,80 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+class _WriteLock:
+    """The one write transaction of a SQLite database, handed over inside the process.
+
+    Every transaction begins IMMEDIATE (a writer must not fail on a stale snapshot), so
+    transactions of one process queue for SQLite's write lock. SQLite's own busy handler
+    makes a waiter sleep in growing steps (up to 100 ms) and try again, so under load a
+    waiter can lose the lock to others several times and stall for most of a second.
+    Here the waiters of this process queue on a ``threading.Lock`` instead: the lock is
+    taken before ``BEGIN IMMEDIATE`` and let go right after COMMIT or ROLLBACK, so the
+    next one goes at once. (Other processes, such as a CLI command, still meet SQLite's
+    busy handler.)
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        self._owner: int | None = None
+
+    def acquire(self) -> bool:
+        """Take the lock; False when this thread holds it already (a transaction opened
+        inside another: SQLite's busy handler decides, as before)."""
+        me = threading.get_ident()
+        if self._owner == me:
+            return False
+        if not self._lock.acquire(timeout=self.timeout):
+            raise sqlite3.OperationalError("database is locked (waited for the write lock)")
+        self._owner = me
+        return True
+
+    def release(self) -> None:
+        self._owner = None
+        self._lock.release()
+
+
+def _locking_connection(lock: _WriteLock) -> type[sqlite3.Connection]:
+    """A sqlite3 connection class that lets ``lock`` go when its transaction ends."""
+
+    class Connection(sqlite3.Connection):
+        holds_write_lock = False
+
+        def begin_immediate(self) -> None:
+            self.holds_write_lock = lock.acquire()
+            try:
+                self.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                self._let_go()
+                raise
+
+        def commit(self) -> None:
+            try:
+                super().commit()
+            finally:
+                self._let_go()
+
+        def rollback(self) -> None:
+            try:
+                super().rollback()
+            finally:
+                self._let_go()
+
+        def close(self) -> None:
+            try:
+                super().close()
+            finally:
+                self._let_go()
+
+        def _let_go(self) -> None:
+            if self.holds_write_lock:
+                self.holds_write_lock = False
+                lock.release()
+
+    return Connection
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # Let SQLAlchemy, not the driver, decide when transactions begin, so that
     # SAVEPOINTs work (the documented pysqlite workaround).
@@ -53,8 +130,16 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=5000")
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cur.close()
+
+
+def _begin_immediate(conn: Any) -> None:
+    dbapi_conn = conn.connection.dbapi_connection
+    if hasattr(dbapi_conn, "begin_immediate"):
+        dbapi_conn.begin_immediate()
+    else:  # a connection made some other way: SQLite's busy handler queues it
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, *, echo: bool = False, pre_ping: bool = True) -> Engine:
@@ -63,10 +148,16 @@ def make_engine(url: str, *, echo: bool = False, pre_ping: bool = True) -> Engin
     workers whose transactions go through ``dispatch.flows`` turn it off, since a
     transaction that meets a dropped connection is run again there."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False})
+        lock = _WriteLock(timeout=BUSY_TIMEOUT_MS / 1000)
+        engine = create_engine(
+            url,
+            echo=echo,
+            connect_args={"check_same_thread": False, "factory": _locking_connection(lock)},
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
-        # IMMEDIATE: writers queue on busy_timeout instead of failing on a stale snapshot.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        # IMMEDIATE: writers queue (on the write lock) instead of failing on a stale
+        # snapshot; see _WriteLock.
+        event.listen(engine, "begin", _begin_immediate)
         return engine
     return create_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=pre_ping)
 

@@ -131,12 +131,14 @@ def test_an_open_circuit_skips_the_primary_until_a_probe_finds_it_back(
     assert failover.place_call(call("p3")).provider == "second"  # skipped: no request
     assert primary.fake.calls() == []
     ticks.now += 11  # the probe is due: a harmless look-up, not a page
-    assert failover.place_call(call("p4")).provider == "second"
+    # (the probe runs beside this page: the page goes through whichever is closed then)
+    p4 = failover.place_call(call("p4")).provider
     deadline = time.monotonic() + 5
     while failover.circuit.is_open("first") and time.monotonic() < deadline:
         time.sleep(0.02)
     assert not failover.circuit.is_open("first")
-    assert primary.fake.calls() == []  # the probe placed no call
+    # the probe placed no call: the primary has at most that page
+    assert len(primary.fake.calls()) == (1 if p4 == "first" else 0)
     assert failover.place_call(call("p5")).provider == "first"
 
 
