@@ -2,8 +2,11 @@
 
     .venv/bin/python bench/bench_paging.py [--repeat 2] [--rate 20] [--seconds 30]
                                            [--burst 200] [--kills 2] [--modes scaled,embedded]
+                                           [--failover/--no-failover] [--stall-runs 20]
 
-Each run starts its own services (bench/paging_stack.py) and measures:
+Each run starts its own services (bench/paging_stack.py): Twilio (its fake) is the
+primary provider and, unless ``--no-failover``, Vonage (its fake, over TLS) the
+secondary; both fakes run in this process. It measures:
 
 1. **Intake -> first call** at ``--rate`` incidents/s (open loop) for ``--seconds``,
    *scaled*: PostgreSQL (fresh database), Redis (own database number, flushed after),
@@ -28,6 +31,22 @@ Each run starts its own services (bench/paging_stack.py) and measures:
    group), as a crash would. Time from the kill until the page leaves ``sending``
    (polled every 10 ms in the database), and whether the call went out a second time.
    Target <= 10 s.
+6. **Failover** (both modes, bench/paging_failover.py): incidents at
+   ``--failover-rate``/s; at t0 Twilio is made unavailable (its fake's HTTP server
+   stopped: connections refused; then, as a second variant, every REST request answered
+   with 503), restored after ``--failover-outage`` s. t0 -> the first page created at the
+   fake Vonage (target <= 5 s), pages that reached both fakes (matched by page id: must
+   be 0), the incidents paged during the outage, and the restore -> the first page
+   through Twilio again (the circuit's probe, ``--probe-seconds``).
+7. **Embedded write-lock stalls** (bench/paging_stalls.py): ``--stall-runs`` short
+   embedded runs, each a fresh SQLite database and ``samenop serve``; a run stalled when
+   an intake -> first call took over 200 ms or a deadline fired over 200 ms beyond the
+   loop's 0.25 s sweep interval. Target 0 of 20.
+
+**CPU per incident** (phases 1 and 3): CPU seconds of the API, the workers, PostgreSQL
+(the bench database's backends and its WAL/checkpoint processes) and Redis over the
+phase, per incident; the bench process (load generator and fakes) is shown apart and
+not counted. Target <= 30 ms in scaled mode.
 
 Both runs are printed; exit code 0 either way: read the PASS/FAIL lines and the summary.
 """
@@ -39,7 +58,6 @@ import asyncio
 import gc
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,12 +65,14 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import httpx  # noqa: E402
 
+from bench import paging_failover, paging_stalls  # noqa: E402
 from bench.machine import percentile, print_machine, wait_quiet  # noqa: E402
+from bench.paging_load import Load, burst, open_loop  # noqa: E402
 from bench.paging_records import (  # noqa: E402
     BUSY_CORES,
     Cpu,
+    CpuReport,
     PageRow,
     Records,
     Sent,
@@ -63,7 +83,6 @@ from bench.paging_records import (  # noqa: E402
 )
 from bench.paging_stack import (  # noqa: E402
     DEADLINE_WAIT,
-    BenchConfig,
     Stack,
     bench_config,
     client,
@@ -76,85 +95,12 @@ TARGET_P99_MS = 150.0
 TARGET_BURST_S = 4.0
 TARGET_DEADLINE_S = 1.0
 TARGET_REDRIVE_S = 10.0
+TARGET_CPU_MS = 30.0  # per incident, scaled mode, the service's processes
 REFERENCE_S = 1.3  # a mature open-source on-call system, same path, this machine (issue)
-SOURCE = "bench"
-# --- load ----------------------------------------------------------------------------------
-
-
-class Load:
-    def __init__(self, stack: Stack, bench: BenchConfig, tag: str) -> None:
-        self.stack = stack
-        self.bench = bench
-        self.tag = tag
-        self.n = 0
-        self.sent: list[Sent] = []
-        self.errors: list[str] = []
-
-    def basisteam(self, kind: str) -> str:
-        if kind == "dl":
-            return self.bench.deadline_teams[self.n % len(self.bench.deadline_teams)]
-        if kind == "kill":
-            return self.bench.kill_team
-        return self.bench.latency_teams[self.n % len(self.bench.latency_teams)]
-
-    async def post(self, http: httpx.AsyncClient, kind: str) -> Sent:
-        self.n += 1
-        bt = self.basisteam(kind)
-        ext = f"{self.tag}-{kind}-{self.n:05d}"
-        body = {
-            "source": SOURCE,
-            "external_id": ext,
-            "reported_at": datetime.now(UTC).isoformat(),
-            "case_type": "HG",
-            "basisteam": bt,
-            "persons": [],
-            "police_unit": "u",
-            "police_callback": "0612345678",
-        }
-        item = Sent(ext, bt, kind, time.perf_counter())
-        self.sent.append(item)
-        try:
-            r = await http.post("/api/v1/incidents", json=body)
-        except httpx.HTTPError as exc:
-            self.errors.append(f"{type(exc).__name__}: {exc}")
-            return item
-        item.t_done = time.perf_counter()
-        item.status = r.status_code
-        if r.status_code == 201:
-            item.dispatch_id = r.json()["id"]
-        else:
-            self.errors.append(f"HTTP {r.status_code}: {r.text[:200]}")
-        return item
-
-
-async def open_loop(
-    load: Load, clients: list[httpx.AsyncClient], rate: float, seconds: float, kind: Any
-) -> list[Sent]:
-    """Incident i is sent at t0 + i/rate whatever the server does; ``kind(i, t)`` names it."""
-    n = int(rate * seconds)
-    tasks = []
-    t0 = time.perf_counter() + 0.05
-    for i in range(n):
-        due = t0 + i / rate
-        delay = due - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(load.post(clients[i % len(clients)], kind(i, due - t0))))
-    return list(await asyncio.gather(*tasks))
-
-
-async def burst(load: Load, clients: list[httpx.AsyncClient], n: int, concurrency: int) -> None:
-    left = n
-
-    async def one(i: int) -> None:
-        nonlocal left
-        while left > 0:
-            left -= 1
-            await load.post(clients[i % len(clients)], "burst")
-
-    await asyncio.gather(*(one(i) for i in range(concurrency)))
-
-
+CPU_TARGET_TEXT = (
+    f"target cpu per incident <= {TARGET_CPU_MS:.0f} ms (all processes: api + workers + "
+    "postgres + redis; the bench process itself shown apart)"
+)
 # --- phases --------------------------------------------------------------------------------
 
 
@@ -197,7 +143,7 @@ async def phase_latency(
         sent = await open_loop(load, clients, args.rate, args.seconds, kind)
         wall_s = time.perf_counter() - t0
         firsts, seen = first_pages(records, sent, timeout=10, before=before)
-        cpu_line, others = cpu.report(len(sent))
+        report = cpu.report(len(sent))
     finally:
         await asyncio.gather(*(c.aclose() for c in clients))
     ok = [s for s in sent if _has(s, firsts, seen)]
@@ -230,13 +176,36 @@ async def phase_latency(
     print(f"       intake clock -> page claimed     : {pct(stage_b)}")
     print(f"       claimed -> REST create at fake   : {pct(stage_c)}")
     print(f"       (after) fake -> sent recorded    : {pct(stage_d)}")
-    print(f"       cpu used: {cpu_line}")
+    print(f"       cpu used: {report.line}")
+    cpu_ok = cpu_target(stack, report)
     good = p50 <= TARGET_P50_MS and p99 <= TARGET_P99_MS and not lost
     print(
         f"       target p50 <= {TARGET_P50_MS:.0f} ms ({p50 / TARGET_P50_MS:.2f} of it), "
         f"p99 <= {TARGET_P99_MS:.0f} ms ({p99 / TARGET_P99_MS:.2f} of it): {verdict(good)}"
     )
-    return {"p50": p50, "p99": p99, "ok": good, "sent": sent, "lost": len(lost), "others": others}
+    return {
+        "p50": p50,
+        "p99": p99,
+        "ok": good,
+        "sent": sent,
+        "lost": len(lost),
+        "others": report.others,
+        "cpu": report,
+        "cpu_ok": cpu_ok,
+    }
+
+
+def cpu_target(stack: Stack, report: CpuReport) -> bool | None:
+    """The CPU per incident target, in scaled mode (None: not applied)."""
+    if stack.mode != "scaled":
+        return None
+    good = report.service_ms <= TARGET_CPU_MS
+    print(
+        f"       {CPU_TARGET_TEXT}: {report.service_ms:.1f} ms "
+        f"({report.service_ms / TARGET_CPU_MS:.2f} of it; bench process {report.bench_ms:.1f} "
+        f"ms, not counted): {verdict(good)}"
+    )
+    return good
 
 
 def phase_deadlines(records: Records, stack: Stack, dl: list[Sent]) -> dict[str, Any]:
@@ -298,7 +267,7 @@ async def phase_burst(
         posted = time.perf_counter() - t0
         sent = load.sent[before:]
         firsts, seen = first_pages(records, sent, timeout=20, before=calls_before)
-        cpu_line, others = cpu.report(len(sent))
+        report = cpu.report(len(sent))
     finally:
         await asyncio.gather(*(c.aclose() for c in clients))
     ok = [s for s in sent if _has(s, firsts, seen)]
@@ -313,12 +282,20 @@ async def phase_burst(
     )
     print(f"       first send -> every first call at the fake: {every:.2f} s")
     print(f"       per incident, intake -> first call       : {pct(lat)}")
-    print(f"       cpu used: {cpu_line}")
+    print(f"       cpu used: {report.line}")
     print(
         f"       target <= {TARGET_BURST_S:.0f} s ({every / TARGET_BURST_S:.2f} of it): "
         f"{verdict(good)}"
     )
-    return {"all_out": every, "posted": posted, "ok": good, "others": others}
+    cpu_ok = cpu_target(stack, report)
+    return {
+        "all_out": every,
+        "posted": posted,
+        "ok": good,
+        "others": report.others,
+        "cpu": report,
+        "cpu_ok": cpu_ok,
+    }
 
 
 async def phase_kill(load: Load, stack: Stack, records: Records, samples: int) -> dict[str, Any]:
@@ -419,7 +396,13 @@ async def run_mode(mode: str, run: int, args: argparse.Namespace) -> dict[str, A
     rq_workers = args.rq_workers if mode == "scaled" else 0
     t0 = time.perf_counter()
     stack = await asyncio.to_thread(
-        start_stack, mode, bench, api_workers=api_workers, rq_workers=rq_workers
+        start_stack,
+        mode,
+        bench,
+        api_workers=api_workers,
+        rq_workers=rq_workers,
+        secondary=args.failover,
+        circuit=args.circuit_env,
     )
     records = Records(stack)
     out: dict[str, Any] = {"mode": mode}
@@ -444,6 +427,8 @@ async def run_mode(mode: str, run: int, args: argparse.Namespace) -> dict[str, A
         out["burst"] = await phase_burst(load, stack, records, args.burst, args.concurrency)
         if mode == "scaled" and args.kills:
             out["kill"] = await phase_kill(load, stack, records, args.kills)
+        if args.failover and args.failover_variants:
+            out["failover"] = await paging_failover.phase_failover(load, stack, records, args)
         if load.errors:
             print(f"   errors: {len(load.errors)}, first: {load.errors[0]}")
     finally:
@@ -456,7 +441,7 @@ async def run_mode(mode: str, run: int, args: argparse.Namespace) -> dict[str, A
     return out
 
 
-def summary(results: list[dict[str, Any]], elapsed: float) -> None:
+def summary(results: list[dict[str, Any]], stalls: dict[str, Any] | None, elapsed: float) -> None:
     def all_ok(items: list[dict[str, Any]], key: str) -> str:
         return verdict(bool(items) and all(r[key]["ok"] for r in items if key in r))
 
@@ -503,6 +488,23 @@ def summary(results: list[dict[str, Any]], elapsed: float) -> None:
                 f"   {mode:8} kill -> re-driven: {ks} -> target <= {TARGET_REDRIVE_S:.0f} s: "
                 f"{all_ok(kills, 'kill')}"
             )
+        if mode == "scaled":
+            cpu = "; ".join(
+                f"open loop {r['latency']['cpu'].service_ms:.1f} ms (bench "
+                f"{r['latency']['cpu'].bench_ms:.1f}), burst {r['burst']['cpu'].service_ms:.1f} "
+                f"ms (bench {r['burst']['cpu'].bench_ms:.1f})"
+                f"{busy(r['burst']) or busy(r['latency'])}"
+                for r in items
+            )
+            good = all(r[k]["cpu_ok"] for r in items for k in ("latency", "burst"))
+            print(
+                f"   {mode:8} cpu per incident, api + workers + postgres + redis (the bench "
+                f"process apart): {cpu} -> target <= {TARGET_CPU_MS:.0f} ms: {verdict(good)}"
+            )
+        for line in paging_failover.summary_line(mode, items):
+            print(line)
+    if stalls is not None:
+        print(paging_stalls.summary_line(stalls))
     p50s = [r["latency"]["p50"] for r in results if "latency" in r]
     if p50s:
         print(
@@ -528,9 +530,40 @@ def main() -> int:
     parser.add_argument("--api-workers", type=int, default=2)
     parser.add_argument("--rq-workers", type=int, default=2)
     parser.add_argument("--quiet-wait", type=float, default=20.0)
+    parser.add_argument(
+        "--failover",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="Vonage (its fake) as the secondary provider in every run, and phase (6)",
+    )
+    parser.add_argument("--failover-variants", default="refused,503", help="refused, 503")
+    parser.add_argument("--failover-rate", type=float, default=5.0, help="incidents/s")
+    parser.add_argument("--failover-lead", type=float, default=3.0, help="seconds before t0")
+    parser.add_argument("--failover-outage", type=float, default=10.0, help="seconds")
+    parser.add_argument(
+        "--probe-seconds", type=float, default=5.0, help="SAMENOP_CIRCUIT_PROBE_SECONDS"
+    )
+    parser.add_argument("--circuit-failures", type=int, default=3, help="SAMENOP_CIRCUIT_FAILURES")
+    parser.add_argument(
+        "--stall-runs",
+        type=int,
+        default=20,
+        help="phase (7): embedded runs (only with the embedded mode); 0 skips it",
+    )
+    parser.add_argument(
+        "--stall-seconds", type=float, default=15.0, help="phase (7): load per run, seconds"
+    )
     args = parser.parse_args()
     if args.kills and args.rq_workers < 2:
         parser.error("--kills needs at least 2 RQ workers (one survives)")
+    args.failover_variants = [v.strip() for v in args.failover_variants.split(",") if v.strip()]
+    unknown = set(args.failover_variants) - set(paging_failover.VARIANTS)
+    if unknown:
+        parser.error(f"--failover-variants: unknown {', '.join(sorted(unknown))}")
+    args.circuit_env = {
+        "SAMENOP_CIRCUIT_PROBE_SECONDS": f"{args.probe_seconds:g}",
+        "SAMENOP_CIRCUIT_FAILURES": str(args.circuit_failures),
+    }
 
     print("== paging benchmark: intake -> the fake Twilio receives the first call ==")
     print_machine()
@@ -538,12 +571,23 @@ def main() -> int:
         f"targets  : intake -> first call p50 <= {TARGET_P50_MS:.0f} ms, p99 <= "
         f"{TARGET_P99_MS:.0f} ms at {args.rate:.0f}/s; {args.burst} at once: every first call "
         f"out <= {TARGET_BURST_S:.0f} s; deadline fired p99 <= {TARGET_DEADLINE_S:.0f} s; worker "
-        f"killed mid-send -> page re-driven <= {TARGET_REDRIVE_S:.0f} s"
+        f"killed mid-send -> page re-driven <= {TARGET_REDRIVE_S:.0f} s; cpu per incident "
+        f"(scaled, the service's processes) <= {TARGET_CPU_MS:.0f} ms; failover: first page "
+        f"through the secondary <= {paging_failover.TARGET_FAILOVER_S:.0f} s after t0, none "
+        f"through both; embedded: 0 of {args.stall_runs} runs with a write-lock stall over "
+        f"{1000 * paging_stalls.STALL_S:.0f} ms"
     )
     print(
-        "clock    : the fake Twilio runs in this process; the instant it received a REST create "
-        "and the client's send instant are both time.perf_counter()"
+        "clock    : the fakes (Twilio, Vonage) run in this process; the instant one received a "
+        "REST create and the client's send instant are both time.perf_counter()"
     )
+    secondary = (
+        f"secondary vonage (fake, TLS), circuit: SAMENOP_CIRCUIT_FAILURES={args.circuit_failures}"
+        f", SAMENOP_CIRCUIT_PROBE_SECONDS={args.probe_seconds:g}"
+        if args.failover
+        else "no secondary (--no-failover)"
+    )
+    print(f"providers: twilio (fake), {secondary}")
     print()
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     results: list[dict[str, Any]] = []
@@ -551,7 +595,10 @@ def main() -> int:
     for run in range(1, args.repeat + 1):
         for mode in modes:
             results.append(asyncio.run(run_mode(mode, run, args)))
-    summary(results, time.perf_counter() - t0)
+    stalls = None
+    if args.stall_runs > 0 and "embedded" in modes:
+        stalls = asyncio.run(paging_stalls.phase_stalls(bench_config(), args))
+    summary(results, stalls, time.perf_counter() - t0)
     return 0
 
 

@@ -1,5 +1,6 @@
-"""The services ``bench_paging.py`` measures: a bench configuration, the fake Twilio in
-this process, and the API and RQ workers as subprocesses, started and stopped by PID.
+"""The services ``bench_paging.py`` measures: a bench configuration, the fake Twilio (and
+the fake Vonage, the secondary provider) in this process, and the API and RQ workers as
+subprocesses, started and stopped by PID.
 
 Two shapes of the same code path:
 
@@ -12,6 +13,13 @@ The fake Twilio runs in this process (``FakeTwilio`` served by ``ServerThread``)
 ``time.perf_counter()`` instant it records for every REST create is on the same clock
 as the load generator's. Its ``delay_creates`` control (a create recorded, its answer
 held back) leaves a worker holding a claimed page mid-delivery for the kill measurement.
+With a secondary, the fake Vonage (over TLS, ``FakeVonageServer``) runs here too, and the
+service pages through Twilio with Vonage as its failover (``SAMENOP_PAGING_SECONDARY``).
+
+Every REST create at either fake is matched to its page by the page id in the webhook
+URLs the service gave it: Twilio's ``StatusCallback`` (``.../call-status/{page}``,
+``.../sms-status/{page}``), Vonage's call ``event_url`` (``.../voice/{page}/event``)
+and SMS ``callback`` (``.../sms/{page}/status``; its ``client-ref`` is the page id too).
 """
 
 from __future__ import annotations
@@ -24,13 +32,15 @@ import signal
 import subprocess
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import redis
+from jwt.warnings import InsecureKeyLengthWarning
 
 from bench.bench_intake import (
     API_KEY,
@@ -42,6 +52,7 @@ from bench.bench_intake import (
     worker_pids,
 )
 from notifications.fake.harness import FakeTwilioServer
+from notifications.fake.vonage.harness import FakeVonageServer
 from oncall.schemas import (
     Basisteam,
     ChannelStep,
@@ -59,6 +70,10 @@ from oncall.schemas import (
     Team,
     TeamKind,
 )
+
+# The fake Vonage signs its webhooks with the development signature secret (27 bytes),
+# as the tests do; PyJWT warns about the short HMAC key once per process.
+warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMENOP = str(ROOT / ".venv/bin/samenop")
@@ -193,40 +208,121 @@ def store_config(url: str, config: ConfigSet) -> None:
         engine.dispose()
 
 
-# --- the fake Twilio ------------------------------------------------------------------------
+# --- the fakes ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Create:
+    """A REST create (a call or an outbound SMS) one of the fakes received."""
+
+    provider: str  # twilio | vonage
+    page_id: str  # from the webhook URLs the service gave it ("" when none)
+    channel: str  # voice | sms
+    received_perf: float  # time.perf_counter() of this process when it arrived
+    created_at: datetime
+    sid: str
+
+
+def twilio_page_id(params: dict[str, str]) -> str:
+    """``StatusCallback`` ends with the page id: ``.../call-status/{page}``."""
+    return params.get("StatusCallback", "").rstrip("/").rsplit("/", 1)[-1]
+
+
+def vonage_page_id(url: str | None, client_ref: str | None = None) -> str:
+    """``.../webhooks/vonage/voice/{page}/event`` or ``.../webhooks/vonage/sms/{page}/status``
+    (an SMS also carries the page id as its ``client-ref``)."""
+    parts = urlsplit(url or "").path.strip("/").split("/")
+    if len(parts) >= 2 and parts[-1] in ("event", "answer", "key", "status"):
+        return parts[-2]
+    return client_ref or ""
 
 
 class Fake:
-    """The fake Twilio served from a thread of this process (the tests' harness)."""
+    """The fake Twilio (and, with a secondary, the fake Vonage) served from threads of
+    this process (the tests' harnesses)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, secondary: bool = False) -> None:
         self.server = FakeTwilioServer().start()
         self.twilio = self.server.fake
+        self.vonage: FakeVonageServer | None = None
+        if secondary:
+            try:
+                self.vonage = FakeVonageServer().start()
+            except BaseException:
+                self.server.stop()
+                raise
 
     @property
     def url(self) -> str:
         return self.server.url
 
     def count(self) -> int:
-        """Calls and messages created over REST so far."""
+        """Calls and messages created over REST at the fake Twilio so far."""
         return len(self.twilio.calls()) + len(self.twilio.messages(direction="outbound-api"))
 
     def first_seen(self) -> dict[str, tuple[float, datetime]]:
-        """Page id -> (perf_counter, wall clock) when its REST create arrived."""
+        """Page id -> (perf_counter, wall clock) when its REST create arrived at Twilio."""
         seen: dict[str, tuple[float, datetime]] = {}
-        records: list[Any] = [
-            *self.twilio.calls(),
-            *self.twilio.messages(direction="outbound-api"),
-        ]
-        for record in records:
-            callback = record.params.get("StatusCallback", "")
-            page_id = callback.rstrip("/").rsplit("/", 1)[-1]
-            if page_id and page_id not in seen:
-                seen[page_id] = (record.received_perf, record.created_at)
+        for c in self.twilio_creates():
+            if c.page_id and c.page_id not in seen:
+                seen[c.page_id] = (c.received_perf, c.created_at)
         return seen
+
+    def twilio_creates(self) -> list[Create]:
+        out = [
+            Create(
+                "twilio", twilio_page_id(c.params), "voice", c.received_perf, c.created_at, c.sid
+            )
+            for c in self.twilio.calls()
+        ]
+        out += [
+            Create("twilio", twilio_page_id(m.params), "sms", m.received_perf, m.created_at, m.sid)
+            for m in self.twilio.messages(direction="outbound-api")
+        ]
+        return sorted(out, key=lambda c: c.received_perf)
+
+    def vonage_creates(self) -> list[Create]:
+        if self.vonage is None:
+            return []
+        fake = self.vonage.fake
+        out = [
+            Create(
+                "vonage",
+                vonage_page_id(c.event_url),
+                "voice",
+                c.received_perf,
+                c.created_at,
+                c.uuid,
+            )
+            for c in fake.calls()
+        ]
+        out += [
+            Create(
+                "vonage",
+                vonage_page_id(m.callback, m.client_ref),
+                "sms",
+                m.received_perf,
+                m.created_at,
+                m.message_id,
+            )
+            for m in fake.messages(direction="outbound-api")
+        ]
+        return sorted(out, key=lambda c: c.received_perf)
+
+    def settings(self, base: str) -> dict[str, str]:
+        """The ``SAMENOP_*`` variables that point the service at these fakes."""
+        env = {"SAMENOP_PAGING_PROVIDER": "twilio", "SAMENOP_TWILIO_API_BASE": self.url}
+        self.twilio.set_sms_url(base + "/webhooks/twilio/sms")
+        if self.vonage is not None:
+            env["SAMENOP_PAGING_SECONDARY"] = "vonage"
+            env.update(self.vonage.settings())
+            self.vonage.fake.set_sms_url(base + "/webhooks/vonage/sms/inbound")
+        return env
 
     def stop(self) -> None:
         self.server.stop()
+        if self.vonage is not None:
+            self.vonage.stop()
 
 
 # --- processes -----------------------------------------------------------------------------
@@ -344,7 +440,17 @@ class Stack:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def start_stack(mode: str, bench: BenchConfig, *, api_workers: int, rq_workers: int) -> Stack:
+def start_stack(
+    mode: str,
+    bench: BenchConfig,
+    *,
+    api_workers: int,
+    rq_workers: int,
+    secondary: bool = False,
+    circuit: dict[str, str] | None = None,
+) -> Stack:
+    """``secondary``: Vonage (its fake) as the failover provider; ``circuit``: extra
+    ``SAMENOP_CIRCUIT_*`` settings."""
     tmp = Path(tempfile.mkdtemp(prefix="bench-paging-"))
     dbname = redis_db = None
     queue_name = f"bench-{secrets.token_hex(3)}"
@@ -356,21 +462,23 @@ def start_stack(mode: str, bench: BenchConfig, *, api_workers: int, rq_workers: 
         else:
             url = f"sqlite:///{tmp / 'samenop.db'}"
         store_config(url, bench.config)
-        fake = Fake()
+        fake = Fake(secondary=secondary)
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        fake.twilio.set_sms_url(base + "/webhooks/twilio/sms")
         env = {
             **os.environ,
             "SAMENOP_ENVIRONMENT": "test",
             "SAMENOP_DATABASE_URL": url,
             "SAMENOP_API_KEYS": API_KEY,
-            "SAMENOP_PAGING_PROVIDER": "twilio",
-            "SAMENOP_TWILIO_API_BASE": fake.url,
             "SAMENOP_PUBLIC_BASE_URL": base,
             "SAMENOP_QUEUE_NAME": queue_name,
         }
-        env.pop("SAMENOP_REDIS_URL", None)
+        for name in [k for k in env if k.startswith(("SAMENOP_VONAGE_", "SAMENOP_CIRCUIT_"))]:
+            env.pop(name)
+        for name in ("SAMENOP_REDIS_URL", "SAMENOP_PAGING_SECONDARY"):
+            env.pop(name, None)
+        env.update(fake.settings(base))
+        env.update(circuit or {})
         if mode == "scaled":
             redis_db = free_redis_db()
             env["SAMENOP_REDIS_URL"] = f"{REDIS_BASE}/{redis_db}"
