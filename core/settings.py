@@ -13,7 +13,7 @@ PLACEHOLDER_KEY = "dev-feed-key"
 PLACEHOLDER_LINK_SECRET = "dev-link-secret-change-me"
 PLACEHOLDER_TWILIO_TOKEN = "dev-twilio-token"
 PLACEHOLDER_VONAGE_SECRET = "dev-vonage-secret"
-PLACEHOLDER_VONAGE_SIGNATURE = "dev-vonage-signature-secret"
+PLACEHOLDER_VONAGE_SIGNATURE = "dev-vonage-signature-secret-change-me"  # >= 32 bytes (HS256)
 ProviderName = Literal["twilio", "vonage"]
 
 

@@ -22,8 +22,6 @@ from tests.api.test_paging_twilio import BRAM, office_incident
 from tests.api.test_scenarios import incident
 from tests.conftest import BACKENDS
 
-pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
-
 PROBE_AFTER = 0.5  # seconds an open circuit waits before it probes Twilio (tests only)
 
 

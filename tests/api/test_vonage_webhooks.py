@@ -38,8 +38,6 @@ from tests.api.live import free_port
 from tests.api.test_scenarios import GV_NOORD, incident
 from tests.conftest import API_KEY, BACKENDS, _make_database
 
-pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
-
 INCIDENTS = "/api/v1/incidents"
 BRAM = "+31612340102"  # vt-gv office hours, Tue 2026-03-10 before 17:00
 UNIT, CALLBACK = "ACC-01", "06 12345678"
@@ -351,7 +349,7 @@ def signed_voice(stack: Stack, body: dict[str, Any], *, secret: str | None = Non
 )
 def test_a_forged_or_missing_signature_is_refused(stack: Stack, path: str) -> None:
     body = {"uuid": "aaaaaaaa-bbbb", "status": "ringing", "dtmf": {"digits": "1"}}
-    content, headers = signed_voice(stack, body, secret="not-the-signature-secret-at-all")
+    content, headers = signed_voice(stack, body, secret="not-the-signature-secret-at-all-no-no")
     assert stack.http.post(path, content=content, headers=headers).status_code == 403
     assert stack.http.post(path, json=body).status_code == 403
     form = {"messageId": "0A", "status": "delivered", "timestamp": "1", "sig": "00"}

@@ -23,8 +23,6 @@ from notifications.fake.vonage.harness import FakeVonageServer
 from notifications.provider import CallRequest, ProviderUnavailable, SmsRequest
 from notifications.vonage import VonageProvider
 
-pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
-
 WORKER = "+31612345678"
 ANSWER = "/webhooks/vonage/voice/page-2/answer"
 EVENT = "/webhooks/vonage/voice/page-2/event"

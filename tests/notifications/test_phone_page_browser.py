@@ -16,8 +16,6 @@ from notifications.fake.vonage.harness import FakeVonageServer
 from notifications.provider import CallRequest, SmsRequest
 from tests.api.test_dashboard_browser import ARGS, CHROMIUM
 
-pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
-
 WORKER = "+31612345678"
 ANSWER = "/webhooks/vonage/voice/page-2/answer"
 KEY = "/webhooks/vonage/voice/page-2/key"

@@ -18,8 +18,6 @@ from notifications.fake.vonage.harness import FakeVonageServer
 from notifications.provider import CallRequest, DeliveryRejected, ProviderUnavailable, SmsRequest
 from notifications.vonage import VonageCredentialsRejected, VonageProvider
 
-pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
-
 WORKER = "+31612345678"
 OTHER = "+31687654321"
 ANSWER = "/webhooks/vonage/voice/page-2/answer"

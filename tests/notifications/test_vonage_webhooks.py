@@ -16,8 +16,6 @@ from vonage_jwt import verify_signature
 from notifications import vonage_webhooks as vw
 from notifications.webhooks import AmdResult, CallStatus, WebhookInvalid
 
-pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
-
 SECRET = "a-signature-secret-of-thirty-two-bytes!"
 NOW = 1_767_000_000.0
 UUID = "aaaaaaaa-bbbb-cccc-dddd-0123456789ab"

@@ -44,7 +44,7 @@ from notifications.fake.vonage.voice import CallStateError, VoiceFlow
 DEFAULT_APPLICATION_ID = "00000000-0000-4000-8000-000000000000"
 DEFAULT_API_KEY = "devkey01"
 DEFAULT_API_SECRET = "dev-vonage-secret"
-DEFAULT_SIGNATURE_SECRET = "dev-vonage-signature-secret"
+DEFAULT_SIGNATURE_SECRET = "dev-vonage-signature-secret-change-me"  # >= 32 bytes (HS256)
 DEFAULT_FROM = "+3197010000001"
 DEFAULT_REJECTION = "7"  # the SMS API's "Number Barred"
 SMS_FAILURES = ("expired", "failed", "rejected", "unknown")
