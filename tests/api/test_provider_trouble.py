@@ -22,12 +22,40 @@ from twilio.request_validator import RequestValidator
 from core.db import make_session_factory
 from dispatch import live as live_summaries
 from notifications.provider import CallRequest
-from oncall.schemas import ConfigSet
+from oncall.schemas import (
+    ChannelStep,
+    ConfigSet,
+    EscalationPolicy,
+    EscalationStep,
+    EscalationTarget,
+)
 from tests.api.live import Live, start_live
 from tests.api.test_paging_twilio import BRAM, expect_confirmation, office_incident
 from tests.conftest import BACKENDS
 
 TIMEOUT = 1.0  # the provider's HTTP timeout in these tests (5 s in production)
+
+
+SMS_AFTER, WAIT = 10, 15  # a short step, so a 30 s outage outlasts a whole attempt
+POLICY = EscalationPolicy(
+    steps=(
+        EscalationStep(
+            target=EscalationTarget.ON_CALL,
+            channels=(
+                ChannelStep(channel="voice", after=0),
+                ChannelStep(channel="sms", after=SMS_AFTER),
+            ),
+            wait=WAIT,
+            repeat=1,
+        ),
+        EscalationStep(target=EscalationTarget.COORDINATOR, wait=WAIT),
+        EscalationStep(
+            target=EscalationTarget.TEAM_LINE,
+            channels=(ChannelStep(channel="voice", after=0),),
+            wait=WAIT,
+        ),
+    )
+)
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -36,10 +64,14 @@ def live(
     tmp_path_factory: pytest.TempPathFactory,
     example_config: ConfigSet,
 ) -> Iterator[Live]:
+    teams = tuple(
+        t.model_copy(update={"escalation": POLICY}) if t.id == "vt-gv" else t
+        for t in example_config.teams
+    )
     yield from start_live(
         request.param,
         tmp_path_factory.mktemp("trouble"),
-        example_config,
+        example_config.model_copy(update={"teams": teams}),
         provider_timeout_seconds=TIMEOUT,
     )
 
@@ -165,6 +197,7 @@ def test_an_uncertain_send_twilio_cannot_be_asked_about_is_not_sent_again_blindl
     later(stack, 2.5)
     assert stack.pages(d["reference"])[0]["provider_id"] == call.sid
     assert len(stack.fake.calls(BRAM)) == 1
+    stack.twilio.expect_sms(BRAM, contains=d["reference"])  # the attempt's SMS, once
 
 
 # --- 2. callbacks belong to their call ----------------------------------------------
@@ -236,7 +269,7 @@ def test_an_sms_answer_ends_the_call_that_still_rings(stack: Live, text: str) ->
     d = office_incident(stack)
     stack.run()
     call = stack.twilio.expect_call(BRAM)  # nobody picks up: it rings on
-    later(stack, 60)  # the SMS of the same attempt goes out
+    later(stack, SMS_AFTER)  # the SMS of the same attempt goes out
     stack.twilio.expect_sms(BRAM, contains=d["reference"])
     assert not stack.fake.call(call.sid).ended
     code = d["reference"].removeprefix("SO-")
@@ -259,7 +292,7 @@ def test_an_answer_by_link_ends_the_call_that_still_rings(stack: Live) -> None:
     d = office_incident(stack)
     stack.run()
     call = stack.twilio.expect_call(BRAM)
-    later(stack, 60)
+    later(stack, SMS_AFTER)
     sms = stack.twilio.expect_sms(BRAM, contains=d["reference"])
     link = next(w for w in sms.body.split() if "/p/" in w)
     with httpx.Client(timeout=10) as phone:
@@ -354,10 +387,10 @@ def test_an_outage_keeps_the_escalation_where_it_stood_and_tells_the_control_roo
     # the wait starts now: the call is not ended by a deadline that ran during the outage
     later(stack, 1)
     assert not stack.fake.call(call.sid).ended
-    later(stack, 60)  # the SMS of the attempt, its minute after the call
+    later(stack, SMS_AFTER - 1)  # the SMS of the attempt, its seconds after the call
     stack.twilio.expect_sms(BRAM, contains=d["reference"])
-    later(stack, 85)
+    later(stack, WAIT - 1)
     assert "attempt.expired" not in event_types(stack, d)
-    later(stack, 10)  # the whole wait has passed since the call went out
+    later(stack, 1.5)  # the whole wait has passed since the call went out
     assert event_types(stack, d).count("attempt.expired") == 1
     stack.twilio.expect_call(BRAM)  # the policy asks the person on call once more
