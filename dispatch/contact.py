@@ -82,7 +82,9 @@ def accepted(
         return []
     if via == "sms" and reply_carries:
         return []
-    assert assignment.phone is not None
+    phone = assignment.phone
+    if phone is None:  # wanted() says it has one
+        return []
     page_id = str(uuid.uuid4())
     session.execute(
         insert(_PAGES),
@@ -95,7 +97,7 @@ def accepted(
                 "channel": "sms",
                 "seq": 0,
                 "kind": CONFIRMATION,
-                "phone": assignment.phone,
+                "phone": phone,
                 "status": PageStatus.SCHEDULED,
                 "due_at": now,
                 "deadline_at": now + KEPT,
@@ -136,7 +138,8 @@ def failed(
     if status:
         page.provider_status = status
     assignment = session.get(Assignment, page.assignment_id)
-    assert assignment is not None
+    if assignment is None:
+        raise LookupError(f"confirmation {page_id} has no assignment")
     log.warning("confirmation %s to assignment %s failed: %s", page_id, assignment.id, error)
     events.append(
         session,

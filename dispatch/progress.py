@@ -100,7 +100,8 @@ def _apply(
     for column, value in change.dispatch.items():
         setattr(dispatch, column, value)
     if change.assignment:
-        assert assignment is not None, f"{change.action} changes an assignment"
+        if assignment is None:
+            raise ValueError(f"{change.action} changes an assignment, and none was given")
         for column, value in change.assignment.items():
             setattr(assignment, column, value)
     dispatch.updated_at = now

@@ -371,7 +371,8 @@ def _replay(
     if stored_hash != digest:
         raise IdempotencyConflict(data.source, data.external_id, dispatch_id)
     dispatch = session.get(Dispatch, dispatch_id)
-    assert dispatch is not None
+    if dispatch is None:
+        raise LookupError(f"dispatch {dispatch_id} of a repeated intake is gone")
     return IntakeResult(dispatch_id=dispatch_id, read=to_read(dispatch), created=False)
 
 

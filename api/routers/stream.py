@@ -98,5 +98,7 @@ async def stream(websocket: WebSocket) -> None:
 
     await websocket.accept()
     hub = state.hub
-    assert hub is not None, "the stream hub starts with the application"
+    if hub is None:  # an app built without its stream (run_stream=False)
+        await websocket.close(code=1011, reason="stream not running")
+        return
     await hub.serve(Connection(websocket, viewer, subscription, hub.max_queue), after)
