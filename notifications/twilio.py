@@ -42,10 +42,12 @@ _sdk_logger = logging.getLogger(f"{__name__}.sdk")
 _sdk_logger.setLevel(logging.WARNING)
 T = TypeVar("T")
 
-# "initiated" is not asked for: it says no more than the create's own answer, and each
-# callback costs the service a request. "ringing" also binds the call to its page when
-# the create's answer is lost (a timeout), before anyone picks up.
-CALL_EVENTS = ["ringing", "answered", "completed"]
+# Only what changes a decision is asked for: a person (or a machine) answered, and the
+# call's end (completed, busy, no-answer, failed). "initiated" and "ringing" say no more
+# than the create's own answer and cost the service a request per call. When the
+# create's answer is lost (a timeout), the call is found by asking Twilio (find_sent),
+# or bound to its page by whichever of these callbacks comes first.
+CALL_EVENTS = ["answered", "completed"]
 WEBHOOKS = "/webhooks/twilio"
 
 

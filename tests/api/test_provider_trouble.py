@@ -124,9 +124,12 @@ def test_a_create_answered_too_late_is_recorded_from_its_callback_not_sent_again
     voice = stack.pages(d["reference"])[0]
     assert voice["status"] == "scheduled" and "retrying" in voice["error"]
     call = stack.twilio.expect_call(BRAM)
+    # Bram picks up meanwhile: the "answered" callback names the page's call, so it is
+    # bound before anyone asks, and Bram hears the page
+    stack.fake.answer(call.sid)
     stack.fake.wait_idle()
-    # the "ringing" callback named the page's call: it is bound before anyone asks
     assert stack.pages(d["reference"])[0]["provider_id"] == call.sid
+    assert "Druk 1" in " ".join(stack.fake.call(call.sid).spoken())
     later(stack, 3)
     voice = stack.pages(d["reference"])[0]
     assert (voice["status"], voice["provider_id"], voice["provider"]) == (
@@ -137,11 +140,25 @@ def test_a_create_answered_too_late_is_recorded_from_its_callback_not_sent_again
     assert len(stack.fake.calls(BRAM)) == 1
     sent = [e.payload for e in stack.events(d["id"]) if e.type == "page.sent"]
     assert sent[0]["recovered"] is True
-    # a cancel ends the one call that rings
+    # a cancel ends the one call, which Bram is listening to
     r = stack.http.post(f"/api/v1/incidents/{d['id']}/actions", json={"action": "cancel"})
     assert r.status_code == 200, r.text
     stack.run()
     assert stack.fake.call(call.sid).ended
+
+
+def test_a_person_who_answers_a_call_whose_create_was_lost_is_heard(stack: Live) -> None:
+    d = office_incident(stack)
+    stack.fake.delay_creates(TIMEOUT + 0.6)
+    stack.run()
+    call = stack.twilio.expect_call(BRAM)
+    stack.fake.answer(call.sid)
+    stack.fake.press(call.sid, "1")  # before the service even knows the call went out
+    stack.settle()
+    assert stack.dispatch(d["reference"])["paging_state"] == "accepted"
+    later(stack, 3)  # the look-up finds the page answered: nothing is sent again
+    assert len(stack.fake.calls(BRAM)) == 1
+    expect_confirmation(stack, BRAM, d, 1)
 
 
 def test_a_create_answered_too_late_without_callbacks_is_found_by_asking_twilio(

@@ -96,7 +96,7 @@ def test_place_call_asks_for_twiml_progress_and_async_amd(
     assert params["Url"] == f"{sink.url}{TWIML}" and params["Method"] == "POST"
     assert params["StatusCallback"] == f"{sink.url}{STATUS}"
     assert params["StatusCallbackMethod"] == "POST"
-    assert placed.status_callback_events == ["ringing", "answered", "completed"]
+    assert placed.status_callback_events == ["answered", "completed"]
     assert params["MachineDetection"] == "DetectMessageEnd"
     assert params["AsyncAmd"] == "true"
     assert params["AsyncAmdStatusCallback"] == f"{sink.url}/webhooks/twilio/amd/page-2"
