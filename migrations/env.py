@@ -5,7 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-import dispatch.models  # noqa: F401  (register tables)
+import access.models  # noqa: F401  (register tables)
+import dispatch.models  # noqa: F401
 import oncall.models  # noqa: F401
 from core.db import Base
 

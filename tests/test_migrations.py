@@ -14,7 +14,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, delete, inspect
 from sqlalchemy.orm import Session
 
-import dispatch.models  # noqa: F401  (register every table on Base.metadata)
+import access.models  # noqa: F401  (register every table on Base.metadata)
+import dispatch.models  # noqa: F401
 import oncall.models  # noqa: F401
 from core import migrate
 from core.db import Base, make_engine, make_session_factory
