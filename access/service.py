@@ -44,6 +44,12 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def validate_scope(
+    role: Role, regions: Iterable[str] | None, basisteams: Iterable[str] | None
+) -> tuple[list[str] | None, list[str]]:
+    return _scope(role, regions, basisteams)
+
+
 def _scope(
     role: Role, regions: Iterable[str] | None, basisteams: Iterable[str] | None
 ) -> tuple[list[str] | None, list[str]]:

@@ -1,42 +1,253 @@
-"""Who is calling: the control room (API key or the pages' sign-in cookie) or a worker
-(the signed link to its own assignment).
+"""Who is calling, and whether their role may use a route.
 
-Kept deliberately small: every control-room credential sees every region, and a worker
-sees only the incident it accepted.
+Credentials, in order: an ``X-API-Key`` header (a stored key scoped to a role and
+regions, or one of the bootstrap admin keys from the settings); the pages' sign-in
+cookie (a server-side session, with a CSRF token on every write and an Origin check);
+a worker's signed link (handled by the worker routes themselves). Every route names the
+roles that may use it with ``allow(...)``; ``tests/api/test_access_matrix.py`` walks the
+app and fails for a route that names none.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import asyncio
 import secrets
-from collections.abc import Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated, Any
+from urllib.parse import urlsplit
 
+from fastapi import Depends, Header, HTTPException, Request, status
+from starlette.requests import HTTPConnection
+
+from access import service as access
+from access.principal import Principal, Role
 from api.state import AppState
-from api.stream import Viewer
 from dispatch.models import Assignment
 from notifications import links
 
-COOKIE = "samenop_pages"
+COOKIE = "samenop_session"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+BOOTSTRAP = Principal(kind="key", name="bootstrap", role=Role.ADMIN)
+DEMO = Principal(kind="demo", name="demo", role=Role.ADMIN)
+KEY_CACHE_SECONDS = 5.0  # a revoked key stops working at most this long after
 
 
-def cookie_token(key: str) -> str:
-    """What the sign-in cookie holds: derived from an API key, never the key itself."""
-    return hmac.new(key.encode(), b"samenop-pages", hashlib.sha256).hexdigest()
-
-
-def signed_in(cookies: Mapping[str, str], state: AppState) -> bool:
-    """Pages are open in the development demo; elsewhere they need an API key once."""
-    if state.settings.environment == "development":
-        return True
-    cookie = cookies.get(COOKIE, "")
-    return any(hmac.compare_digest(cookie, cookie_token(key)) for key in state.settings.api_keys)
-
-
-def api_key_ok(key: str | None, state: AppState) -> bool:
-    return key is not None and any(
-        secrets.compare_digest(key, known) for known in state.settings.api_keys
+def limits(state: AppState) -> access.SessionLimits:
+    return access.SessionLimits(
+        idle=timedelta(minutes=state.settings.session_idle_minutes),
+        absolute=timedelta(hours=state.settings.session_absolute_hours),
     )
+
+
+@dataclass
+class _Cached:
+    principal: Principal | None
+    until: float
+
+
+class KeyCache:
+    """Stored keys looked up by digest, remembered a few seconds per process (intake
+    runs at 20/s; a lookup per request would be one more query on the hot path)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, _Cached] = {}
+
+    def get(self, secret: str) -> _Cached | None:
+        entry = self._entries.get(access.digest(secret))
+        if entry is None or entry.until < time.monotonic():
+            return None
+        return entry
+
+    def put(self, secret: str, principal: Principal | None) -> None:
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[access.digest(secret)] = _Cached(
+            principal, time.monotonic() + KEY_CACHE_SECONDS
+        )
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+def _cache(state: AppState) -> KeyCache:
+    cache = getattr(state, "key_cache", None)
+    if cache is None:
+        cache = KeyCache()
+        state.key_cache = cache  # type: ignore[attr-defined]
+    return cache
+
+
+def forget_keys(state: AppState) -> None:
+    """This process forgets what it cached about keys (after a rotation or revocation;
+    other processes forget within KEY_CACHE_SECONDS)."""
+    _cache(state).clear()
+
+
+def _stored_key(state: AppState, secret: str) -> Principal | None:
+    now = state.clock.now()
+    with state.sessions() as session:
+        row = access.resolve_key(session, secret, now)
+        if row is None:
+            return None
+        if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=5):
+            row.last_used_at = now
+            session.commit()
+        return access.key_principal(row)
+
+
+async def key_principal(state: AppState, secret: str) -> Principal | None:
+    if any(secrets.compare_digest(secret, known) for known in state.settings.api_keys):
+        return BOOTSTRAP
+    if not secret.startswith(access.KEY_PREFIX):
+        return None
+    cache = _cache(state)
+    hit = cache.get(secret)
+    if hit is not None:
+        return hit.principal
+    principal = await asyncio.to_thread(_stored_key, state, secret)
+    cache.put(secret, principal)
+    return principal
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    principal: Principal
+    csrf: str
+    display_name: str
+
+
+def _session_of(state: AppState, token: str) -> SignedIn | None:
+    with state.sessions() as session:
+        found = access.resolve_session(session, token, now=state.clock.now(), limits=limits(state))
+        session.commit()  # an expiry or a touch
+        if found is None:
+            return None
+        account, row = found
+        return SignedIn(
+            access.account_principal(account, row.id),
+            row.csrf,
+            account.display_name or account.username,
+        )
+
+
+async def signed_in(connection: HTTPConnection, state: AppState) -> SignedIn | None:
+    """The live sign-in session behind the cookie, if any."""
+    token = connection.cookies.get(COOKIE)
+    if not token or len(token) > 128:
+        return None
+    return await asyncio.to_thread(_session_of, state, token)
+
+
+def demo_open(state: AppState) -> bool:
+    """The local demo (``samenop demo``) opens the pages without signing in."""
+    return state.settings.demo_open and state.settings.environment == "development"
+
+
+def same_origin(connection: HTTPConnection, state: AppState) -> bool:
+    """Whether a browser request comes from our own pages (Origin, else Referer)."""
+    origin = connection.headers.get("origin") or connection.headers.get("referer")
+    if not origin:
+        return False
+    netloc = urlsplit(origin).netloc
+    return netloc in (
+        connection.headers.get("host"),
+        urlsplit(state.settings.public_base_url).netloc,
+    )
+
+
+def _unauthenticated() -> HTTPException:
+    return HTTPException(
+        status_code=status.HTTP_401_UNAUTHORIZED,
+        detail="missing or unknown credentials: send an API key (header X-API-Key) or sign in",
+        headers={"WWW-Authenticate": "ApiKey"},
+    )
+
+
+async def principal_of(
+    request: Request, state: AppState, x_api_key: str | None
+) -> Principal | None:
+    if x_api_key is not None:
+        if len(x_api_key) > 128:
+            return None
+        return await key_principal(state, x_api_key)
+    found = await signed_in(request, state)
+    if found is not None:
+        if request.method not in SAFE_METHODS:
+            if not same_origin(request, state):
+                raise HTTPException(
+                    status.HTTP_403_FORBIDDEN,
+                    detail="origin: a signed-in write must come from this service's own pages",
+                )
+            sent = request.headers.get(CSRF_HEADER, "")
+            if not secrets.compare_digest(sent.encode(), found.csrf.encode()):
+                raise HTTPException(
+                    status.HTTP_403_FORBIDDEN,
+                    detail="x-csrf-token: missing or wrong (reload the page)",
+                )
+        return found.principal
+    if demo_open(state):
+        return DEMO
+    return None
+
+
+def allow(*roles: Role) -> Any:
+    """A dependency giving the caller, refused unless its role is one of ``roles``."""
+    allowed = frozenset(roles) | {Role.ADMIN}
+
+    async def dependency(
+        request: Request,
+        x_api_key: Annotated[
+            str | None, Header(description="API key (or sign in to the pages)", max_length=128)
+        ] = None,
+    ) -> Principal:
+        state: AppState = request.app.state.samenop
+        principal = await principal_of(request, state, x_api_key)
+        if principal is None:
+            raise _unauthenticated()
+        if principal.role not in allowed:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                detail=f"role '{principal.role}' may not use this; it is for "
+                + ", ".join(sorted(r.value for r in allowed)),
+            )
+        request.state.principal = principal
+        return principal
+
+    dependency.roles = allowed  # type: ignore[attr-defined]
+    return Depends(dependency)
+
+
+def roles_of(dependency: Callable[..., Awaitable[Principal]]) -> frozenset[Role] | None:
+    roles = getattr(dependency, "roles", None)
+    return roles if isinstance(roles, frozenset) else None
+
+
+def page_roles(*roles: Role) -> Any:
+    """Declares the roles of a page. Pages check the viewer themselves, because a
+    browser that is not signed in is sent to /login rather than given a 401."""
+    allowed = frozenset(roles) | {Role.ADMIN}
+
+    async def dependency() -> None:
+        return None
+
+    dependency.roles = allowed  # type: ignore[attr-defined]
+    dependency.page = True  # type: ignore[attr-defined]
+    return Depends(dependency)
+
+
+def public(reason: str) -> Any:
+    """Marks a route that needs no role, with why (signed webhooks, the worker's
+    signed link, liveness, the sign-in page)."""
+
+    async def dependency() -> None:
+        return None
+
+    dependency.public = reason  # type: ignore[attr-defined]
+    return Depends(dependency)
 
 
 def worker_assignment(token: str, state: AppState) -> Assignment | None:
@@ -52,10 +263,12 @@ def worker_assignment(token: str, state: AppState) -> Assignment | None:
         return assignment
 
 
-def control_room(cookies: Mapping[str, str], key: str | None, state: AppState) -> Viewer | None:
-    if api_key_ok(key, state):
-        assert key is not None
-        return Viewer(role="control_room", name="key:" + key[:4] + "…")
-    if signed_in(cookies, state):
-        return Viewer(role="control_room", name="dashboard")
-    return None
+def denied(principal: Principal, what: str) -> HTTPException:
+    """403 for an object the caller may know exists but not touch."""
+    return HTTPException(
+        status.HTTP_403_FORBIDDEN, detail=f"{what}: outside the regions of {principal.actor}"
+    )
+
+
+def cookies_of(connection: HTTPConnection) -> Mapping[str, str]:
+    return connection.cookies

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Request, status
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from access.principal import Principal, Role
+from api.auth import allow
 from api.state import AppState
 from core.clock import Clock
 from core.settings import Settings
@@ -62,20 +63,12 @@ AppSettings = Annotated[Settings, Depends(get_settings_dep)]
 Snapshot = Annotated[ConfigSnapshot, Depends(get_snapshot)]
 
 
-async def require_api_key(
-    state: State,
-    x_api_key: Annotated[str | None, Header(description="API key of the calling system")] = None,
-) -> str:
-    """The caller's identity (an API key's short fingerprint, for the audit log)."""
-    if x_api_key is None or not any(
-        secrets.compare_digest(x_api_key, key) for key in state.settings.api_keys
-    ):
-        raise HTTPException(
-            status_code=status.HTTP_401_UNAUTHORIZED,
-            detail="missing or unknown API key (header X-API-Key)",
-            headers={"WWW-Authenticate": "ApiKey"},
-        )
-    return "key:" + x_api_key[:4] + "…"
-
-
-Caller = Annotated[str, Depends(require_api_key)]
+# Who may use a route: each names its roles (admin may use everything).
+Feed = Annotated[Principal, allow(Role.FEED)]
+Intake = Annotated[Principal, allow(Role.FEED, Role.OPERATOR)]
+IncidentReader = Annotated[Principal, allow(Role.FEED, Role.OPERATOR)]
+ControlRoom = Annotated[Principal, allow(Role.OPERATOR)]
+Planner = Annotated[Principal, allow(Role.PLANNER)]
+RosterReader = Annotated[Principal, allow(Role.OPERATOR, Role.PLANNER)]
+Admin = Annotated[Principal, allow()]
+Staff = Annotated[Principal, allow(Role.FEED, Role.OPERATOR, Role.PLANNER)]

@@ -32,8 +32,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 from starlette.websockets import WebSocket, WebSocketState
 
+from core import metrics
 from core.bus import Bus
 from core.clock import Clock
+from core.logs import FaultLog
 from dispatch import live
 from dispatch.live import EventRow as Row
 from dispatch.live import last_event_id
@@ -60,10 +62,19 @@ class Subscription:
     regions: frozenset[str] = frozenset()
     basisteams: frozenset[str] = frozenset()
     incident: str | None = None
+    # The viewer's own area (None: everywhere): a dispatch outside it never reaches them.
+    allowed_regions: frozenset[str] | None = None
+    allowed_basisteams: frozenset[str] | None = None
 
     def matches(self, dispatch_id: str | None, region: str | None, basisteam: str | None) -> bool:
         if self.incident is not None and dispatch_id != self.incident:
             return False
+        if self.allowed_regions is not None or self.allowed_basisteams is not None:
+            inside = (region is not None and region in (self.allowed_regions or ())) or (
+                basisteam is not None and basisteam in (self.allowed_basisteams or ())
+            )
+            if not inside:
+                return False
         if self.regions and region not in self.regions:
             return False
         return not self.basisteams or basisteam in self.basisteams
@@ -222,6 +233,9 @@ class Hub:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._closing: set[asyncio.Task[None]] = set()
+        # An outage is logged when it starts and when it ends, not at every retry.
+        self._bus_faults = FaultLog(log, "event bus listener")
+        self._tail_faults = FaultLog(log, "event tail")
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -255,10 +269,11 @@ class Hub:
             try:
                 async for _ in self.bus.listen():
                     self._wake.set()
+                    self._bus_faults.ok()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # the bus adapters retry; this is a last resort
-                log.exception("event bus listener failed; restarting")
+            except Exception as exc:  # the bus adapters retry; this is a last resort
+                self._bus_faults.failed(exc)
                 await asyncio.sleep(1.0)
 
     async def _tail(self) -> None:
@@ -266,8 +281,8 @@ class Hub:
             try:
                 self.position = await asyncio.to_thread(self._read_position)
                 self.started.set()
-            except Exception:
-                log.exception("event log unreadable; the stream starts when it is back")
+            except Exception as exc:  # the stream starts when the event log is back
+                self._tail_faults.failed(exc)
                 await asyncio.sleep(self.poll_seconds)
         while True:
             with contextlib.suppress(TimeoutError):
@@ -275,10 +290,11 @@ class Hub:
             self._wake.clear()
             try:
                 await self.drain()
+                self._tail_faults.ok()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # database briefly unreachable: the next round retries
-                log.exception("event tail failed; retrying")
+            except Exception as exc:  # database briefly unreachable: the next round retries
+                self._tail_faults.failed(exc)
                 await asyncio.sleep(self.poll_seconds)
 
     async def _heartbeat(self) -> None:
@@ -326,6 +342,7 @@ class Hub:
                 self.position = await asyncio.to_thread(self._read_position)
                 self._stale = False
             self.connections.add(conn)
+            metrics.current().websocket_clients.inc()
 
     def fan_out(self, rows: Sequence[Row], summaries: dict[str, Any]) -> None:
         conns = list(self.connections)
@@ -385,6 +402,7 @@ class Hub:
             if after is not None and after <= end:
                 rows = read_rows(session, after, self.replay_limit + 1, sub)
                 if len(rows) <= self.replay_limit:
+                    rows = [r for r in rows if sub.matches(r.dispatch_id, r.region, r.basisteam)]
                     summaries = summaries_for(session, rows, now)
                     messages = [
                         event_message(r, view_of(summaries.get(r.dispatch_id or ""), conn.viewer))
@@ -403,7 +421,11 @@ class Hub:
                     basisteam_ids=set(sub.basisteams) or None,
                     now=now,
                 )
-            views = [view_of(d, conn.viewer) for d in dispatches]
+            views = [
+                view_of(d, conn.viewer)
+                for d in dispatches
+                if sub.matches(d["id"], d.get("region"), d.get("basisteam"))
+            ]
             snapshot = _dumps({"type": "snapshot", "last_id": end, "dispatches": views})
             return [snapshot], end
 
@@ -433,7 +455,9 @@ class Hub:
                 raise
             current.uncancel()  # ended by ``close``: a normal end for this handler
         finally:
-            self.connections.discard(conn)
+            if conn in self.connections:
+                self.connections.discard(conn)
+                metrics.current().websocket_clients.dec()
             if pump is not None:
                 pump.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):

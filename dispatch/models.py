@@ -45,6 +45,8 @@ class Incident(Base):
     flags: Mapped[list[str]] = mapped_column(JSON)
     police_unit: Mapped[str] = mapped_column(String(64))
     police_callback: Mapped[str] = mapped_column(String(20))
+    # Who sent it (an API key or account, as "key:name"): a feed reads only its own.
+    created_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
     dispatch: Mapped[Dispatch] = relationship(back_populates="incident", uselist=False)
 
@@ -244,10 +246,18 @@ class Event(Base):
 
 
 class AuditLog(Base):
-    """Who read or changed what: reads of incident details are logged (AVG)."""
+    """Who read or changed what: reads of incident details are logged (AVG).
+
+    Append-only: on PostgreSQL a trigger (migration 0007) refuses UPDATE, DELETE and
+    TRUNCATE, so not even the application can rewrite it. Ids only, no personal data.
+    """
 
     __tablename__ = "audit_log"
-    __table_args__ = {"sqlite_autoincrement": True}
+    __table_args__ = (
+        Index("ix_audit_log_actor_at", "actor", "at"),
+        Index("ix_audit_log_object", "object_type", "object_id"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
@@ -256,3 +266,9 @@ class AuditLog(Base):
     object_type: Mapped[str] = mapped_column(String(32))
     object_id: Mapped[str] = mapped_column(String(64))
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # account | key | worker | demo | cli | system, and the role it acted in.
+    actor_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    actor_role: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # Where the request came from (X-Forwarded-For only behind a trusted proxy).
+    source_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    region_id: Mapped[str | None] = mapped_column(String(64), nullable=True)

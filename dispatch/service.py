@@ -7,9 +7,10 @@ import secrets
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from collections.abc import Collection
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -255,6 +256,7 @@ def intake(
         "flags": [f.value for f in data.flags],
         "police_unit": data.police_unit,
         "police_callback": data.police_callback,
+        "created_by": actor,
     }
     basisteam, municipality = resolve_area(snapshot, data.basisteam, data.municipality)
     incident["basisteam_id"], incident["municipality_code"] = basisteam, municipality
@@ -425,9 +427,29 @@ def get_dispatch(*, session: Session, dispatch_id: str) -> Dispatch | None:
 
 
 def list_dispatches(
-    *, session: Session, limit: int = 50, status: str | None = None, region: str | None = None
+    *,
+    session: Session,
+    limit: int = 50,
+    status: str | None = None,
+    region: str | None = None,
+    regions: Collection[str] | None = None,
+    basisteams: Collection[str] | None = None,
+    created_by: str | None = None,
 ) -> list[Dispatch]:
+    """The newest dispatches; ``regions``/``basisteams`` (when not None) bound them to a
+    caller's area, ``created_by`` to what one feed sent."""
     query = select(Dispatch).order_by(Dispatch.created_at.desc()).limit(limit)
+    if regions is not None or basisteams is not None or created_by is not None:
+        query = query.join(Incident, Incident.id == Dispatch.incident_id)
+    if regions is not None or basisteams is not None:
+        query = query.where(
+            or_(
+                Dispatch.region_id.in_(list(regions or ())),
+                Incident.basisteam_id.in_(list(basisteams or ())),
+            )
+        )
+    if created_by is not None:
+        query = query.where(Incident.created_by == created_by)
     if status is not None:
         query = query.where(Dispatch.status == status)
     if region is not None:

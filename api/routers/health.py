@@ -9,10 +9,11 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from api import auth
 from api.deps import DbSession, State
 from oncall.service import get_version
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], dependencies=[auth.public("liveness and readiness")])
 
 
 @router.get(

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
-from api.deps import AppClock, AppSettings, Caller, DbSession, Snapshot, State
+from access.principal import Role
+from api import scope
+from api.deps import AppClock, AppSettings, DbSession, IncidentReader, Intake, Snapshot, State
+from core import metrics
 from dispatch import flows, service
 from dispatch.schemas import DispatchRead, IncidentCreate
 
@@ -24,6 +28,7 @@ _CONFLICT = {"description": "Same source and external_id, different content"}
         200: {"description": "A retry: the dispatch made the first time", "model": DispatchRead},
         409: _CONFLICT,
         401: {"description": "Missing or unknown API key"},
+        403: {"description": "A source or area outside this key's scope (the field is named)"},
         422: {"description": "Invalid input; each bad field is named"},
     },
     summary="Receive an incident from the police feed and pair it",
@@ -34,7 +39,7 @@ def create_incident(
     snapshot: Snapshot,
     clock: AppClock,
     settings: AppSettings,
-    caller: Caller,
+    caller: Intake,
     state: State,
 ) -> Response:
     """Idempotent on (source, external_id): a retry returns the same dispatch with 200.
@@ -42,6 +47,8 @@ def create_incident(
     An incident outside every configured area is still accepted; its plan points the
     police to the national Veilig Thuis line with the reason.
     """
+    started = time.perf_counter()
+    scope.check_intake(caller, snapshot, data)
     now = clock.now()
     try:
         result = flows.run_in(
@@ -53,12 +60,14 @@ def create_incident(
                 snapshot=snapshot,
                 now=now,
                 national=(settings.national_fallback_name, settings.national_fallback_phone),
-                actor=caller,
+                actor=caller.actor,
                 no_accept_after=timedelta(minutes=settings.no_accept_alarm_minutes),
             ),
         )
     except service.IdempotencyConflict as exc:
+        metrics.observe_intake(started, "conflict")
         raise HTTPException(status_code=status.HTTP_409_CONFLICT, detail=str(exc)) from exc
+    metrics.observe_intake(started, "created" if result.created else "replayed")
     # Serialised once by pydantic's JSON encoder; the response model above documents it.
     return Response(
         content=result.read.model_dump_json(),
@@ -74,16 +83,17 @@ def create_incident(
     responses={404: {"description": "No such incident or dispatch"}},
 )
 def get_incident(
-    dispatch_id: str, session: DbSession, clock: AppClock, caller: Caller
+    dispatch_id: str, session: DbSession, clock: AppClock, caller: IncidentReader
 ) -> DispatchRead:
-    """Look up by dispatch id, incident id or reference (e.g. SO-7KQ2MZ). Reads are audit-logged."""
-    dispatch = service.get_dispatch(session=session, dispatch_id=dispatch_id)
-    if dispatch is None:
-        raise HTTPException(status_code=404, detail=f"no incident or dispatch '{dispatch_id}'")
+    """Look up by dispatch id, incident id or reference (e.g. SO-7KQ2MZ). Reads are
+    audit-logged. A feed reads only what it sent; others only their regions' incidents."""
+    dispatch = scope.visible_dispatch(
+        caller, service.get_dispatch(session=session, dispatch_id=dispatch_id), dispatch_id
+    )
     service.audit(
         session=session,
         now=clock.now(),
-        actor=caller,
+        actor=caller.actor,
         action="incident.read",
         object_type="dispatch",
         object_id=dispatch.id,
@@ -95,12 +105,20 @@ def get_incident(
 @router.get("", response_model=list[DispatchRead], summary="Most recent dispatches")
 def list_incidents(
     session: DbSession,
-    caller: Caller,
+    caller: IncidentReader,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     status: Annotated[
         Literal["paired", "no_candidates", "fallback"] | None, Query(description="Plan status")
     ] = None,
     region: Annotated[str | None, Query(description="Region id")] = None,
 ) -> list[DispatchRead]:
-    found = service.list_dispatches(session=session, limit=limit, status=status, region=region)
+    found = service.list_dispatches(
+        session=session,
+        limit=limit,
+        status=status,
+        region=region,
+        regions=None if caller.unbounded else caller.regions or frozenset(),
+        basisteams=None if caller.unbounded else caller.basisteams,
+        created_by=caller.actor if caller.role is Role.FEED else None,
+    )
     return [service.to_read(d) for d in found]

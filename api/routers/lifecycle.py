@@ -8,13 +8,13 @@ that produced the current state answers 200 with the current state and writes no
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, status
 from sqlalchemy.orm import Session
 
-from api import auth
-from api.deps import AppClock, DbSession, State
+from api import auth, scope
+from api.deps import AppClock, ControlRoom, DbSession, State
 from api.state import AppState
 from dispatch import flows, live, progress, service
 from dispatch.lifecycle import TransitionError
@@ -37,25 +37,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     },
     422: {"description": "Invalid body; each bad field is named"},
 }
-
-
-async def control_room(
-    request: Request,
-    state: State,
-    x_api_key: Annotated[str | None, Header(description="API key of the calling system")] = None,
-) -> str:
-    """The control room: an API key, or the dashboard's sign-in cookie."""
-    viewer = auth.control_room(request.cookies, x_api_key, state)
-    if viewer is None:
-        raise HTTPException(
-            status_code=status.HTTP_401_UNAUTHORIZED,
-            detail="missing or unknown API key (header X-API-Key), or sign in to the dashboard",
-            headers={"WWW-Authenticate": "ApiKey"},
-        )
-    return viewer.name
-
-
-ControlRoom = Annotated[str, Depends(control_room)]
 
 
 def _act(
@@ -113,9 +94,9 @@ def incident_action(
     caller: ControlRoom,
 ) -> dict[str, Any]:
     """Look up by dispatch id, incident id or reference. Answers the live summary."""
-    dispatch = service.get_dispatch(session=session, dispatch_id=dispatch_id)
-    if dispatch is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no dispatch '{dispatch_id}'")
+    dispatch = scope.visible_dispatch(
+        caller, service.get_dispatch(session=session, dispatch_id=dispatch_id), dispatch_id
+    )
     return _act(
         session,
         state,
@@ -123,12 +104,13 @@ def incident_action(
         body=body,
         role="control_room",
         assignment_id=None,
-        by=caller,
+        by=caller.actor,
     )
 
 
 @router.post(
     "/w/{token}/actions",
+    dependencies=[auth.public("the worker's signed, expiring link is the credential")],
     summary="Record a step of the joint response (the accepted worker, by its link)",
     responses={
         404: {"description": "Unknown link"},

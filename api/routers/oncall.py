@@ -10,7 +10,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel
 
-from api.deps import AppClock, Caller, DbSession, Snapshot
+from access.principal import Principal
+from api import scope
+from api.deps import Admin, AppClock, DbSession, Planner, RosterReader, Snapshot
 from core.timeutil import ensure_utc
 from oncall import service as oncall_service
 from oncall.gaps import find_gaps
@@ -72,15 +74,33 @@ def _team_on_call(snapshot: ConfigSnapshot, team_id: str, at: datetime) -> OnCal
 
 
 def _select_teams(
-    snapshot: ConfigSnapshot, team: list[str] | None, region: str | None
+    snapshot: ConfigSnapshot, team: list[str] | None, region: str | None, caller: Principal
 ) -> list[str]:
-    """The teams asked for (all, or of one region); 404 naming what is unknown."""
+    """The teams asked for (all the caller may see, or of one region); 404 naming what is
+    unknown, 403 naming a team or region outside the caller's regions."""
     if region is not None and region not in snapshot.regions:
         raise HTTPException(status_code=404, detail=f"unknown region '{region}'")
-    teams = team or [t.id for t in snapshot.config.teams if region is None or t.region == region]
+    mine = scope.visible_regions(caller, snapshot)
+    if region is not None and mine is not None and region not in mine:
+        raise HTTPException(
+            status_code=403, detail=f"region: '{region}' is outside the regions of {caller.actor}"
+        )
+    teams = team or [
+        t.id
+        for t in snapshot.config.teams
+        if (region is None or t.region == region)
+        and (mine is None or t.region is None or t.region in mine)
+    ]
     unknown = [t for t in teams if t not in snapshot.teams]
     if unknown:
         raise HTTPException(status_code=404, detail=f"unknown team(s): {', '.join(unknown)}")
+    if mine is not None:
+        foreign = [t for t in teams if snapshot.teams[t].region not in (None, *mine)]
+        if foreign:
+            raise HTTPException(
+                status_code=403,
+                detail=f"team: {', '.join(foreign)} outside the regions of {caller.actor}",
+            )
     return teams
 
 
@@ -88,7 +108,7 @@ def _select_teams(
 def who_is_on_call(
     snapshot: Snapshot,
     clock: AppClock,
-    caller: Caller,
+    caller: RosterReader,
     team: Annotated[
         list[str] | None, Query(description="Team id(s); all teams when omitted")
     ] = None,
@@ -104,12 +124,12 @@ def who_is_on_call(
             instant = ensure_utc(parse_local_datetime(at))
         except ValueError as exc:
             raise HTTPException(status_code=422, detail=f"at: {exc}") from exc
-    teams = _select_teams(snapshot, team, region)
+    teams = _select_teams(snapshot, team, region, caller)
     return [_team_on_call(snapshot, t, instant) for t in teams]
 
 
 @router.get("/config", summary="The active configuration", response_model=None)
-def get_config(snapshot: Snapshot, caller: Caller) -> dict[str, Any]:
+def get_config(snapshot: Snapshot, caller: Planner) -> dict[str, Any]:
     data: dict[str, Any] = snapshot.config.model_dump(mode="json", exclude_none=True)
     data["version"] = snapshot.version
     return data
@@ -168,12 +188,12 @@ async def _parse_body(request: Request) -> ConfigSet:
     },
 )
 async def put_config(
-    request: Request, session: DbSession, clock: AppClock, caller: Caller
+    request: Request, session: DbSession, clock: AppClock, caller: Admin
 ) -> dict[str, Any]:
     """Validated as a whole first; on any error nothing changes (422 lists every issue)."""
     config = await _parse_body(request)
     version = oncall_service.write_config(
-        session=session, config=config, now=clock.now(), source=f"api by {caller}"
+        session=session, config=config, now=clock.now(), source=f"api by {caller.actor}"
     )
     session.commit()
     return {"version": version, "counts": {k: len(getattr(config, k)) for k in ConfigSet.SECTIONS}}
@@ -191,7 +211,7 @@ async def put_config(
         }
     },
 )
-async def validate_config(request: Request, caller: Caller) -> dict[str, Any]:
+async def validate_config(request: Request, caller: Planner) -> dict[str, Any]:
     config = await _parse_body(request)
     return {"valid": True, "counts": {k: len(getattr(config, k)) for k in ConfigSet.SECTIONS}}
 
@@ -199,10 +219,15 @@ async def validate_config(request: Request, caller: Caller) -> dict[str, Any]:
 @router.get("/overrides", response_model=list[Override], summary="Roster overrides")
 def list_overrides(
     snapshot: Snapshot,
-    caller: Caller,
+    caller: RosterReader,
     team: Annotated[str | None, Query(description="Only this team")] = None,
 ) -> list[Override]:
-    return [o for o in snapshot.config.overrides if team is None or o.team == team]
+    visible = set(_select_teams(snapshot, None, None, caller))
+    return [
+        o
+        for o in snapshot.config.overrides
+        if (team is None or o.team == team) and o.team in visible
+    ]
 
 
 @router.post(
@@ -215,12 +240,17 @@ def list_overrides(
     },
 )
 def create_override(
-    override: Override, session: DbSession, clock: AppClock, caller: Caller
+    override: Override,
+    session: DbSession,
+    clock: AppClock,
+    caller: Planner,
+    snapshot: Snapshot,
 ) -> dict[str, Any]:
     """Takes effect for the next incident in every process (the configuration version moves)."""
+    scope.check_team(caller, snapshot, override.team)
     try:
         version = oncall_service.add_override(
-            session=session, override=override, now=clock.now(), source=f"api by {caller}"
+            session=session, override=override, now=clock.now(), source=f"api by {caller.actor}"
         )
     except oncall_service.ConfigRejected as exc:
         session.rollback()
@@ -239,11 +269,21 @@ def create_override(
     responses={404: {"description": "No such override"}},
 )
 def delete_override(
-    override_id: str, session: DbSession, clock: AppClock, caller: Caller
+    override_id: str,
+    session: DbSession,
+    clock: AppClock,
+    caller: Planner,
+    snapshot: Snapshot,
 ) -> dict[str, Any]:
+    existing = next((o for o in snapshot.config.overrides if o.id == override_id), None)
+    if existing is not None:
+        scope.check_team(caller, snapshot, existing.team)
     try:
         version = oncall_service.remove_override(
-            session=session, override_id=override_id, now=clock.now(), source=f"api by {caller}"
+            session=session,
+            override_id=override_id,
+            now=clock.now(),
+            source=f"api by {caller.actor}",
         )
     except LookupError as exc:
         raise HTTPException(status_code=404, detail=f"no override '{override_id}'") from exc
@@ -268,7 +308,7 @@ class GapRead(BaseModel):
 def coverage_gaps(
     snapshot: Snapshot,
     clock: AppClock,
-    caller: Caller,
+    caller: RosterReader,
     team: Annotated[list[str] | None, Query(description="Team id(s); default all")] = None,
     region: Annotated[str | None, Query(description="Only teams of this region")] = None,
     start: Annotated[str | None, Query(alias="from", description="Default now")] = None,
@@ -279,7 +319,7 @@ def coverage_gaps(
         hi = ensure_utc(parse_local_datetime(end)) if end else lo + timedelta(days=7)
     except ValueError as exc:
         raise HTTPException(status_code=422, detail=f"from/to: {exc}") from exc
-    teams = _select_teams(snapshot, team, region)
+    teams = _select_teams(snapshot, team, region, caller)
     out: list[GapRead] = []
     for team_id in teams:
         try:

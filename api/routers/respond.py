@@ -15,7 +15,8 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from api.deps import AppClock, Caller, DbSession, State
+from api import auth, scope
+from api.deps import AppClock, ControlRoom, DbSession, State
 from api.routers.pages import templates
 from api.state import AppState
 from dispatch import flows, paging, service
@@ -85,7 +86,12 @@ def _load(app: AppState, page_id: str) -> tuple[messages.PageInfo, str, str | No
         return page_info(dispatch, assignment), page_state, worker_url
 
 
-@router.get("/p/{token}", response_class=HTMLResponse, include_in_schema=False)
+@router.get(
+    "/p/{token}",
+    response_class=HTMLResponse,
+    include_in_schema=False,
+    dependencies=[auth.public("the signed, expiring link in the SMS is the credential")],
+)
 async def link_page(token: str, request: Request, state: State) -> Response:
     page_id, problem = _verify(state, token)
     if page_id is None:
@@ -100,7 +106,12 @@ async def link_page(token: str, request: Request, state: State) -> Response:
     return _render(request, info=info, state=page_state, message=message, worker_url=worker_url)
 
 
-@router.post("/p/{token}", response_class=HTMLResponse, include_in_schema=False)
+@router.post(
+    "/p/{token}",
+    response_class=HTMLResponse,
+    include_in_schema=False,
+    dependencies=[auth.public("the signed, expiring link in the SMS is the credential")],
+)
 async def link_answer(
     token: str,
     request: Request,
@@ -165,12 +176,12 @@ def answer_assignment(
     action: Literal["accept", "decline"],
     session: DbSession,
     clock: AppClock,
-    caller: Caller,
+    caller: ControlRoom,
     state: State,
 ) -> AnswerRead:
-    dispatch = service.get_dispatch(session=session, dispatch_id=dispatch_id)
-    if dispatch is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no dispatch '{dispatch_id}'")
+    dispatch = scope.visible_dispatch(
+        caller, service.get_dispatch(session=session, dispatch_id=dispatch_id), dispatch_id
+    )
     assignment_id = service.assignment_at(
         session=session, dispatch_id=dispatch.id, position=position
     )
@@ -188,7 +199,7 @@ def answer_assignment(
             accept=action == "accept",
             via="api",
             now=clock.now(),
-            by=caller,
+            by=caller.actor,
         )
         if result.result == "closed":
             raise _NoLongerOpen(f"assignment {position} of {reference} is no longer open")
@@ -229,10 +240,10 @@ class PageRead(BaseModel):
     summary="Every page of a dispatch (and the SMS confirming an accept): channel, status, "
     "deadlines, provider ids",
 )
-def list_pages(dispatch_id: str, session: DbSession, caller: Caller) -> list[PageRead]:
-    dispatch = service.get_dispatch(session=session, dispatch_id=dispatch_id)
-    if dispatch is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no dispatch '{dispatch_id}'")
+def list_pages(dispatch_id: str, session: DbSession, caller: ControlRoom) -> list[PageRead]:
+    dispatch = scope.visible_dispatch(
+        caller, service.get_dispatch(session=session, dispatch_id=dispatch_id), dispatch_id
+    )
     return [
         PageRead(
             id=p.id,

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, WebSocket
 
+from access import service as access
+from access.principal import Principal, Role
 from api import auth
 from api.state import AppState
 from api.stream import (
@@ -34,13 +35,33 @@ def _known_places(state: AppState) -> tuple[set[str], set[str]]:
     return {r.id for r in config.regions}, {b.id for b in config.basisteams}
 
 
-def _same_origin(websocket: WebSocket) -> bool:
-    """A browser sends the sign-in cookie with any page's websocket, so the cookie only
-    counts when the page that opened the socket is ours (cross-site hijacking)."""
-    origin = websocket.headers.get("origin")
-    if origin is None:
-        return True  # not a browser
-    return urlsplit(origin).netloc == websocket.headers.get("host")
+async def _principal(websocket: WebSocket, state: AppState, ticket: str | None) -> Principal | None:
+    """A single-use ticket, else the sign-in cookie when the socket comes from our own
+    pages (a browser sends the cookie with any site's websocket: cross-site hijacking)."""
+    if ticket:
+
+        def redeem() -> Principal | None:
+            with state.sessions() as session:
+                found = access.redeem_ticket(session, ticket, state.clock.now())
+                session.commit()
+                return found
+
+        return await asyncio.to_thread(redeem)
+    if websocket.headers.get("origin") is not None and not auth.same_origin(websocket, state):
+        return None
+    found = await auth.signed_in(websocket, state)
+    if found is not None:
+        return found.principal
+    return auth.DEMO if auth.demo_open(state) else None
+
+
+def _basisteam_mine(principal: Principal, basisteam: str, state: AppState) -> bool:
+    if basisteam in principal.basisteams:
+        return True
+    with state.sessions() as session:
+        config = state.snapshots.get(session=session)
+    team = config.basisteams.get(basisteam)
+    return team is not None and team.region in (principal.regions or ())
 
 
 @router.websocket("/ws")
@@ -81,11 +102,39 @@ async def stream(websocket: WebSocket) -> None:
             assignment_position=assignment.position,
         )
     else:
-        cookies = websocket.cookies if _same_origin(websocket) else {}
-        viewer = auth.control_room(cookies, params.get("key"), state)
-        if viewer is None:
-            await _refuse(websocket, CLOSE_UNAUTHENTICATED, "sign in or pass key=<API key>")
+        principal = await _principal(websocket, state, params.get("ticket"))
+        if principal is None:
+            await _refuse(
+                websocket,
+                CLOSE_UNAUTHENTICATED,
+                "sign in, or pass ticket=<from POST /api/v1/stream/tickets>",
+            )
             return
+        if principal.role not in (Role.OPERATOR, Role.ADMIN):
+            await _refuse(
+                websocket, CLOSE_FORBIDDEN, f"role '{principal.role}' may not follow incidents"
+            )
+            return
+        viewer = Viewer(role="control_room", name=principal.actor)
+        if not principal.unbounded:
+            outside = sorted(r for r in subscription.regions if r not in (principal.regions or ()))
+            outside += sorted(
+                b for b in subscription.basisteams if not _basisteam_mine(principal, b, state)
+            )
+            if outside:
+                await _refuse(
+                    websocket,
+                    CLOSE_FORBIDDEN,
+                    f"region/basisteam: outside your regions: {', '.join(outside)}",
+                )
+                return
+            subscription = Subscription(
+                regions=subscription.regions,
+                basisteams=subscription.basisteams,
+                incident=subscription.incident,
+                allowed_regions=frozenset(principal.regions or ()),
+                allowed_basisteams=principal.basisteams,
+            )
         regions, basisteams = await asyncio.to_thread(_known_places, state)
         unknown = sorted(subscription.regions - regions) + sorted(
             subscription.basisteams - basisteams

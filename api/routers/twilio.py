@@ -17,6 +17,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
+from api import auth
 from api.deps import State
 from api.state import AppState
 from dispatch import answers, flows, service
@@ -24,7 +25,12 @@ from dispatch.paging import Wake
 from notifications import twiml, webhooks
 
 log = logging.getLogger("samenop.webhooks")
-router = APIRouter(prefix="/webhooks/twilio", tags=["webhooks"], include_in_schema=False)
+router = APIRouter(
+    prefix="/webhooks/twilio",
+    tags=["webhooks"],
+    include_in_schema=False,
+    dependencies=[auth.public("Twilio signs every webhook (X-Twilio-Signature)")],
+)
 
 XML = "application/xml"
 PROVIDER = "twilio"

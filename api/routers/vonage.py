@@ -23,6 +23,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from api import auth
 from api.deps import State
 from api.state import AppState
 from dispatch import answers, flows, service
@@ -35,7 +36,11 @@ from notifications.vonage import key_url
 from notifications.webhooks import AmdResult, WebhookInvalid
 
 log = logging.getLogger("samenop.webhooks")
-router = APIRouter(prefix="/webhooks/vonage", include_in_schema=False)
+router = APIRouter(
+    prefix="/webhooks/vonage",
+    include_in_schema=False,
+    dependencies=[auth.public("Vonage signs every webhook (JWT or signature secret)")],
+)
 
 PROVIDER = "vonage"
 # The account's signature method for SMS webhooks (Vonage dashboard, API settings).

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
+from api import auth
 from api.routers.pages import page_labels, place_names, templates
 from api.state import AppState
 from dispatch import live
@@ -21,7 +22,10 @@ from dispatch.lifecycle import STAGES
 from dispatch.models import Assignment
 from notifications import links
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(
+    include_in_schema=False,
+    dependencies=[auth.public("the worker's signed, expiring link is the credential")],
+)
 
 # The stages a worker follows on the page, in order.
 WORKER_STEPS = STAGES[STAGES.index("accepted") :]

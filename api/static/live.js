@@ -314,9 +314,12 @@
   // POST one lifecycle action as JSON; resolves to {ok, status, payload} (payload null
   // when the answer was not JSON), rejects only when the network failed.
   function postAction(url, body) {
+    var csrf = document.querySelector("meta[name='csrf-token']");
+    var headers = { "Content-Type": "application/json", Accept: "application/json" };
+    if (csrf && csrf.content) headers["X-CSRF-Token"] = csrf.content;
     return fetch(url, {
       method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      headers: headers,
       body: JSON.stringify(body),
       credentials: "same-origin",
     }).then(function (response) {

@@ -17,6 +17,7 @@ from core.db import make_session_factory
 from core.settings import Settings
 from dispatch.models import AuditLog, Dispatch, Event, Incident
 from oncall import service as oncall_service
+from tests.accounts import PASSWORD, make_account
 from tests.dispatch.test_pairing import CONFIG, WM
 
 from ..conftest import API_KEY
@@ -211,15 +212,23 @@ def test_openapi_documents_every_route(client: TestClient) -> None:
     assert "examples" in spec["components"]["schemas"]["IncidentCreate"]
 
 
-def test_dashboard_needs_a_key_outside_development(client: TestClient) -> None:
+def test_dashboard_needs_a_sign_in_outside_the_demo(
+    client: TestClient, sessions: sessionmaker[Session]
+) -> None:
     ref = client.post("/api/v1/incidents", json=body()).json()["reference"]
     first = client.get("/", follow_redirects=False)
     assert first.status_code == 303 and first.headers["location"] == "/login"
-    wrong = client.post("/login", data={"key": "raden"}, follow_redirects=False)
-    assert wrong.status_code == 401 and "Onbekende sleutel" in wrong.text
-    ok = client.post("/login", data={"key": API_KEY}, follow_redirects=False)
+    make_account(sessions, "meldkamer")
+    wrong = client.post(
+        "/login", data={"username": "meldkamer", "password": "raden"}, follow_redirects=False
+    )
+    assert wrong.status_code == 401 and "verkeerd wachtwoord" in wrong.text
+    ok = client.post(
+        "/login", data={"username": "meldkamer", "password": PASSWORD}, follow_redirects=False
+    )
     assert ok.status_code == 303
-    assert API_KEY not in ok.headers["set-cookie"]
+    cookie = ok.headers["set-cookie"]
+    assert PASSWORD not in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
     page = client.get("/")
     assert page.status_code == 200
     assert ref in page.text and "Meldingen" in page.text
@@ -228,10 +237,15 @@ def test_dashboard_needs_a_key_outside_development(client: TestClient) -> None:
 def test_dashboard_is_open_in_the_development_demo(
     settings: Settings, sessions: sessionmaker[Session], loaded: int
 ) -> None:
-    app = create_app(settings.model_copy(update={"environment": "development"}))
+    app = create_app(settings.model_copy(update={"environment": "development", "demo_open": True}))
     app.state.samenop.sessions = sessions
     with TestClient(app) as c:
         assert c.get("/").status_code == 200
+    # development alone is not the demo: the pages still want a sign-in
+    closed = create_app(settings.model_copy(update={"environment": "development"}))
+    closed.state.samenop.sessions = sessions
+    with TestClient(closed) as c:
+        assert c.get("/", follow_redirects=False).status_code == 303
 
 
 def test_concurrent_duplicates_make_one_dispatch(engine: Engine, settings: Settings) -> None:

@@ -8,14 +8,14 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from api import auth
+from access.principal import Role
 from core.clock import ManualClock
 from dispatch.models import Assignment
 from notifications import links
+from tests.accounts import make_account, sign_in
 from tests.api.test_scenarios import GV_NOORD
-from tests.conftest import API_KEY
 from tests.dispatch.test_paging_flow import (
     BRAM,
     INCIDENTS,
@@ -203,20 +203,31 @@ def test_validation_errors_name_the_field(client: TestClient, clock: ManualClock
     assert r.status_code == 422 and "note" in r.json()["detail"]
 
 
-def test_authentication(client: TestClient, clock: ManualClock, session: Session) -> None:
+def test_authentication(
+    client: TestClient, clock: ManualClock, session: Session, sessions: sessionmaker[Session]
+) -> None:
     d = accepted(client, clock)
     anonymous = {"X-API-Key": ""}
     r = client.post(
         f"{INCIDENTS}/{d['id']}/actions", json={"action": "safe_to_enter"}, headers=anonymous
     )
     assert r.status_code == 401
-    client.cookies.set(auth.COOKIE, auth.cookie_token(API_KEY))
+    make_account(sessions, "meldkamer", Role.OPERATOR)
+    key = client.headers.pop("X-API-Key")
     try:
+        csrf = sign_in(client, "meldkamer")
+        url = f"{INCIDENTS}/{d['id']}/actions"
+        own = {"Origin": "http://testserver"}
+        # a signed-in write needs the page's CSRF token and our own origin
+        assert client.post(url, json={"action": "safe_to_enter"}, headers=own).status_code == 403
+        evil = {"Origin": "https://evil.example", "X-CSRF-Token": csrf}
+        assert client.post(url, json={"action": "safe_to_enter"}, headers=evil).status_code == 403
         r = client.post(
-            f"{INCIDENTS}/{d['id']}/actions", json={"action": "safe_to_enter"}, headers=anonymous
+            url, json={"action": "safe_to_enter"}, headers={**own, "X-CSRF-Token": csrf}
         )
     finally:
         client.cookies.clear()
+        client.headers["X-API-Key"] = key
     assert r.status_code == 200, r.text
     assert actions(client, "SO-NOSUCH", action="cancel").status_code == 404
 
