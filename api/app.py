@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api import errors
 from api.routers import (
+    access,
     health,
     incidents,
     lifecycle,
@@ -22,8 +23,10 @@ from api.routers import (
     vonage,
     worker_pages,
 )
+from api.routers import metrics as metrics_routes
 from api.state import AppState
 from api.stream import Hub
+from core import metrics
 from core.bus import make_bus
 from core.clock import Clock, SystemClock
 from core.db import make_engine, make_session_factory
@@ -55,6 +58,8 @@ def create_app(
     (tests drive it step by step with ``state.driver.run_once()``); ``run_stream=False``
     leaves out the websocket hub (tests that share one connection with the app)."""
     settings = settings or get_settings()
+    if settings.metrics_dir:  # before anything is observed in this process
+        metrics.use_directory(settings.metrics_dir)
     clock = clock or SystemClock()
     engine = make_engine(settings.database_url, echo=settings.log_sql)
     bus = make_bus(settings.redis_url, settings.queue_name)
@@ -121,8 +126,10 @@ def create_app(
     )
     errors.install(app)
     app.include_router(incidents.router)
+    app.include_router(access.router)
     app.include_router(oncall.router)
     app.include_router(health.router)
+    app.include_router(metrics_routes.router)
     app.include_router(pages.router)
     app.include_router(respond.router)
     app.include_router(lifecycle.router)

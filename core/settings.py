@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-PLACEHOLDER_KEY = "dev-feed-key"
+PLACEHOLDER_KEY = "dev-admin-key"
 PLACEHOLDER_LINK_SECRET = "dev-link-secret-change-me"
 PLACEHOLDER_TWILIO_TOKEN = "dev-twilio-token"
 PLACEHOLDER_VONAGE_SECRET = "dev-vonage-secret"
@@ -27,16 +27,49 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     # RQ queue (and job-id prefix), so several deployments can share one Redis.
     queue_name: str = Field(default="samenop", pattern=r"^[a-z0-9_-]{1,40}$")
-    # API keys accepted from the police feed and other systems: comma-separated or a
-    # JSON list in the environment.
+    # Bootstrap admin keys (X-API-Key), comma-separated or a JSON list: for setting up
+    # accounts and scoped keys (`samenop keys create`). May be empty; the police feed and
+    # other systems get stored keys scoped to a role and regions.
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=lambda: [PLACEHOLDER_KEY])
+    # --- access ---
+    # The local demo only (`samenop demo` sets it, with environment=development): the
+    # pages open without signing in, as an admin.
+    demo_open: bool = False
+    # Sign-in sessions of the pages end after this long without a request, and at the
+    # latest this long after signing in.
+    session_idle_minutes: int = Field(default=240, ge=5, le=24 * 60)
+    session_absolute_hours: int = Field(default=14, ge=1, le=24 * 7)
+    # An account is locked for a while after this many failed sign-ins in a row; an
+    # address may fail this many times per window before it is refused altogether.
+    login_max_failures: int = Field(default=5, ge=1, le=100)
+    login_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    login_per_address: int = Field(default=20, ge=1, le=10_000)
+    login_window_minutes: int = Field(default=10, ge=1, le=24 * 60)
+    # How long a rotated API key keeps working beside its successor (hours).
+    key_rotation_overlap_hours: float = Field(default=24.0, ge=0, le=24 * 90)
+    # How long a websocket ticket (POST /api/v1/stream/tickets) may wait to be used.
+    stream_ticket_seconds: int = Field(default=30, ge=5, le=600)
+    # An external identity provider (OpenID Connect), optional: the issuer's URL (its
+    # /.well-known/openid-configuration is read), the client, and the claim that
+    # names an existing account (accounts are made by an admin; roles stay here).
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_username_claim: str = "preferred_username"
     # Directory of region YAML files loaded by the demo and `samenop config load`.
     regions_dir: str = "regions"
+    # A configuration write that removes more than this share of the people (or any
+    # region, or a team with open incidents) needs an explicit confirmation.
+    config_remove_people_share: float = Field(default=0.2, ge=0, le=1)
+    # The audit log takes the caller's address from X-Forwarded-For only when the
+    # service runs behind a proxy that sets it (otherwise anyone could write it).
+    trust_proxy_headers: bool = False
     # What the police are told when an incident falls outside every configured area.
     national_fallback_phone: str = "0800-2000"
     national_fallback_name: str = "Veilig Thuis (landelijk)"
     timezone: str = "Europe/Amsterdam"
-    # Incidents (roles, ages, flags) and their dispatch are deleted after this many days.
+    # Personal data of closed incidents (roles, ages, flags, callback numbers, notes) is
+    # removed this many days after closing; the anonymous facts stay for the evaluation.
     retention_days: int = Field(default=90, ge=1, le=3650)
     log_sql: bool = False
 
@@ -107,6 +140,18 @@ class Settings(BaseSettings):
     demo_phones_url: str | None = None
     # How often the sweeper looks for due pages, passed deadlines and lost claims.
     sweep_seconds: float = Field(default=0.5, gt=0, le=60)
+    # --- operations ---
+    # Log lines: "json" (one object per line) or "text"; unset: json in production,
+    # text elsewhere. Secrets and phone numbers are scrubbed either way.
+    log_format: Literal["json", "text"] | None = None
+    # Prometheus metrics on a port of their own, bound to 127.0.0.1, for a scraper on
+    # the same host (the API's /metrics needs a key); served by `samenop serve` and
+    # `samenop worker`. Unset: no such port.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # Directory where the processes of one host (or sharing a volume) keep their
+    # metrics, so any of them reports all (prometheus_client multiprocess mode).
+    # `samenop serve --workers N` makes one of its own when this is unset.
+    metrics_dir: str | None = None
 
     @field_validator("api_keys", mode="before")
     @classmethod
@@ -120,9 +165,10 @@ class Settings(BaseSettings):
 
     @field_validator("api_keys")
     @classmethod
-    def _some_key(cls, value: list[str]) -> list[str]:
-        if not value:
-            raise ValueError("at least one API key is needed")
+    def _long_keys(cls, value: list[str]) -> list[str]:
+        for key in value:
+            if not key or len(key) > 128:
+                raise ValueError("each API key must be 1 to 128 characters")
         return value
 
     @model_validator(mode="after")
@@ -130,8 +176,10 @@ class Settings(BaseSettings):
         if self.environment == "production" and PLACEHOLDER_KEY in self.api_keys:
             raise ValueError(
                 "SAMENOP_API_KEYS still holds the development placeholder; "
-                "set real keys before running in production"
+                "set real keys (or none) before running in production"
             )
+        if self.oidc_issuer and not (self.oidc_client_id and self.oidc_client_secret):
+            raise ValueError("SAMENOP_OIDC_ISSUER needs SAMENOP_OIDC_CLIENT_ID and _SECRET")
         if self.environment == "production" and self.link_secret == PLACEHOLDER_LINK_SECRET:
             raise ValueError("SAMENOP_LINK_SECRET still holds the development placeholder")
         if (
