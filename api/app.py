@@ -9,9 +9,11 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api import errors
+from api import auth, errors, hardening
 from api.routers import (
     access,
+    audit_log,
+    config_versions,
     health,
     incidents,
     lifecycle,
@@ -93,6 +95,8 @@ def create_app(
 
     app = FastAPI(
         lifespan=lifespan,
+        docs_url=None,  # served by api.apidocs, from the installed Swagger UI
+        redoc_url=None,
         title="Samen op in acuut — dispatch",
         version="0.1.0",
         description=DESCRIPTION,
@@ -125,9 +129,13 @@ def create_app(
         bus=bus,
     )
     errors.install(app)
+    app.add_middleware(auth.AccessMiddleware)
+    hardening.install(app, settings)  # body limits, NUL, JSON depth, headers, /docs
     app.include_router(incidents.router)
     app.include_router(access.router)
     app.include_router(oncall.router)
+    app.include_router(config_versions.router)
+    app.include_router(audit_log.router)
     app.include_router(health.router)
     app.include_router(metrics_routes.router)
     app.include_router(pages.router)

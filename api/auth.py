@@ -135,7 +135,11 @@ def _session_of(state: AppState, token: str) -> SignedIn | None:
 
 
 async def signed_in(connection: HTTPConnection, state: AppState) -> SignedIn | None:
-    """The live sign-in session behind the cookie, if any."""
+    """The live sign-in session behind the cookie, if any (read once per request by
+    the middleware; later calls get what it found)."""
+    resolved = connection.scope.get("state", {}).get("access")
+    if isinstance(resolved, Credentials):
+        return resolved.signed_in
     token = connection.cookies.get(COOKIE)
     if not token or len(token) > 128:
         return None
@@ -167,14 +171,53 @@ def _unauthenticated() -> HTTPException:
     )
 
 
+@dataclass(frozen=True)
+class Credentials:
+    """What the request's credentials resolved to, before any route ran."""
+
+    principal: Principal | None
+    signed_in: SignedIn | None
+
+
+class AccessMiddleware:
+    """Resolves the caller's API key or sign-in cookie once, before the route's own
+    dependencies open a database session (on SQLite that session would hold the one
+    write lock while a second session looked up the credentials: a deadlock)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] in ("http", "websocket"):
+            connection = HTTPConnection(scope)
+            state: AppState = scope["app"].state.samenop
+            scope.setdefault("state", {})["access"] = await _resolve(connection, state)
+        await self.app(scope, receive, send)
+
+
+async def _resolve(connection: HTTPConnection, state: AppState) -> Credentials:
+    """The key's principal (when a key is sent, it alone counts for the API) and the
+    sign-in session (what the pages go by)."""
+    key = connection.headers.get("x-api-key")
+    found = await signed_in(connection, state)
+    if key is not None:
+        principal = None if len(key) > 128 else await key_principal(state, key)
+        return Credentials(principal, found)
+    return Credentials(found.principal if found else None, found)
+
+
+def credentials(connection: HTTPConnection) -> Credentials:
+    found = connection.scope.get("state", {}).get("access")
+    return found if isinstance(found, Credentials) else Credentials(None, None)
+
+
 async def principal_of(
     request: Request, state: AppState, x_api_key: str | None
 ) -> Principal | None:
+    resolved = credentials(request)
     if x_api_key is not None:
-        if len(x_api_key) > 128:
-            return None
-        return await key_principal(state, x_api_key)
-    found = await signed_in(request, state)
+        return resolved.principal
+    found = resolved.signed_in
     if found is not None:
         if request.method not in SAFE_METHODS:
             if not same_origin(request, state):

@@ -18,6 +18,7 @@ import typer
 import yaml
 from pydantic import ValidationError
 
+from api.cli_access import accounts_app, keys_app
 from core import migrate
 from core.clock import SystemClock
 from core.db import make_engine, make_session_factory, session_scope
@@ -37,8 +38,17 @@ config_app = typer.Typer(help="Regions, teams, rosters and rules.", no_args_is_h
 db_app = typer.Typer(help="Database schema (Alembic).", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+app.add_typer(accounts_app, name="accounts")
 
 PathsArg = Annotated[list[Path] | None, typer.Argument(help="YAML files or directories")]
+ConfirmOpt = Annotated[
+    bool,
+    typer.Option(
+        "--confirm",
+        help="Go ahead although it removes a region, a team with open incidents or many people",
+    ),
+]
 ConfigOpt = Annotated[
     list[Path] | None,
     typer.Option("--config", "-c", help="Use these YAML files instead of the database"),
@@ -94,21 +104,34 @@ def config_validate(paths: PathsArg = None) -> None:
 
 
 @config_app.command("load")
-def config_load(paths: PathsArg = None) -> None:
-    """Validate and store configuration in the database (replaces it, in one transaction)."""
+def config_load(paths: PathsArg = None, confirm: ConfirmOpt = False) -> None:
+    """Validate and store configuration in the database (replaces it, in one transaction).
+
+    Kept as a new version by cli:<user>. Removing a region, a team with open incidents or
+    more than the set share of the people needs --confirm."""
+    from api import config_writes
+    from oncall import changes
+
     settings = get_settings()
     chosen = paths or [Path(settings.regions_dir)]
     snapshot = _load_or_exit(chosen)
     _ensure_sqlite_dir(settings.database_url)
     migrate.upgrade(settings.database_url)
     factory = make_session_factory(make_engine(settings.database_url))
-    with session_scope(factory) as session:
-        version = oncall_service.write_config(
-            session=session,
-            config=snapshot.config,
-            now=SystemClock().now(),
-            source="cli: " + ", ".join(str(p) for p in chosen),
-        )
+    try:
+        with session_scope(factory) as session:
+            version = config_writes.load(
+                session,
+                snapshot.config,
+                now=SystemClock().now(),
+                source="cli: " + ", ".join(str(p) for p in chosen),
+                confirm=confirm,
+                people_share_limit=settings.config_remove_people_share,
+            )
+    except changes.NeedsConfirmation as exc:
+        typer.echo(f"not loaded: {exc}; run again with --confirm to go ahead", err=True)
+        typer.echo(json.dumps(exc.removal.as_dict(), indent=2), err=True)
+        raise typer.Exit(code=3) from exc
     typer.echo(f"loaded configuration version {version}")
 
 
@@ -252,7 +275,8 @@ def purge_cmd(
         bool, typer.Option("--schedule", help="Book the hourly RQ job instead of running now")
     ] = False,
 ) -> None:
-    """Delete incidents older than SAMENOP_RETENTION_DAYS (with dispatch and events)."""
+    """Remove the personal data of incidents closed more than SAMENOP_RETENTION_DAYS ago
+    (the anonymous facts stay for the evaluation)."""
     from dispatch import jobs
 
     settings = get_settings()
@@ -263,7 +287,8 @@ def purge_cmd(
         typer.echo(f"booked {jobs.schedule_purge(settings.redis_url, settings.queue_name)}")
         return
     typer.echo(
-        f"removed {jobs.purge_expired()} incident(s) older than {settings.retention_days} days"
+        f"anonymised {jobs.purge_expired()} incident(s) closed more than "
+        f"{settings.retention_days} days ago"
     )
 
 
@@ -311,6 +336,9 @@ def worker_cmd(
             "the worker needs SAMENOP_REDIS_URL (embedded mode delivers in-process)", err=True
         )
         raise typer.Exit(2)
+    from core import logs
+
+    logs.configure(logs.resolve_format(settings.log_format, settings.environment))
     migrate.upgrade(settings.database_url)
     jobs.run_worker(settings, burst=burst, name=name)
 
@@ -413,7 +441,12 @@ def demo(
     config_load([Path(settings.regions_dir)])
     public = f"http://{host}:{port}"
     fake = vonage = None
-    update: dict[str, Any] = {"delivery": "inline", "public_base_url": public}
+    # The demo runs on this machine only: its pages open without signing in.
+    update: dict[str, Any] = {
+        "delivery": "inline",
+        "public_base_url": public,
+        "demo_open": settings.environment == "development",
+    }
     if phones:
         vonage = _start_vonage(settings, host, phones_port + 1, public)
         fake = _start_phones(settings, host, phones_port, public, faces=[vonage.face()])
@@ -432,7 +465,8 @@ def demo(
     if seed if seed is not None else Path(settings.regions_dir).resolve() == SHIPPED_REGIONS:
         _seed_demo_incidents()
     url = f"{public}/"
-    typer.echo(f"dashboard: {url}   API docs: {url}docs   API key: {settings.api_keys[0]}")
+    key = settings.api_keys[0] if settings.api_keys else "(none: samenop keys create)"
+    typer.echo(f"dashboard: {url}   API docs: {url}docs   admin API key: {key}")
     if fake is not None:
         typer.echo(f"phones (play the piket worker): {fake.url}/phones")
     if open_browser:
@@ -449,6 +483,7 @@ def demo(
             host=host,
             port=port,
             log_level="info",
+            log_config=server.log_config("info"),
             **server.UVICORN_OPTIONS,
         )
     finally:

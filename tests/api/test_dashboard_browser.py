@@ -19,6 +19,8 @@ import httpx
 import pytest
 from playwright.sync_api import sync_playwright
 
+from tests.accounts import PASSWORD
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -50,6 +52,15 @@ def server(tmp_path: Path) -> Iterator[str]:
         env=env,
         check=True,
         capture_output=True,
+    )
+    subprocess.run(
+        [sys.executable, "-m", "api.cli", "accounts", "create", "meldkamer"]
+        + ["--role", "operator", "--password-stdin"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        input=PASSWORD.encode() + b"\n",
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--log-level", "warning"],
@@ -98,10 +109,12 @@ def test_incident_appears_on_dashboard_after_sign_in(server: str, tmp_path: Path
             page = browser.new_page()
             page.goto(server + "/")
             assert page.url.endswith("/login")
-            page.fill("#key", "verkeerd")
+            page.fill("#username", "meldkamer")
+            page.fill("#password", "verkeerd")
             page.click("button[type=submit]")
-            assert page.get_by_role("alert").inner_text() == "Onbekende sleutel."
-            page.fill("#key", KEY)
+            assert "verkeerd wachtwoord" in page.get_by_role("alert").inner_text()
+            page.fill("#username", "meldkamer")
+            page.fill("#password", PASSWORD)
             page.click("button[type=submit]")
             page.wait_for_selector("#dispatches")
             row = page.locator(f"tr[data-reference='{reference}']")

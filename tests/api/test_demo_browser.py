@@ -24,7 +24,7 @@ from playwright.sync_api import sync_playwright
 from tests.api.live import free_port
 from tests.api.test_dashboard_browser import ARGS, CHROMIUM, ROOT
 
-KEY = {"X-API-Key": "dev-feed-key"}  # the demo's development key
+KEY = {"X-API-Key": "dev-admin-key"}  # the demo's development (admin) key
 BRAM = "+31612340102"  # vt-gv office hours on Tue 2026-03-10 16:59
 
 

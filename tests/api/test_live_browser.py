@@ -33,6 +33,7 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 from sqlalchemy import select
 
+from access.principal import Role
 from core import migrate
 from core.db import make_engine, make_session_factory
 from dispatch import progress
@@ -41,6 +42,7 @@ from dispatch.models import Page as PageRow
 from notifications.fake.harness import FakeTwilioServer
 from oncall import service as oncall_service
 from oncall.schemas import ConfigSet
+from tests.accounts import PASSWORD, make_account
 from tests.api.live import free_port
 from tests.api.test_dashboard_browser import ARGS, CHROMIUM, ROOT
 
@@ -72,6 +74,7 @@ class Stack:
                 session=session, config=config, now=datetime(2026, 1, 1, tzinfo=UTC), source="t"
             )
             session.commit()
+        make_account(make_session_factory(self.engine), "meldkamer", Role.OPERATOR)
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.twilio = FakeTwilioServer(sms_url=f"{self.base}/webhooks/twilio/sms").start()
@@ -203,7 +206,8 @@ def open_dashboard(browser: Browser, stack: Stack, *, clock: bool = False) -> Pa
     if clock:
         page.clock.install()  # the test can move the page's time forward
     page.goto(stack.base + "/")
-    page.fill("#key", KEY)
+    page.fill("#username", "meldkamer")
+    page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_selector("#live[data-state='live']")
     assert page.locator("#live").inner_text() == "Live"

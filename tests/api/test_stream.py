@@ -23,6 +23,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from api.app import create_app
+from api.auth import COOKIE
 from api.state import AppState
 from dispatch import events
 from dispatch.models import Assignment
@@ -30,6 +31,7 @@ from notifications import links
 from notifications.fake.server import ServerThread
 from oncall.schemas import ConfigSet
 from tests.api.live import Live, free_port, start_live
+from tests.accounts import make_account, sign_in
 from tests.api.test_scenarios import GV_NOORD, incident
 from tests.conftest import API_KEY, BACKENDS
 
@@ -52,7 +54,15 @@ def stack(live: Live) -> Iterator[Live]:
     yield live
 
 
+def ticket(base: str, key: str) -> str:
+    """A single-use websocket ticket bought with an API key (the key never goes in a URL)."""
+    r = httpx.post(f"{base}/api/v1/stream/tickets", headers={"X-API-Key": key}, timeout=10)
+    return str(r.json()["ticket"]) if r.status_code == 201 else "not-a-ticket"
+
+
 def ws_url(base: str, **params: Any) -> str:
+    if "key" in params:
+        params["ticket"] = ticket(base, params.pop("key"))
     query = "&".join(
         f"{k}={v}"
         for k, values in params.items()
@@ -88,6 +98,24 @@ def test_refuses_a_client_without_credentials(stack: Live) -> None:
         ws.recv(timeout=5)
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 4401
+
+
+def test_a_ticket_works_once_and_a_key_in_the_url_never(stack: Live) -> None:
+    once = ticket(stack.url, API_KEY)
+    with connect(ws_url(stack.url, ticket=once)) as ws:
+        assert receive(ws)["type"] == "snapshot"
+    with connect(ws_url(stack.url, ticket=once)) as ws, pytest.raises(ConnectionClosed) as closed:
+        ws.recv(timeout=5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+    raw = stack.url.replace("http://", "ws://") + f"/ws?key={API_KEY}"
+    with connect(raw) as ws, pytest.raises(ConnectionClosed) as closed:
+        ws.recv(timeout=5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+    late = ticket(stack.url, API_KEY)
+    stack.clock.advance(timedelta(seconds=31))
+    with connect(ws_url(stack.url, ticket=late)) as ws, pytest.raises(ConnectionClosed) as closed:
+        ws.recv(timeout=5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
 
 
 def test_refuses_a_wrong_key_and_a_bad_subscription(stack: Live) -> None:
@@ -181,7 +209,8 @@ def test_subscriptions_filter_by_basisteam_and_incident(stack: Live) -> None:
         assert {m["event"]["dispatch_id"] for m in got} == {ours["id"]}
         assert elsewhere["id"] not in {m["event"]["dispatch_id"] for m in got}
     # An incident that names only a municipality is filed under its one basisteam.
-    with connect(url_team.replace("after=0", f"after={got[-1]['id']}")) as team_ws:
+    again = ws_url(stack.url, key=API_KEY, basisteam=GV_NOORD, after=got[-1]["id"])
+    with connect(again) as team_ws:
         assert receive(team_ws)["type"] == "caught_up"
         body = incident(municipality="GM0376", reported_at="2026-03-10T16:59")
         by_place = stack.post(**body)
@@ -309,9 +338,10 @@ def test_resume_across_a_server_restart(stack: Live) -> None:
 
 
 def test_the_sign_in_cookie_only_counts_from_our_own_pages(stack: Live) -> None:
-    from api.auth import COOKIE, cookie_token
-
-    cookie = f"{COOKIE}={cookie_token(API_KEY)}"
+    make_account(stack.app_state.sessions, "meldkamer")
+    with httpx.Client(base_url=stack.url) as browser:
+        sign_in(browser, "meldkamer")
+        cookie = f"{COOKIE}={browser.cookies[COOKIE]}"
     own = stack.url
     with connect(ws_url(stack.url), additional_headers={"Cookie": cookie}, origin=own) as ws:
         assert receive(ws)["type"] == "snapshot"
@@ -333,7 +363,8 @@ def _stalled_socket(port: int) -> socket.socket:
     key = base64.b64encode(os.urandom(16)).decode()
     slow.sendall(
         (
-            f"GET /ws?key={API_KEY}&after=0 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"GET /ws?ticket={ticket(f'http://127.0.0.1:{port}', API_KEY)}&after=0 HTTP/1.1\r\n"
+            f"Host: 127.0.0.1:{port}\r\n"
             "Upgrade: websocket\r\nConnection: Upgrade\r\n"
             f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
         ).encode()

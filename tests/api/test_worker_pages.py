@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.clock import ManualClock
 from dispatch.models import Assignment, Page
 from notifications import links
+from tests.accounts import make_account, sign_in
 from tests.api.test_scenarios import GV_NOORD, post
-from tests.conftest import API_KEY
 
 
 def accepted_incident(client: TestClient) -> dict[str, Any]:
@@ -115,11 +115,13 @@ def test_link_page_after_accepting_leads_to_the_worker_page(
         assert client.get(f"/w/{token}").status_code == 200
 
 
-def test_dashboard_paints_the_open_incidents_and_follows_the_stream(client: TestClient) -> None:
+def test_dashboard_paints_the_open_incidents_and_follows_the_stream(
+    client: TestClient, sessions: sessionmaker[Session]
+) -> None:
     d = accepted_incident(client)
     assert client.get("/", follow_redirects=False).headers["location"] == "/login"
-    signed_in = client.post("/login", data={"key": API_KEY}, follow_redirects=False)
-    assert signed_in.status_code == 303
+    make_account(sessions, "meldkamer")
+    sign_in(client, "meldkamer")
     r = client.get("/")
     assert r.status_code == 200
     assert 'http-equiv="refresh"' not in r.text  # live now, no reloading
