@@ -47,6 +47,9 @@ class Incident(Base):
     police_callback: Mapped[str] = mapped_column(String(20))
     # Who sent it (an API key or account, as "key:name"): a feed reads only its own.
     created_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # When retention removed the personal data (dispatch.retention); the row stays with
+    # the anonymous facts the evaluation needs.
+    anonymized_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     dispatch: Mapped[Dispatch] = relationship(back_populates="incident", uselist=False)
 
@@ -245,6 +248,9 @@ class Event(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+AUDIT_LOG_COMMENT = "Append-only: triggers refuse UPDATE, DELETE and TRUNCATE (migration 0007)"
+
+
 class AuditLog(Base):
     """Who read or changed what: reads of incident details are logged (AVG).
 
@@ -256,7 +262,7 @@ class AuditLog(Base):
     __table_args__ = (
         Index("ix_audit_log_actor_at", "actor", "at"),
         Index("ix_audit_log_object", "object_type", "object_id"),
-        {"sqlite_autoincrement": True},
+        {"sqlite_autoincrement": True, "comment": AUDIT_LOG_COMMENT},
     )
 
     id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)

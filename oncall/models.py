@@ -197,3 +197,21 @@ class ConfigState(Base):
     version: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     source: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ConfigVersion(Base):
+    """Every configuration write, kept: the whole configuration as it was after the
+    write, what changed against the version before, who wrote it and when. A rollback
+    is a new version equal to an older one (``rollback_of``)."""
+
+    __tablename__ = "config_versions"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    author: Mapped[str] = mapped_column(String(160))
+    source: Mapped[str | None] = mapped_column(Text, nullable=True)
+    rollback_of: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # {section: {added: n, removed: n, changed: n}}: listings read this, not the diff.
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON)
+    diff: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True)
+    document: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True)

@@ -15,6 +15,7 @@ from sqlalchemy import delete, insert, select, text
 from sqlalchemy.orm import Session
 
 from core.timeutil import AMS
+from oncall import changes, versions
 from oncall import models as m
 from oncall import schemas as s
 from oncall.snapshot import ConfigSnapshot
@@ -50,13 +51,28 @@ def get_version(*, session: Session) -> int:
     return int(version or 0)
 
 
-def write_config(*, session: Session, config: s.ConfigSet, now: datetime, source: str) -> int:
+def write_config(
+    *,
+    session: Session,
+    config: s.ConfigSet,
+    now: datetime,
+    source: str,
+    author: str | None = None,
+    guard: changes.Guard | None = None,
+    rollback_of: int | None = None,
+) -> int:
     """Replace the stored configuration with ``config``; returns the new version.
 
     The caller owns the transaction: nothing is visible until it commits, and an
-    error anywhere leaves the previous configuration untouched.
+    error anywhere leaves the previous configuration untouched. Every write is kept as
+    a version (``oncall.versions``) by ``author`` (the source when not given); with a
+    ``guard``, a dangerous removal raises ``changes.NeedsConfirmation`` before anything
+    is written.
     """
     state = session.get(m.ConfigState, 1, with_for_update=True)
+    previous = read_config(session=session)
+    if guard is not None:
+        guard.check(previous, config)
     for model in _DELETE_ORDER:
         session.execute(delete(model))
 
@@ -215,16 +231,45 @@ def write_config(*, session: Session, config: s.ConfigSet, now: datetime, source
         ],
     )
 
-    return _bump(session, state, now=now, source=source)
+    return _bump(
+        session,
+        state,
+        now=now,
+        source=source,
+        author=author,
+        previous=previous,
+        current=config,
+        rollback_of=rollback_of,
+    )
 
 
-def _bump(session: Session, state: m.ConfigState | None, *, now: datetime, source: str) -> int:
+def _bump(
+    session: Session,
+    state: m.ConfigState | None,
+    *,
+    now: datetime,
+    source: str,
+    author: str | None,
+    previous: s.ConfigSet,
+    current: s.ConfigSet,
+    rollback_of: int | None = None,
+) -> int:
     if state is None:
         state = m.ConfigState(id=1, version=0, updated_at=now)
         session.add(state)
     state.version = (state.version or 0) + 1
     state.updated_at = now
     state.source = source
+    versions.record(
+        session,
+        version=state.version,
+        now=now,
+        author=author or source,
+        source=source,
+        previous=previous,
+        current=current,
+        rollback_of=rollback_of,
+    )
     session.flush()
     return state.version
 
@@ -238,9 +283,17 @@ class ConfigRejected(ValueError):
         self.rule = rule
 
 
-def add_override(*, session: Session, override: s.Override, now: datetime, source: str) -> int:
+def add_override(
+    *,
+    session: Session,
+    override: s.Override,
+    now: datetime,
+    source: str,
+    author: str | None = None,
+) -> int:
     """Add one override (someone ill, a swap) without resending the whole configuration."""
     state = session.get(m.ConfigState, 1, with_for_update=True)
+    previous = read_config(session=session)
     if session.get(m.Override, override.id) is not None:
         raise ConfigRejected("id", f"an override '{override.id}' already exists")
     if session.get(m.Team, override.team) is None:
@@ -267,16 +320,42 @@ def add_override(*, session: Session, override: s.Override, now: datetime, sourc
             position=(last or 0) + 1,
         )
     )
-    return _bump(session, state, now=now, source=source)
+    current = previous.model_copy(update={"overrides": (*previous.overrides, override)})
+    return _bump(
+        session,
+        state,
+        now=now,
+        source=source,
+        author=author,
+        previous=previous,
+        current=current,
+    )
 
 
-def remove_override(*, session: Session, override_id: str, now: datetime, source: str) -> int:
+def remove_override(
+    *,
+    session: Session,
+    override_id: str,
+    now: datetime,
+    source: str,
+    author: str | None = None,
+) -> int:
     state = session.get(m.ConfigState, 1, with_for_update=True)
     row = session.get(m.Override, override_id)
     if row is None:
         raise LookupError(override_id)
+    previous = read_config(session=session)
     session.delete(row)
-    return _bump(session, state, now=now, source=source)
+    kept = tuple(o for o in previous.overrides if o.id != override_id)
+    return _bump(
+        session,
+        state,
+        now=now,
+        source=source,
+        author=author,
+        previous=previous,
+        current=previous.model_copy(update={"overrides": kept}),
+    )
 
 
 def _local(value: datetime | None) -> datetime | None:

@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel
 
 from access.principal import Principal
-from api import scope
+from api import config_writes, scope
 from api.deps import Admin, AppClock, DbSession, Planner, RosterReader, Snapshot
 from core.timeutil import ensure_utc
 from oncall import service as oncall_service
@@ -178,6 +178,7 @@ async def _parse_body(request: Request) -> ConfigSet:
 @router.put(
     "/config",
     summary="Replace the whole configuration (JSON or YAML)",
+    responses=config_writes.CONFIRMATION_RESPONSES,
     openapi_extra={
         "requestBody": {
             "content": {
@@ -188,12 +189,17 @@ async def _parse_body(request: Request) -> ConfigSet:
     },
 )
 async def put_config(
-    request: Request, session: DbSession, clock: AppClock, caller: Admin
+    request: Request,
+    session: DbSession,
+    clock: AppClock,
+    caller: Admin,
+    confirm: config_writes.Confirm = False,
 ) -> dict[str, Any]:
-    """Validated as a whole first; on any error nothing changes (422 lists every issue)."""
+    """Validated as a whole first; on any error nothing changes (422 lists every issue).
+    Removing a region, a team with open incidents or many people needs confirm=true."""
     config = await _parse_body(request)
-    version = oncall_service.write_config(
-        session=session, config=config, now=clock.now(), source=f"api by {caller.actor}"
+    version = config_writes.write(
+        session, request, caller, config, action="config.replace", confirm=confirm
     )
     session.commit()
     return {"version": version, "counts": {k: len(getattr(config, k)) for k in ConfigSet.SECTIONS}}
@@ -241,6 +247,7 @@ def list_overrides(
 )
 def create_override(
     override: Override,
+    request: Request,
     session: DbSession,
     clock: AppClock,
     caller: Planner,
@@ -250,7 +257,11 @@ def create_override(
     scope.check_team(caller, snapshot, override.team)
     try:
         version = oncall_service.add_override(
-            session=session, override=override, now=clock.now(), source=f"api by {caller.actor}"
+            session=session,
+            override=override,
+            now=clock.now(),
+            source=f"api by {caller.actor}",
+            author=caller.actor,
         )
     except oncall_service.ConfigRejected as exc:
         session.rollback()
@@ -259,6 +270,17 @@ def create_override(
             status_code=code,
             detail={"message": str(exc), "errors": [{"field": exc.field, "rule": exc.rule}]},
         ) from exc
+    region = next(iter(scope.team_regions(snapshot, override.team)), None)
+    config_writes.noted_override(
+        session,
+        request,
+        caller,
+        "override.create",
+        override.id,
+        version,
+        team=override.team,
+        region=region,
+    )
     session.commit()
     return {"version": version, "override": override.model_dump(mode="json")}
 
@@ -270,6 +292,7 @@ def create_override(
 )
 def delete_override(
     override_id: str,
+    request: Request,
     session: DbSession,
     clock: AppClock,
     caller: Planner,
@@ -284,9 +307,22 @@ def delete_override(
             override_id=override_id,
             now=clock.now(),
             source=f"api by {caller.actor}",
+            author=caller.actor,
         )
     except LookupError as exc:
         raise HTTPException(status_code=404, detail=f"no override '{override_id}'") from exc
+    team = existing.team if existing is not None else None
+    region = next(iter(scope.team_regions(snapshot, team)), None) if team else None
+    config_writes.noted_override(
+        session,
+        request,
+        caller,
+        "override.delete",
+        override_id,
+        version,
+        team=team,
+        region=region,
+    )
     session.commit()
     return {"version": version}
 

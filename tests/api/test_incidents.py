@@ -18,6 +18,7 @@ from core.settings import Settings
 from dispatch.models import AuditLog, Dispatch, Event, Incident
 from oncall import service as oncall_service
 from tests.accounts import PASSWORD, make_account
+from tests.audit_rows import delete_audit_rows
 from tests.dispatch.test_pairing import CONFIG, WM
 
 from ..conftest import API_KEY
@@ -279,7 +280,7 @@ def test_concurrent_duplicates_make_one_dispatch(engine: Engine, settings: Setti
             s.query(Dispatch).delete()
             s.query(Incident).delete()
             s.query(Event).delete()
-            s.query(AuditLog).delete()
+            delete_audit_rows(s)
             s.commit()
 
 

@@ -18,6 +18,7 @@ from core.db import make_engine, make_session_factory
 from dispatch import flows
 from dispatch.models import AuditLog, WebhookReceipt
 from dispatch.wake import Wake
+from tests.audit_rows import delete_audit_rows
 from tests.conftest import PG_ADMIN, _make_database
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
@@ -42,7 +43,7 @@ def gate(engine: Engine) -> Iterator[Gate]:
     g = Gate(make_session_factory(engine), Armed())
     yield g
     with engine.begin() as conn:
-        conn.execute(delete(AuditLog).where(AuditLog.actor == "flows-test"))
+        delete_audit_rows(conn, AuditLog.actor == "flows-test")
         conn.execute(delete(WebhookReceipt).where(WebhookReceipt.key.like("flows-test-%")))
 
 
