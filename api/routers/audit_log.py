@@ -1,7 +1,7 @@
 """Searching the audit log (admins): the API and a Dutch page.
 
 Filters by actor, action, object and a time window (at most ``MAX_WINDOW``), newest
-first, at most 500 rows per answer; ``before_id`` pages back. The page is rendered on
+first (in the order the rows were written), at most 500 rows per answer; ``before_id`` pages back. The page is rendered on
 the server (no script) with the same filters as a GET form.
 """
 
@@ -32,6 +32,7 @@ MAX_WINDOW = timedelta(days=92)
 DEFAULT_WINDOW = timedelta(days=7)
 MAX_ROWS = 500
 PAGE_ROWS = 100
+BIGINT_MAX = 2**63 - 1
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 When = Annotated[str, StringConstraints(min_length=1, max_length=40)]
@@ -63,13 +64,29 @@ class Search:
     before_id: int | None = None
 
 
+class SearchRefused(ValueError):
+    """A search this log does not run (422): the reason in English (API) and Dutch (page)."""
+
+    def __init__(self, field: str, rule: str, dutch: str) -> None:
+        super().__init__(f"{field}: {rule}")
+        self.dutch = dutch
+
+    def http(self) -> HTTPException:
+        return HTTPException(422, detail=str(self))
+
+
+FIELD_NL = {"since": "Vanaf", "until": "Tot"}
+
+
 def _instant(name: str, value: str | None) -> datetime | None:
     if not value:
         return None
     try:
         return ensure_utc(parse_local_datetime(value))
     except (ValueError, OverflowError) as exc:
-        raise HTTPException(422, detail=f"{name}: {exc}") from exc
+        raise SearchRefused(
+            name, str(exc), f"{FIELD_NL[name]}: geen datum en tijd zoals 2026-12-01T08:00."
+        ) from exc
 
 
 def window(search: Search, now: datetime) -> tuple[datetime, datetime]:
@@ -77,10 +94,13 @@ def window(search: Search, now: datetime) -> tuple[datetime, datetime]:
     until = search.until or now
     since = search.since or until - DEFAULT_WINDOW
     if since > until:
-        raise HTTPException(422, detail="since: after until")
+        raise SearchRefused("since", "after until", "Vanaf ligt na Tot.")
     if until - since > MAX_WINDOW:
-        raise HTTPException(
-            422, detail=f"since: the window may span at most {MAX_WINDOW.days} days"
+        days = MAX_WINDOW.days
+        raise SearchRefused(
+            "since",
+            f"the window may span at most {days} days",
+            f"De periode mag hooguit {days} dagen zijn.",
         )
     return since, until
 
@@ -135,20 +155,23 @@ def search_audit(
     until: Annotated[When | None, Query(description="ISO; default now")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_ROWS)] = 100,
     before_id: Annotated[
-        int | None, Query(ge=1, le=2**63 - 1, description="Older than this row (paging)")
+        int | None, Query(ge=1, le=BIGINT_MAX, description="Older than this row (paging)")
     ] = None,
 ) -> list[AuditRead]:
-    search = Search(
-        actor=actor,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        since=_instant("since", since),
-        until=_instant("until", until),
-        limit=limit,
-        before_id=before_id,
-    )
-    return [_read(r) for r in find(session, search, clock.now())]
+    try:
+        search = Search(
+            actor=actor,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            since=_instant("since", since),
+            until=_instant("until", until),
+            limit=limit,
+            before_id=before_id,
+        )
+        return [_read(r) for r in find(session, search, clock.now())]
+    except SearchRefused as exc:
+        raise exc.http() from exc
 
 
 ROLE_NL = {
@@ -200,13 +223,11 @@ def audit_page(request: Request, session: DbSession, clock: AppClock, viewer: Vi
             since=_instant("since", filters["since"]),
             until=_instant("until", filters["until"]),
             limit=PAGE_ROWS,
-            before_id=int(before) if before and before.isdigit() else None,
+            before_id=min(int(before), BIGINT_MAX) if before and before.isdigit() else None,
         )
-        if search.before_id is not None and search.before_id > 2**63 - 1:
-            raise HTTPException(422, detail="before_id: too large")
         rows = find(session, search, clock.now())
-    except HTTPException as exc:
-        error = str(exc.detail)
+    except SearchRefused as exc:
+        error = exc.dutch
     response = templates.TemplateResponse(
         request,
         "audit.html",
