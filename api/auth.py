@@ -15,7 +15,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -47,6 +47,7 @@ def limits(state: AppState) -> access.SessionLimits:
 class _Cached:
     principal: Principal | None
     until: float
+    expires_at: datetime | None = None  # a rotated key's end of overlap
 
 
 class KeyCache:
@@ -62,11 +63,13 @@ class KeyCache:
             return None
         return entry
 
-    def put(self, secret: str, principal: Principal | None) -> None:
+    def put(
+        self, secret: str, principal: Principal | None, expires_at: datetime | None = None
+    ) -> None:
         if len(self._entries) > 10_000:
             self._entries.clear()
         self._entries[access.digest(secret)] = _Cached(
-            principal, time.monotonic() + KEY_CACHE_SECONDS
+            principal, time.monotonic() + KEY_CACHE_SECONDS, expires_at
         )
 
     def clear(self) -> None:
@@ -87,16 +90,16 @@ def forget_keys(state: AppState) -> None:
     _cache(state).clear()
 
 
-def _stored_key(state: AppState, secret: str) -> Principal | None:
+def _stored_key(state: AppState, secret: str) -> tuple[Principal | None, datetime | None]:
     now = state.clock.now()
     with state.sessions() as session:
         row = access.resolve_key(session, secret, now)
         if row is None:
-            return None
+            return None, None
         if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=5):
             row.last_used_at = now
             session.commit()
-        return access.key_principal(row)
+        return access.key_principal(row), row.expires_at
 
 
 async def key_principal(state: AppState, secret: str) -> Principal | None:
@@ -107,9 +110,11 @@ async def key_principal(state: AppState, secret: str) -> Principal | None:
     cache = _cache(state)
     hit = cache.get(secret)
     if hit is not None:
+        if hit.expires_at is not None and state.clock.now() >= hit.expires_at:
+            return None
         return hit.principal
-    principal = await asyncio.to_thread(_stored_key, state, secret)
-    cache.put(secret, principal)
+    principal, expires_at = await asyncio.to_thread(_stored_key, state, secret)
+    cache.put(secret, principal, expires_at)
     return principal
 
 

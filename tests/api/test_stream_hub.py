@@ -137,3 +137,16 @@ def test_a_bus_wakes_a_listener_published_to_from_another_thread(kind: str) -> N
         assert asyncio.run(scenario()) == 1
     finally:
         bus.close()
+
+
+def test_a_subscription_never_reaches_outside_the_viewers_area() -> None:
+    mine = Subscription(allowed_regions=frozenset({"gooi"}), allowed_basisteams=frozenset({"laak"}))
+    assert mine.matches("d1", "gooi", "gv-noord")
+    assert mine.matches("d2", "den-haag", "laak")  # a basisteam of its own elsewhere
+    assert not mine.matches("d3", "den-haag", "centrum")
+    assert not mine.matches("d4", None, None)  # outside every area: admins only
+    # asking for one incident does not widen the area
+    one = Subscription(incident="d3", allowed_regions=frozenset({"gooi"}))
+    assert not one.matches("d3", "den-haag", "centrum")
+    everything = Subscription()
+    assert everything.matches("d4", None, None)
