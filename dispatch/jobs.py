@@ -40,7 +40,7 @@ def _clock() -> Clock:
 
 
 def purge_expired() -> int:
-    """Delete incidents past the retention period, then book the next run."""
+    """Anonymise incidents past the retention period, then book the next run."""
     settings = get_settings()
     engine = make_engine(settings.database_url)
     try:
@@ -50,8 +50,9 @@ def purge_expired() -> int:
                 session=session,
                 before=now - timedelta(days=settings.retention_days),
                 receipts_before=now - RECEIPTS_KEPT,
+                now=now,
             )
-        log.info("retention: removed %d incident(s)", removed)
+        log.info("retention: anonymised %d incident(s)", removed)
     finally:
         engine.dispose()
     if settings.redis_url:
