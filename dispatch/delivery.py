@@ -30,6 +30,7 @@ from typing import Any, cast
 from sqlalchemy import Select, and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from core import metrics
 from core.clock import Clock
 from dispatch import contact, flows
 from dispatch.attempts import phase_of_purpose
@@ -144,6 +145,7 @@ def _claim(
             Page,
             Dispatch.reference,
             Dispatch.paging,
+            Dispatch.created_at,
             Assignment.position,
             Assignment.purpose,
             Assignment.person_id,
@@ -156,7 +158,7 @@ def _claim(
     ).first()
     if row is None:
         return None
-    page, reference, spec, position, purpose, person, team, mode = row
+    page, reference, spec, intake_at, position, purpose, person, team, mode = row
     due = page.status == PageStatus.SCHEDULED and page.due_at <= now
     stale = (
         page.status == PageStatus.SENDING
@@ -203,6 +205,8 @@ def _claim(
         # A crashed sender's provider is not known: every provider is asked then.
         provider=page.provider if page.uncertain_since is not None else None,
         bound_id=page.provider_id if recovering is not None else None,
+        reference=reference,
+        intake_at=intake_at if _first_wave(page, intake_at) else None,
     )
     body: str | None
     if page.kind == PageKind.CONFIRMATION:  # its token is the marker on a re-drive
@@ -236,6 +240,11 @@ class _Started:
     wake: Wake
 
 
+def _first_wave(page: Page, intake_at: datetime) -> bool:
+    """The first channel of an attempt made at intake: its send ends the time to first call."""
+    return page.kind == PageKind.PAGE and page.seq == 0 and page.created_at == intake_at
+
+
 def deliver(ctx: PagingContext, page_id: str) -> Wake:
     """Send one due page (or finish a crashed or uncertain send); safe to call any number
     of times."""
@@ -255,7 +264,12 @@ def deliver(ctx: PagingContext, page_id: str) -> Wake:
     if claim.recovering_since is not None:
         found, reachable = _already_sent(ctx, claim, message)
         if found is not None:
-            log.warning("page %s: found %s already sent, not sending again", page_id, found)
+            log.warning(
+                "page %s: found %s already sent, not sending again",
+                page_id,
+                found.provider_id,
+                extra={"reference": claim.reference},
+            )
             return flows.run(
                 ctx,
                 lambda s: record_sent_locked(
@@ -269,7 +283,10 @@ def deliver(ctx: PagingContext, page_id: str) -> Wake:
             return flows.run(ctx, lambda s: unavailable(s, claim, unknown, ctx.clock.now()))
         if not reachable:
             log.warning(
-                "page %s: no sign of the uncertain send after %s; sending it", page_id, waited
+                "page %s: no sign of the uncertain send after %s; sending it",
+                page_id,
+                waited,
+                extra={"reference": claim.reference},
             )
     try:
         sent = _send(ctx, claim, message)
@@ -279,9 +296,14 @@ def deliver(ctx: PagingContext, page_id: str) -> Wake:
     except ProviderUnavailable as exc:
         failure = exc
         return flows.run(ctx, lambda s: unavailable(s, claim, failure, ctx.clock.now()))
-    return flows.run(
+    wake = flows.run(
         ctx, lambda s: record_sent(s, claim, sent, ctx.clock.now(), default_provider=default)
     )
+    if claim.intake_at is not None and claim.recovering_since is None:
+        metrics.current().time_to_first_call_seconds.labels(
+            provider=sent.provider or default, channel=claim.channel
+        ).observe(max(0.0, (ctx.clock.now() - claim.intake_at).total_seconds()))
+    return wake
 
 
 def _send(ctx: PagingContext, claim: Claim, message: _Message) -> Sent:
@@ -330,7 +352,12 @@ def _already_sent(ctx: PagingContext, claim: Claim, message: _Message) -> tuple[
             page_id=claim.page_id,
         )
     except ProviderUnavailable as exc:
-        log.warning("page %s: cannot ask what went out (%s)", claim.page_id, exc)
+        log.warning(
+            "page %s: cannot ask what went out (%s)",
+            claim.page_id,
+            exc,
+            extra={"reference": claim.reference},
+        )
         return None, False
     mine = [s for s in found if s.provider_id not in message.known]
     if not mine:

@@ -17,6 +17,7 @@ from typing import Any, cast
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from core import metrics
 from core.texts import reason
 from dispatch import alarms, contact, events
 from dispatch.attempts import Asked, paging_spec, write_attempt
@@ -355,6 +356,14 @@ def expire_dispatch(session: Session, dispatch_id: str, now: datetime) -> tuple[
     if not attempts:
         return Wake(), 0
     late = [p for p in pages if (p.assignment_id, p.round) in attempts and p.status in OPEN]
+    lateness = metrics.current().deadline_lateness_seconds
+    for attempt_key in attempts:
+        deadline = min(
+            p.deadline_at
+            for p in pages
+            if (p.assignment_id, p.round) == attempt_key and p.status in OUT
+        )
+        lateness.observe(max(0.0, (now - deadline).total_seconds()))
     wake = _close_pages(late, PageStatus.EXPIRED, now)
     for assignment_id, round_ in attempts:
         assignment = _assignment(dispatch, assignment_id)

@@ -59,6 +59,10 @@ class Claim:
     recovering_since: datetime | None = None
     provider: str | None = None
     bound_id: str | None = None
+    # For logs and metrics: the dispatch's reference, and its intake time when this
+    # page is the first channel of an attempt made at intake (time to first call).
+    reference: str = ""
+    intake_at: datetime | None = None
 
 
 def record_sent(
