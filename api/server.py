@@ -9,11 +9,14 @@ SO_REUSEPORT, so the kernel spreads new connections over the workers by hash.
 from __future__ import annotations
 
 import gc
+import logging.config
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 from types import FrameType
 from typing import Any
 
@@ -48,20 +51,72 @@ def tune_gc() -> None:
     gc.set_threshold(gen0, gen1, 1000)
 
 
+def log_config(log_level: str) -> dict[str, Any]:
+    """uvicorn's ``log_config``: our JSON or text lines, scrubbed (access log included)."""
+    from core import logs
+    from core.settings import get_settings
+
+    settings = get_settings()
+    return logs.logging_config(
+        logs.resolve_format(settings.log_format, settings.environment), log_level
+    )
+
+
 def _worker(host: str, port: int, log_level: str) -> None:
     import uvicorn
 
-    config = uvicorn.Config("api.main:app", log_level=log_level, **UVICORN_OPTIONS)
+    config = uvicorn.Config(
+        "api.main:app", log_level=log_level, log_config=log_config(log_level), **UVICORN_OPTIONS
+    )
     server = uvicorn.Server(config)
     tune_gc()
     server.run(sockets=[_listen(host, port)])
 
 
+def _metrics_port() -> None:
+    """Serve the metrics port from this process (the supervisor, or the only worker)."""
+    from core.db import make_engine, make_session_factory
+    from core.settings import get_settings
+    from dispatch.metrics import scrape_registry, serve_port
+
+    settings = get_settings()
+    if settings.metrics_port is None:
+        return
+    sessions = make_session_factory(make_engine(settings.database_url))
+    registry = scrape_registry(
+        lambda: sessions(), redis_url=settings.redis_url, queue_name=settings.queue_name
+    )
+    serve_port(settings.metrics_port, registry)
+
+
 def run(host: str, port: int, workers: int, log_level: str = "info") -> None:
     """Start ``workers`` processes and supervise them until SIGINT/SIGTERM."""
+    from core import metrics
+    from core.settings import get_settings
+
+    logging.config.dictConfig(log_config(log_level))
     if workers <= 1:
+        _metrics_port()
         _worker(host, port, log_level)
         return
+    # The workers' metrics go to one directory, so any of them (and the metrics port
+    # served here) reports all: the one configured, or one of our own for this run.
+    settings = get_settings()
+    own_dir = None
+    if not settings.metrics_dir:
+        own_dir = tempfile.mkdtemp(prefix="samenop-metrics-")
+        os.environ["SAMENOP_METRICS_DIR"] = own_dir  # the spawned workers' settings
+        get_settings.cache_clear()
+    metrics.use_directory(get_settings().metrics_dir or own_dir or "")
+    _metrics_port()
+    try:
+        _supervise(host, port, workers, log_level)
+    finally:
+        if own_dir is not None:
+            shutil.rmtree(own_dir, ignore_errors=True)
+
+
+def _supervise(host: str, port: int, workers: int, log_level: str) -> None:
     ctx = multiprocessing.get_context("spawn")
     procs = [
         ctx.Process(target=_worker, args=(host, port, log_level), daemon=False)

@@ -22,6 +22,8 @@ from typing import Protocol
 import redis
 import redis.asyncio as aioredis
 
+from core.logs import FaultLog
+
 log = logging.getLogger(__name__)
 
 
@@ -76,6 +78,11 @@ class RedisBus:
         self.channel = f"{name}:events"
         self._client: redis.Redis | None = None
         self._lock = threading.Lock()
+        # Redis away: logged when it starts and when it ends, not per commit or retry.
+        self._publish_faults = FaultLog(
+            log, "event notifications (listeners poll meanwhile)", level=logging.WARNING
+        )
+        self._listen_faults = FaultLog(log, "event bus subscription", level=logging.WARNING)
 
     def _publisher(self) -> redis.Redis:
         with self._lock:
@@ -91,7 +98,9 @@ class RedisBus:
         try:
             self._publisher().publish(self.channel, b"1")
         except redis.RedisError as exc:
-            log.warning("event notification not published (%s); listeners will poll", exc)
+            self._publish_faults.failed(exc)
+        else:
+            self._publish_faults.ok()
 
     async def listen(self) -> AsyncIterator[None]:
         backoff = 0.2
@@ -101,6 +110,7 @@ class RedisBus:
             try:
                 await pubsub.subscribe(self.channel)
                 backoff = 0.2
+                self._listen_faults.ok()
                 # A (re)subscription may have missed notifications: wake the tail once.
                 yield None
                 while True:
@@ -108,7 +118,7 @@ class RedisBus:
                     if message is not None:
                         yield None
             except (redis.RedisError, OSError) as exc:
-                log.warning("event bus lost Redis (%s); retrying in %.1f s", exc, backoff)
+                self._listen_faults.failed(exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
             finally:

@@ -20,7 +20,9 @@ from typing import Any
 from sqlalchemy import Select, bindparam, literal, select, union_all
 from sqlalchemy.orm import Session
 
+from core import metrics
 from core.db import UTCDateTime
+from core.logs import FaultLog
 from dispatch import alarms, flows, paging
 from dispatch.delivery import PagingContext, deliver, due_page_ids, due_query
 from dispatch.models import Dispatch
@@ -59,6 +61,12 @@ class Driver:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._hangups: deque[Hangup] = deque()
+        # Retries are logged when a fault starts and when it ends, not each time.
+        self._sweep_faults = FaultLog(log, "sweep")
+        self._expire_faults = FaultLog(log, "closing attempts at their deadline")
+        self._deliver_faults = FaultLog(log, "delivering pages (their leases let them be retried)")
+        self._hangup_faults = FaultLog(log, "ending calls", level=logging.WARNING)
+        self._alarm_faults = FaultLog(log, "alarm checks")
 
     # --- the waker side (embedded mode) ---
 
@@ -96,6 +104,8 @@ class Driver:
                 now = self.ctx.clock.now()
                 due = due_page_ids(session, now, grace=self.due_grace, scheduled=not queued)
         raised = self._alarms(now, accept_due, failing)
+        if due and self.queue_empty is not None:  # beside RQ: what the queue did not send
+            metrics.current().sweeper_redrives.inc(len(due))
         if len(due) > 1 and self.parallel > 1:
             with ThreadPoolExecutor(max_workers=self.parallel) as pool:
                 list(pool.map(self._deliver, due))
@@ -135,8 +145,10 @@ class Driver:
         for dispatch_id in overdue:
             try:
                 closed += expire(self.ctx, dispatch_id)
-            except Exception:
-                log.exception("closing attempts of dispatch %s failed; retrying", dispatch_id)
+            except Exception as exc:
+                self._expire_faults.failed(exc, dispatch=dispatch_id)
+            else:
+                self._expire_faults.ok()
         return closed
 
     def _alarms_due(self, now: datetime) -> bool:
@@ -151,19 +163,28 @@ class Driver:
         """Raise the alarms whose moment came: nobody accepted yet, pages not sent."""
         raised = 0
         for dispatch_id in accept_due:
-            raised += _safely(self.ctx, dispatch_id, lambda s, d: alarms.no_accept(s, d, now))
+            raised += self._safely(dispatch_id, lambda s, d: alarms.no_accept(s, d, now))
         after = self.ctx.send_failing_after
         for dispatch_id in failing:
-            raised += _safely(
-                self.ctx, dispatch_id, lambda s, d: alarms.send_failing(s, d, now, after)
-            )
+            raised += self._safely(dispatch_id, lambda s, d: alarms.send_failing(s, d, now, after))
         return raised
+
+    def _safely(self, dispatch_id: str, work: Raise) -> int:
+        try:
+            raised = flows.run(self.ctx, lambda s: work(s, paging.lock(s, dispatch_id)))
+        except Exception as exc:
+            self._alarm_faults.failed(exc, dispatch=dispatch_id)
+            return 0
+        self._alarm_faults.ok()
+        return int(raised)
 
     def _deliver(self, page_id: str) -> None:
         try:
             deliver(self.ctx, page_id)
-        except Exception:
-            log.exception("delivering page %s failed; its lease will let it be retried", page_id)
+        except Exception as exc:
+            self._deliver_faults.failed(exc, page=page_id)
+        else:
+            self._deliver_faults.ok()
 
     def _drain_hangups(self) -> int:
         done = 0
@@ -171,8 +192,10 @@ class Driver:
             provider, sid = self._hangups.popleft()
             try:
                 self.ctx.provider_named(provider).hang_up(sid)
-            except Exception:
-                log.warning("could not end call %s", sid, exc_info=True)
+            except Exception as exc:
+                self._hangup_faults.failed(exc, provider=provider)
+            else:
+                self._hangup_faults.ok()
             done += 1
         return done
 
@@ -206,9 +229,11 @@ class Driver:
             self._poke.clear()
             try:
                 did = self.run_once()
-            except Exception:
-                log.exception("sweep failed; trying again")
+            except Exception as exc:
+                self._sweep_faults.failed(exc)
                 did = 0
+            else:
+                self._sweep_faults.ok()
             if did:
                 continue  # more may have become due while we worked
             self._poke.wait(self.interval)
@@ -219,15 +244,6 @@ def expire(ctx: PagingContext, dispatch_id: str) -> int:
     wake, closed = flows.run(ctx, lambda s: expire_dispatch(s, dispatch_id, ctx.clock.now()))
     flows.arm(ctx, wake)  # a (wake, count) pair carries no wake of its own for ``run``
     return closed
-
-
-def _safely(ctx: PagingContext, dispatch_id: str, work: Raise) -> int:
-    try:
-        raised = flows.run(ctx, lambda s: work(s, paging.lock(s, dispatch_id)))
-    except Exception:
-        log.exception("alarm check of dispatch %s failed; retrying", dispatch_id)
-        return 0
-    return int(raised)
 
 
 def _tagged(kind: str, query: Select[Any]) -> Select[Any]:

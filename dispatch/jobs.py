@@ -6,20 +6,26 @@ from __future__ import annotations
 import logging
 import os
 from datetime import datetime, timedelta
+from typing import Any
 
 from redis.exceptions import RedisError
 from rq import Queue, Retry
+from rq.job import Job
+from rq.job_lifecycle import call_exception_handlers
 from rq.worker import SimpleWorker
 from sqlalchemy.orm import Session, sessionmaker
 
+from core import metrics
 from core.bus import RedisBus
 from core.clock import Clock, SystemClock
 from core.db import make_engine, make_session_factory, session_scope
+from core.logs import FaultLog
 from core.queue import redis_queue
 from core.settings import Settings, get_settings
 from dispatch.delivery import PagingContext, deliver
 from dispatch.driver import Driver
 from dispatch.flows import Waker
+from dispatch.metrics import scrape_registry, serve_port
 from dispatch.paging import Wake
 from dispatch.retention import RECEIPTS_KEPT, purge
 from notifications.factory import make_providers
@@ -94,12 +100,17 @@ class RQWaker:
     def __init__(self, redis_url: str, queue_name: str, clock: Clock) -> None:
         self.queue = redis_queue(redis_url, name=queue_name)
         self.clock = clock
+        self.faults = FaultLog(
+            log, "arming work on Redis (the sweeper picks it up)", level=logging.WARNING
+        )
 
     def arm(self, wake: Wake) -> None:
         try:
             self._arm(wake)
-        except RedisError:
-            log.warning("Redis unavailable; the sweeper will pick the work up", exc_info=True)
+        except RedisError as exc:
+            self.faults.failed(exc)
+        else:
+            self.faults.ok()
 
     def _arm(self, wake: Wake) -> None:
         now = self.clock.now()
@@ -180,17 +191,50 @@ def _queue_empty(queue: Queue) -> bool:
         return True
 
 
+# A job that fails because the database or Redis is away fails the same way for every
+# page until the outage ends (and the sweeper re-drives those pages): logged once.
+_JOB_FAULTS = FaultLog(log, "RQ jobs")
+
+
 class DispatchWorker(SimpleWorker):
     """Runs jobs in the worker process itself: no fork per job, so the database pool
-    and the provider's HTTP connections are reused (a page goes out in milliseconds)."""
+    and the provider's HTTP connections are reused (a page goes out in milliseconds).
+
+    A failed job is logged through a ``FaultLog`` (the first failure of each kind with
+    its traceback, then a count; "recovered" at the next success) instead of RQ's full
+    traceback per job.
+    """
+
+    def handle_exception(self, job: Job, *exc_info: Any) -> None:
+        exc = exc_info[1] if len(exc_info) > 1 else None
+        _JOB_FAULTS.failed(exc, job=_job_name(job))
+        call_exception_handlers(self._exc_handlers, job, *exc_info)
+
+    def handle_job_success(self, *args: Any, **kwargs: Any) -> None:
+        super().handle_job_success(*args, **kwargs)
+        _JOB_FAULTS.ok()
+
+
+def _job_name(job: Job) -> str:
+    try:
+        return str(job.func_name)
+    except Exception:  # an undeserialisable job
+        return "?"
 
 
 def run_worker(settings: Settings, *, burst: bool = False, name: str | None = None) -> None:
     """An RQ worker with the scheduler, plus the sweeper that re-drives lost work."""
     if not settings.redis_url:
         raise ConfigurationError("the worker needs SAMENOP_REDIS_URL")
+    if settings.metrics_dir:
+        metrics.use_directory(settings.metrics_dir)
     ctx = runtime()
     queue = redis_queue(settings.redis_url, name=settings.queue_name)
+    if settings.metrics_port is not None:
+        registry = scrape_registry(
+            lambda: ctx.sessions(), redis_url=settings.redis_url, queue_name=settings.queue_name
+        )
+        serve_port(settings.metrics_port, registry)
     sweeper = Driver(
         ctx,
         due_grace=timedelta(seconds=2),

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from core.logs import FaultLogs
 from notifications.provider import (
     CallRequest,
     Channel,
@@ -117,6 +118,11 @@ class FailoverProvider:
         self.circuit = circuit or Circuit()
         self.probe_number = probe_number
         self._probes: dict[str, threading.Thread] = {}
+        # Per provider: an outage is logged when it starts and when it ends.
+        self._send_faults = FaultLogs(
+            log, "sends through {key} (failing over)", level=logging.WARNING
+        )
+        self._probe_faults = FaultLogs(log, "probes of {key}", level=logging.WARNING)
 
     def named(self, name: str) -> Provider:
         return self.providers[name]
@@ -132,17 +138,16 @@ class FailoverProvider:
 
     def _probe(self, name: str) -> None:
         def probe() -> None:
+            faults = self._probe_faults[name]
             try:
                 self.providers[name].find_sent(
                     channel="voice", to=self.probe_number, since=datetime.now(UTC)
                 )
-            except ProviderUnavailable as exc:
-                log.info("probe of %s failed: %s", name, exc)
-                self.circuit.failure(name)
-            except Exception:
-                log.warning("probe of %s failed", name, exc_info=True)
+            except Exception as exc:
+                faults.failed(exc)
                 self.circuit.failure(name)
             else:
+                faults.ok()
                 self.circuit.success(name)
 
         thread = threading.Thread(target=probe, name=f"probe-{name}", daemon=True)
@@ -162,9 +167,10 @@ class FailoverProvider:
                 exc.provider = name
                 if exc.maybe_sent:
                     raise  # it may ring already: never try the other provider now
-                log.warning("provider %s did not take the page (%s); trying the next", name, exc)
+                self._send_faults[name].failed(exc)
                 last = exc
                 continue
+            self._send_faults[name].ok()
             self.circuit.success(name)
             return replace(sent, provider=name)
         raise last or ProviderUnavailable("no provider configured")
