@@ -159,6 +159,9 @@ def accounts_create(
     region: RegionsOpt = None,
     basisteam: BasisteamsOpt = None,
     name: Annotated[str, typer.Option(help="Display name")] = "",
+    person: Annotated[
+        str | None, typer.Option(help="A worker account: the person id on the rosters")
+    ] = None,
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from stdin")
     ] = False,
@@ -180,6 +183,7 @@ def accounts_create(
                 regions=region or None,
                 basisteams=basisteam,
                 display_name=name,
+                person_id=person,
                 oidc_subject=oidc_subject,
             )
             _audit(session, "account.create", "account", username)

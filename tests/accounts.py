@@ -23,6 +23,7 @@ def make_account(
     regions: Iterable[str] | None = None,
     basisteams: Iterable[str] | None = None,
     password: str = PASSWORD,
+    person_id: str | None = None,
 ) -> None:
     with sessions() as s:
         access.create_account(
@@ -34,6 +35,7 @@ def make_account(
             by="tests",
             regions=regions,
             basisteams=basisteams,
+            person_id=person_id,
         )
         s.commit()
 

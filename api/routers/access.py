@@ -13,8 +13,9 @@ from access import service as access
 from access.models import Account, ApiKey, WebSession
 from access.principal import Principal, Role
 from api import auth
-from api.deps import Admin, AppClock, DbSession, Staff, State
+from api.deps import Admin, AppClock, DbSession, Snapshot, Staff, State, Worker
 from dispatch import service
+from oncall.personal import person_periods
 
 router = APIRouter(prefix="/api/v1", tags=["access"])
 
@@ -167,6 +168,45 @@ def me(caller: Staff) -> Me:
         regions=None if caller.regions is None else sorted(caller.regions),
         basisteams=sorted(caller.basisteams),
     )
+
+
+class ShiftRead(BaseModel):
+    team: str
+    team_name: str
+    layer: str
+    start: datetime
+    end: datetime
+
+
+@router.get(
+    "/me/shifts",
+    response_model=list[ShiftRead],
+    summary="A worker's own on-call periods (a worker account linked to a person)",
+)
+def my_shifts(
+    caller: Worker,
+    session: DbSession,
+    snapshot: Snapshot,
+    clock: AppClock,
+    days: Annotated[int, Query(ge=1, le=28, description="How many days ahead")] = 14,
+) -> list[ShiftRead]:
+    account = session.get(Account, caller.account_id) if caller.account_id else None
+    if account is None or account.person_id is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, detail="this account is not linked to a person on a roster"
+        )
+    now = clock.now()
+    periods = person_periods(snapshot, account.person_id, now, now + timedelta(days=days))
+    return [
+        ShiftRead(
+            team=p.team,
+            team_name=snapshot.teams[p.team].name,
+            layer=p.layer,
+            start=p.start,
+            end=p.end,
+        )
+        for p in periods
+    ]
 
 
 @router.post(

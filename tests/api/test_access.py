@@ -8,6 +8,7 @@ while and a busy address is refused.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -251,3 +252,31 @@ def test_a_scoped_key_made_in_the_database_is_resolved_once_per_few_seconds(
         "regions": ["gooi-en-vechtstreek"],
         "basisteams": [],
     }
+
+
+def test_a_worker_account_sees_its_own_shifts_and_nothing_else(
+    app_client: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    make_account(sessions, "linda", Role.WORKER, person_id="dh-linda-de-graaf")
+    app_client.post(
+        "/login",
+        data={"username": "linda", "password": PASSWORD},
+        headers=OWN,
+        follow_redirects=False,
+    )
+    shifts = app_client.get("/api/v1/me/shifts", params={"days": 14})
+    assert shifts.status_code == 200, shifts.text
+    periods = shifts.json()
+    # Linda alternates daily with Kevin on the CIT desk, 11:00-22:00 Amsterdam (CET)
+    assert 6 <= len(periods) <= 8
+    assert {p["team"] for p in periods} == {"cit-haaglanden"}
+    assert periods[0]["start"] == "2026-11-28T12:00:00Z"  # on call now: from now
+    for p in periods:
+        assert p["start"].endswith(("T10:00:00Z", "T12:00:00Z")), p
+        assert p["end"].endswith("T21:00:00Z") or p["end"] == "2026-12-12T12:00:00Z", p
+    days = sorted(int(p["start"][8:10]) for p in periods if p["start"][5:7] == "12")
+    assert all(b - a == 2 for a, b in itertools.pairwise(days))
+    # a worker account sees nothing of incidents or rosters
+    assert app_client.get("/api/v1/incidents").status_code == 403
+    assert app_client.get("/api/v1/oncall").status_code == 403
+    assert app_client.get("/", follow_redirects=False).status_code == 403
