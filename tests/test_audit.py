@@ -148,6 +148,8 @@ def test_admins_search_the_log_with_filters_and_a_bounded_window(
     assert too_wide.status_code == 422 and "92 days" in too_wide.text
     assert client.get("/api/v1/audit", params={"limit": 501}).status_code == 422
     assert client.get("/api/v1/audit", params={"since": "gisteren"}).status_code == 422
+    for edge in ("0001-01-01T00:00", "9999-12-31T23:59"):
+        assert client.get("/api/v1/audit", params={"until": edge}).status_code in (200, 422)
 
 
 def test_only_admins_search_the_log(client: TestClient, sessions: sessionmaker[Session]) -> None:

@@ -1,8 +1,9 @@
 """Searching the audit log (admins): the API and a Dutch page.
 
 Filters by actor, action, object and a time window (at most ``MAX_WINDOW``), newest
-first (in the order the rows were written), at most 500 rows per answer; ``before_id`` pages back. The page is rendered on
-the server (no script) with the same filters as a GET form.
+first (in the order the rows were written), at most 500 rows per answer; ``before_id``
+pages back. The page is rendered on the server (no script) with the same filters as a
+GET form.
 """
 
 from __future__ import annotations
@@ -92,7 +93,10 @@ def _instant(name: str, value: str | None) -> datetime | None:
 def window(search: Search, now: datetime) -> tuple[datetime, datetime]:
     """The time window asked (default the last week), refused beyond ``MAX_WINDOW``."""
     until = search.until or now
-    since = search.since or until - DEFAULT_WINDOW
+    try:
+        since = search.since or until - DEFAULT_WINDOW
+    except OverflowError as exc:  # an until in the first week of year 1
+        raise SearchRefused("until", str(exc), "Tot ligt te vroeg.") from exc
     if since > until:
         raise SearchRefused("since", "after until", "Vanaf ligt na Tot.")
     if until - since > MAX_WINDOW:
