@@ -12,10 +12,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import redis
-from prometheus_client import CollectorRegistry, generate_latest, start_http_server
+from prometheus_client import CollectorRegistry, generate_latest, make_wsgi_app
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import ThreadingWSGIServer
 from prometheus_client.metrics_core import Metric
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
@@ -140,15 +142,30 @@ def render(registry: CollectorRegistry) -> bytes:
 
 
 def serve_port(port: int | None, registry: CollectorRegistry) -> bool:
-    """Serve ``registry`` on ``port`` at 127.0.0.1 (a thread that sleeps until a scrape
-    comes). False when unset or taken: on a host whose processes share a metrics
-    directory, one of them serving it is enough."""
+    """Serve ``registry`` on ``port`` at 127.0.0.1 from a thread that sleeps in the
+    kernel until a scrape comes (no polling: nothing runs while nobody scrapes). False
+    when unset or taken: on a host whose processes share a metrics directory, one of
+    them serving it is enough."""
     if port is None:
         return False
     try:
-        start_http_server(port, addr="127.0.0.1", registry=registry)
+        httpd = make_server(
+            "127.0.0.1", port, make_wsgi_app(registry), ThreadingWSGIServer, _QuietHandler
+        )
     except OSError as exc:
         log.warning("metrics port %d not served by this process: %s", port, exc)
         return False
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": None}, name="metrics-port"
+    )
+    thread.daemon = True
+    thread.start()
     log.info("metrics on http://127.0.0.1:%d/metrics", port)
     return True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No line per scrape on stderr (the scraper keeps its own record)."""
+
+    def log_message(self, format: str, *args: object) -> None:
+        return

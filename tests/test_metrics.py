@@ -24,7 +24,7 @@ from sqlalchemy.orm import sessionmaker
 from websockets.sync.client import connect
 
 from core.db import make_engine
-from dispatch.metrics import StoreCollector, render, scrape_registry
+from dispatch.metrics import StoreCollector, render, scrape_registry, serve_port
 from oncall.schemas import ConfigSet
 from tests.api.live import Live, start_live
 from tests.api.test_scenarios import GV_NOORD, incident
@@ -259,3 +259,16 @@ def test_processes_sharing_a_directory_report_together(tmp_path: Path) -> None:
         for child in children:
             if child.poll() is None:
                 child.communicate("\n", timeout=20)
+
+
+def test_the_metrics_port_serves_without_a_key(live: Live) -> None:
+    from tests.api.live import free_port
+
+    port = free_port()
+    registry = scrape_registry(live.app_state.sessions, redis_url=None, queue_name="x")
+    assert serve_port(port, registry)
+    r = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
+    assert r.status_code == 200
+    assert "samenop_scrape_source_up" in r.text and "samenop_intake_seconds" in r.text
+    assert not serve_port(port, registry)  # taken: another process serves it
+    assert not serve_port(None, registry)
