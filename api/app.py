@@ -12,11 +12,13 @@ from fastapi.staticfiles import StaticFiles
 from api import auth, errors, hardening
 from api.routers import (
     access,
+    admin_pages,
     audit_log,
     config_versions,
     health,
     incidents,
     lifecycle,
+    oidc,
     oncall,
     pages,
     respond,
@@ -139,6 +141,8 @@ def create_app(
     app.include_router(health.router)
     app.include_router(metrics_routes.router)
     app.include_router(pages.router)
+    app.include_router(oidc.router)
+    app.include_router(admin_pages.router)
     app.include_router(respond.router)
     app.include_router(lifecycle.router)
     app.include_router(twilio.router)

@@ -1,0 +1,7 @@
+"""The admin page (Dutch): accounts, sessions and API keys."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(include_in_schema=False)
