@@ -4,28 +4,26 @@ Every write is a version (``oncall.versions``); a rollback writes a new version 
 to an older one, by whoever rolled back. A planner writes only their regions' part:
 ``PUT /config/regions/{id}`` takes that region's slice and merges it into the current
 configuration, refusing (403, naming it) anything of another region. Parsing, merging
-and writing run in a worker thread, off the event loop.
+and writing run off the event loop within the time limit (``api.work``).
 """
 
 from __future__ import annotations
 
-import json
-import re
 from datetime import datetime
 from typing import Annotated, Any
 
-import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
 
-from api import config_writes
+from api import config_writes, work
 from api.config_writes import CONFIRMATION_RESPONSES, Confirm
 from api.deps import Admin, DbSession, Planner
 from oncall import changes, versions
 from oncall import service as oncall_service
-from oncall.loader import ConfigError, ConfigIssue, load_text, validate_references
+from oncall.loader import ConfigError, ConfigIssue, validate_references
 from oncall.models import ConfigState
 from oncall.schemas import SLUG, ConfigSet
+from oncall.upload import load_upload
 
 router = APIRouter(prefix="/api/v1/config", tags=["oncall"])
 
@@ -154,7 +152,7 @@ async def rollback(
     """The whole configuration of ``version`` is written as a new version; a rollback
     that removes a region, a busy team or many people needs ``confirm=true``."""
 
-    def job() -> Written:
+    def job(deadline: work.Deadline) -> Written:
         row = versions.get(session, version)
         if row is None:
             raise HTTPException(404, detail=f"no configuration version {version}")
@@ -168,10 +166,16 @@ async def rollback(
             confirm=confirm,
             rollback_of=version,
         )
+        deadline.check()
         session.commit()
         return _written(session, written, rollback_of=version)
 
-    return await anyio.to_thread.run_sync(job)
+    return await work.run(job, seconds=_limit(request), what="the rollback")
+
+
+def _limit(request: Request) -> float:
+    seconds: float = request.app.state.samenop.settings.work_timeout_seconds
+    return seconds
 
 
 def _written(
@@ -211,23 +215,11 @@ def _rejected(issues: list[ConfigIssue] | tuple[ConfigIssue, ...]) -> HTTPExcept
     )
 
 
-def _parse_slice(body: bytes, content_type: str) -> ConfigSet:
-    """JSON or YAML in the shape of a whole configuration (only the region's part);
-    checked object by object here, references after the merge."""
-    text = body.decode("utf-8", errors="replace")
-    if "yaml" not in content_type:
-        try:
-            data = json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            issue = ConfigIssue(file="request", path="", message=f"invalid JSON: {exc}")
-            raise _rejected([issue]) from exc
-        if isinstance(data, dict):
-            data.pop("version", None)
-        text = json.dumps(data)
-    else:
-        text = re.sub(r"(?m)^version:[^\n]*\n?", "", text)
+def _parse_slice(body: bytes, is_yaml: bool, max_entries: int) -> ConfigSet:
+    """JSON or YAML in the shape of a whole configuration (only the region's part),
+    read like any upload (``oncall.upload``); references are checked after the merge."""
     try:
-        config, _origins = load_text(text, name="request")
+        config, _origins = load_upload(body, yaml=is_yaml, max_entries=max_entries)
     except ConfigError as exc:
         raise _rejected(exc.issues) from exc
     return config
@@ -260,10 +252,12 @@ async def put_region(
             403, detail=f"region: '{region_id}' is outside the regions of {caller.actor}"
         )
     body = await request.body()
-    content_type = request.headers.get("content-type", "")
+    is_yaml = "yaml" in request.headers.get("content-type", "")
+    settings = request.app.state.samenop.settings
 
-    def job() -> Written:
-        part = _parse_slice(body, content_type)
+    def job(deadline: work.Deadline) -> Written:
+        part = _parse_slice(body, is_yaml, settings.max_config_entries)
+        deadline.check()
         session.get(ConfigState, 1, with_for_update=True)  # no write in between
         current = oncall_service.read_config(session=session)
         known = any(r.id == region_id for r in (*current.regions, *part.regions))
@@ -279,6 +273,7 @@ async def put_region(
         issues = validate_references(merged)
         if issues:
             raise _rejected(issues)
+        deadline.check()
         written = config_writes.write(
             session,
             request,
@@ -288,7 +283,8 @@ async def put_region(
             confirm=confirm,
             region=region_id,
         )
+        deadline.check()
         session.commit()
         return _written(session, written, region=region_id)
 
-    return await anyio.to_thread.run_sync(job)
+    return await work.run(job, seconds=_limit(request), what="the configuration write")
