@@ -10,7 +10,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
+from core.logs import FaultLog
+
 log = logging.getLogger(__name__)
+# A database outage answers every request 503: logged when it starts, not per request.
+_DATABASE_FAULTS = FaultLog(log, "database (requests answered 503)", settle_after=30.0)
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -38,7 +42,7 @@ async def validation_handler(_request: Request, exc: Exception) -> JSONResponse:
 
 async def database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
     """The database did not answer: say so, and that a retry is safe (intake is idempotent)."""
-    log.error("database unavailable: %s", exc)
+    _DATABASE_FAULTS.failed(exc)
     return JSONResponse(
         status_code=503,
         headers={"Retry-After": "2"},

@@ -294,11 +294,17 @@ class FaultLog:
         remind_every: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
         level: int = logging.ERROR,
+        settle_after: float | None = None,
     ) -> None:
         self.logger = logger
         self.what = what
         self.remind_every = remind_every
         self.level = level
+        # Where nothing calls ``ok()`` (a failure seen per request), a fault counts as
+        # over when no failure came for this long: the next failure says how the
+        # previous fault went and starts a new one (logged with its traceback).
+        self.settle_after = settle_after
+        self._last = 0.0
         self._clock = clock
         self._lock = threading.Lock()
         self.failures = 0  # in the current fault (0: none)
@@ -315,7 +321,17 @@ class FaultLog:
         """One more failure; logged only when it starts the fault or is of a new kind."""
         now = self._clock()
         kind = type(exc).__name__ if exc is not None else "-"
+        settled: tuple[int, float, float] | None = None
         with self._lock:
+            if (
+                self.settle_after is not None
+                and self.failures
+                and now - self._last >= self.settle_after
+            ):
+                settled = (self.failures, self._last - self._since, now - self._last)
+                self.failures = 0
+                self._kinds.clear()
+            self._last = now
             self.failures += 1
             first = self.failures == 1
             new_kind = kind not in self._kinds and len(self._kinds) < 8
@@ -328,6 +344,17 @@ class FaultLog:
                 self._reminded = now
             count, elapsed = self.failures, now - self._since
         fields = {"fault": self.what, "failures": count, **event}
+        if settled is not None:
+            count_then, lasted, quiet = settled
+            self.logger.warning(
+                "%s: the previous fault ended: %d failure%s in %.1f s, then none for %.0f s",
+                self.what,
+                count_then,
+                "" if count_then == 1 else "s",
+                lasted,
+                quiet,
+                extra={"fault": self.what, "failures": count_then, "seconds": round(lasted, 3)},
+            )
         if first:
             metrics.current().faults.labels(fault=self.what).inc()
             self.logger.log(
@@ -367,19 +394,18 @@ class FaultLog:
             elapsed = now - self._since
             self._kinds.clear()
         if count:
-            self.logger.warning(
-                "%s recovered after %d failure%s in %.1f s",
-                self.what,
-                count,
-                "" if count == 1 else "s",
-                elapsed,
-                extra={
-                    "fault": self.what,
-                    "failures": count,
-                    "seconds": round(elapsed, 3),
-                    **event,
-                },
-            )
+            self._ended(count, elapsed, **event)
+
+    def _ended(self, count: int, elapsed: float, **event: Any) -> None:
+        """The fault is over: one line with how many failures over how long."""
+        self.logger.warning(
+            "%s recovered after %d failure%s in %.1f s",
+            self.what,
+            count,
+            "" if count == 1 else "s",
+            elapsed,
+            extra={"fault": self.what, "failures": count, "seconds": round(elapsed, 3), **event},
+        )
 
 
 class FaultLogs:

@@ -212,6 +212,28 @@ def test_a_fault_is_logged_when_it_starts_and_when_it_ends(
     assert fault.faults == 2
 
 
+def test_a_fault_seen_per_request_settles_when_failures_stop(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ticks = Ticks()
+    fault = FaultLog(
+        logging.getLogger("samenop.test.settle"), "database", clock=ticks, settle_after=30
+    )
+    with caplog.at_level(logging.INFO, logger="samenop.test.settle"):
+        for _ in range(50):  # 50 requests answered 503 in 10 s
+            ticks.now += 0.2
+            fault.failed(ConnectionError("refused"))
+        ticks.now += 300  # back for five minutes; then a new outage
+        fault.failed(ConnectionError("refused"))
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == [
+        "database failing: ConnectionError: refused",
+        "database: the previous fault ended: 50 failures in 9.8 s, then none for 300 s",
+        "database failing: ConnectionError: refused",
+    ]
+    assert fault.faults == 2
+
+
 # --- a real PostgreSQL outage ------------------------------------------------------------
 
 
