@@ -152,6 +152,7 @@ def make_engine(url: str, *, echo: bool = False, pre_ping: bool = True) -> Engin
         engine = create_engine(
             url,
             echo=echo,
+            hide_parameters=True,  # errors and SQL logs never quote personal data
             connect_args={"check_same_thread": False, "factory": _locking_connection(lock)},
         )
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -159,7 +160,14 @@ def make_engine(url: str, *, echo: bool = False, pre_ping: bool = True) -> Engin
         # snapshot; see _WriteLock.
         event.listen(engine, "begin", _begin_immediate)
         return engine
-    return create_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=pre_ping)
+    return create_engine(
+        url,
+        echo=echo,
+        hide_parameters=True,  # errors and SQL logs never quote personal data
+        pool_size=10,
+        max_overflow=20,
+        pool_pre_ping=pre_ping,
+    )
 
 
 def make_session_factory(engine: Engine, bus: Any = None) -> sessionmaker[Session]:

@@ -23,7 +23,8 @@ import pytest
 import redis
 from rq import Queue
 from rq.job import JobStatus
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.stream import Hub
@@ -169,6 +170,12 @@ def test_format_defaults_follow_the_environment() -> None:
     assert logs.resolve_format(None, "development") == "text"
     assert logs.resolve_format("text", "production") == "text"
     assert Settings(environment="test", api_keys=[API_KEY]).log_format is None
+
+
+def test_database_errors_never_quote_the_values_sent(engine: Engine) -> None:
+    with engine.connect() as conn, pytest.raises(DBAPIError) as caught:
+        conn.execute(text("SELECT * FROM no_such_table WHERE phone = :p"), {"p": PHONE})
+    assert PHONE not in str(caught.value)
 
 
 # --- the fault helper ----------------------------------------------------------------------
