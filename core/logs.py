@@ -220,7 +220,8 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line = scrub(super().format(record), links=record.name in KEEPS_LINKS)
-        extra = _event_fields(record)
+        # (the access line says method, path and status already)
+        extra = {} if record.name == "uvicorn.access" else _event_fields(record)
         if extra:
             line += " " + " ".join(f"{k}={v}" for k, v in extra.items())
         return line
