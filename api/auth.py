@@ -182,6 +182,7 @@ class Credentials:
 
     principal: Principal | None
     signed_in: SignedIn | None
+    by_key: bool = False  # a key was sent: it alone counts for the API
 
 
 class AccessMiddleware:
@@ -204,10 +205,14 @@ async def _resolve(connection: HTTPConnection, state: AppState) -> Credentials:
     """The key's principal (when a key is sent, it alone counts for the API) and the
     sign-in session (what the pages go by)."""
     key = connection.headers.get("x-api-key")
+    if key is None:  # scrapers such as Prometheus send keys as bearer tokens
+        scheme, _, token = connection.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and token:
+            key = token.strip()
     found = await signed_in(connection, state)
     if key is not None:
         principal = None if len(key) > 128 else await key_principal(state, key)
-        return Credentials(principal, found)
+        return Credentials(principal, found, by_key=True)
     return Credentials(found.principal if found else None, found)
 
 
@@ -220,7 +225,7 @@ async def principal_of(
     request: Request, state: AppState, x_api_key: str | None
 ) -> Principal | None:
     resolved = credentials(request)
-    if x_api_key is not None:
+    if x_api_key is not None or resolved.by_key:
         return resolved.principal
     found = resolved.signed_in
     if found is not None:

@@ -280,3 +280,16 @@ def test_a_worker_account_sees_its_own_shifts_and_nothing_else(
     assert app_client.get("/api/v1/incidents").status_code == 403
     assert app_client.get("/api/v1/oncall").status_code == 403
     assert app_client.get("/", follow_redirects=False).status_code == 403
+
+
+def test_a_key_may_come_as_a_bearer_token_for_scrapers(
+    app_client: TestClient, sessions: sessionmaker[Session]
+) -> None:
+    secret = make_key(sessions, "prometheus", Role.ADMIN)
+    assert (
+        app_client.get("/metrics", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+    )
+    assert (
+        app_client.get("/metrics", headers={"Authorization": "Bearer sk_nope"}).status_code == 401
+    )
+    assert app_client.get("/metrics").status_code == 401
