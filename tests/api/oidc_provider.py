@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import secrets
 import time
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
@@ -33,7 +34,16 @@ def new_key(kid: str = "fake-1") -> RSAKey:
 
 
 class FakeProvider:
-    def __init__(self, client_id: str = CLIENT_ID, client_secret: str = CLIENT_SECRET) -> None:
+    def __init__(
+        self,
+        client_id: str = CLIENT_ID,
+        client_secret: str = CLIENT_SECRET,
+        *,
+        host: str = "127.0.0.1",
+    ) -> None:
+        """``host``: the name in the provider's URLs ("localhost" puts it on another
+        site than a service at 127.0.0.1, as a real provider is)."""
+        self.host = host
         self.client_id = client_id
         self.client_secret = client_secret
         self.key = new_key()
@@ -41,6 +51,7 @@ class FakeProvider:
         self.subject = "sub-unset"  # who signs in at the next authorize
         self.next_claims: dict[str, Any] = {}
         self.issuer_in_discovery: str | None = None  # another issuer in the document
+        self.interactive = False  # authorize shows a page to click through
         self.codes: dict[str, dict[str, str]] = {}
         self.authorize_requests: list[dict[str, str]] = []
         self.token_requests = 0
@@ -48,7 +59,7 @@ class FakeProvider:
 
     @property
     def issuer(self) -> str:
-        return self.server.url
+        return f"http://{self.host}:{self.server.port}"
 
     def start(self) -> FakeProvider:
         self.server.start()
@@ -118,8 +129,10 @@ class FakeProvider:
                 "challenge": q["code_challenge"],
                 "nonce": q["nonce"],
             }
-            back = urlencode({"code": code, "state": q["state"]})
-            return RedirectResponse(f"{q['redirect_uri']}?{back}", status_code=302)
+            back = f"{q['redirect_uri']}?{urlencode({'code': code, 'state': q['state']})}"
+            if self.interactive:  # the person clicks on, at the provider's own site
+                return HTMLResponse(f'<a id="continue" href="{html.escape(back)}">Doorgaan</a>')
+            return RedirectResponse(back, status_code=302)
 
         @app.post("/token")
         async def token(request: Request) -> Response:

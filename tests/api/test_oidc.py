@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, cast
 
 import httpx
@@ -81,13 +83,12 @@ class Stack:
             return int(s.scalar(select(func.count()).select_from(Account)) or 0)
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def stack(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Stack]:
-    url, handle = _make_database(request.param, tmp_path_factory.mktemp("oidc"))
+@contextmanager
+def open_stack(backend: str, tmp: Path, provider_host: str = "127.0.0.1") -> Iterator[Stack]:
+    """The service (its own database) and a fake provider, each on a free port."""
+    url, handle = _make_database(backend, tmp)
     migrate.upgrade(url)
-    provider = FakeProvider().start()
+    provider = FakeProvider(host=provider_host).start()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     settings = Settings(
@@ -114,6 +115,14 @@ def stack(
             admin, name = cast(tuple[psycopg.Connection[Any], str], handle)
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             admin.close()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    with open_stack(request.param, tmp_path_factory.mktemp("oidc")) as opened:
+        yield opened
 
 
 def browser(stack: Stack) -> httpx.Client:
