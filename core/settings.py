@@ -50,8 +50,9 @@ class Settings(BaseSettings):
     # How long a websocket ticket (POST /api/v1/stream/tickets) may wait to be used.
     stream_ticket_seconds: int = Field(default=30, ge=5, le=600)
     # An external identity provider (OpenID Connect), optional: the issuer's URL (its
-    # /.well-known/openid-configuration is read), the client, and the claim that
-    # names an existing account (accounts are made by an admin; roles stay here).
+    # /.well-known/openid-configuration is read) and the client. An existing account is
+    # found by its oidc_subject (the token's "sub") only; accounts are made by an admin
+    # and their roles stay here. The username claim is only shown to someone unknown.
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
     oidc_client_secret: str | None = None
