@@ -33,6 +33,7 @@ ARGS = [
     "--disable-quic",
 ]
 KEY = "browser-key"
+OPERATOR = ["--role", "operator", "--password-stdin"]
 
 
 @pytest.fixture
@@ -54,8 +55,7 @@ def server(tmp_path: Path) -> Iterator[str]:
         capture_output=True,
     )
     subprocess.run(
-        [sys.executable, "-m", "api.cli", "accounts", "create", "meldkamer"]
-        + ["--role", "operator", "--password-stdin"],
+        [sys.executable, "-m", "api.cli", "accounts", "create", "meldkamer", *OPERATOR],
         cwd=ROOT,
         env=env,
         check=True,

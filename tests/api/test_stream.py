@@ -30,8 +30,8 @@ from dispatch.models import Assignment
 from notifications import links
 from notifications.fake.server import ServerThread
 from oncall.schemas import ConfigSet
-from tests.api.live import Live, free_port, start_live
 from tests.accounts import make_account, sign_in
+from tests.api.live import Live, free_port, start_live
 from tests.api.test_scenarios import GV_NOORD, incident
 from tests.conftest import API_KEY, BACKENDS
 
