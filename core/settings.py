@@ -141,6 +141,20 @@ class Settings(BaseSettings):
     demo_phones_url: str | None = None
     # How often the sweeper looks for due pages, passed deadlines and lost claims.
     sweep_seconds: float = Field(default=0.5, gt=0, le=60)
+    # --- input bounds (api.hardening) ---
+    # Largest request body, in bytes; the configuration routes (/api/v1/config...) have
+    # their own. A larger body is answered 413 (Content-Length over it: unread).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    max_config_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024)
+    # Deepest nesting of arrays and objects in a JSON body.
+    max_json_depth: int = Field(default=32, ge=8, le=256)
+    # Most entries in one section of a configuration (people, teams, rules, ...).
+    max_config_entries: int = Field(default=5000, ge=10, le=1_000_000)
+    # Longest window asked of /api/v1/coverage/gaps, in days (8 weeks).
+    max_gap_days: int = Field(default=56, ge=1, le=92)
+    # Time limit of heavy work (configuration checks and writes, coverage gaps); it runs
+    # off the event loop and stops, changing nothing, when the limit passes (503).
+    work_timeout_seconds: float = Field(default=20.0, gt=0, le=600)
     # --- operations ---
     # Log lines: "json" (one object per line) or "text"; unset: json in production,
     # text elsewhere. Secrets and phone numbers are scrubbed either way.
