@@ -9,6 +9,7 @@ than the grid step can slip between two samples).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -79,8 +80,12 @@ def find_gaps(
     end: datetime,
     *,
     step: timedelta = timedelta(minutes=15),
+    check: Callable[[], None] | None = None,
 ) -> list[Gap]:
-    """Intervals in [start, end) where ``team`` should answer and nobody can be reached."""
+    """Intervals in [start, end) where ``team`` should answer and nobody can be reached.
+
+    ``check`` is called at every step of the grid (a time limit raises from it).
+    """
     start, end = ensure_utc(start), ensure_utc(end)
     if end <= start:
         raise ValueError("'to' must be after 'from'")
@@ -92,6 +97,8 @@ def find_gaps(
     rules: set[str] = set(current)
     t = start
     while t < end:
+        if check is not None:
+            check()
         nxt = min(t + step, end)
         state = _uncovered(snapshot, team, nxt) if nxt < end else ()
         if bool(state) != bool(current):

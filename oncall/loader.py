@@ -5,10 +5,9 @@ problem, all problems at once, each naming the file, the place in the file
 (``rules[2].windows[0].start``, plus the line) and the rule broken, in words a
 planner understands; never as a traceback or as "the first error only".
 
-The YAML dialect is PyYAML's safe loader with three changes that stop silent
-misreadings: ``17:00`` stays text (YAML 1.1 reads it as 1020, base 60), numbers
-with a leading ``0`` or ``+`` stay text (so ``0031612345678`` is not read as an
-octal number) and dates stay text (the schemas parse them as Amsterdam time).
+The YAML dialect and its bounds (aliases, nesting) are in ``oncall.yamlsafe``; an
+upload is also bounded in entries per section (``max_entries``), so that checking it
+stays a matter of seconds.
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ from pydantic import BaseModel, ValidationError
 from core.timeutil import AMS
 from oncall import schemas as sc
 from oncall.schemas import CBS_CODE, SLUG, WEEKDAYS, ConfigSet, RuleRole
+from oncall.yamlsafe import ConfigLoader, nul_path, unbounded
 
 SECTIONS = ConfigSet.SECTIONS
 _MODELS = (sc.Region, sc.Municipality, sc.Basisteam, sc.Team, sc.Person, sc.Rotation, sc.Shift)
@@ -81,18 +81,6 @@ class ConfigError(Exception):
         super().__init__("\n".join(str(issue) for issue in self.issues))
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader without the YAML 1.1 readings that silently change planners' text."""
-
-
-_INT, _STAMP = "tag:yaml.org,2002:int", "tag:yaml.org,2002:timestamp"
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag not in (_INT, _STAMP)]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver(_INT, re.compile(r"^-?(?:0|[1-9][0-9_]*)$"), list("-0123456789"))
-
-
 @dataclass
 class _Parsed:
     """One file read: valid entries per section with their paths, and its problems."""
@@ -113,9 +101,23 @@ def load_file(path: Path) -> tuple[ConfigSet, Origins]:
     return _checked(_read(path, str(path)))
 
 
-def load_text(text: str, *, name: str = "<text>") -> tuple[ConfigSet, Origins]:
-    """Like ``load_file`` for YAML already in memory (an upload); ``name`` stands for the file."""
-    return _checked(_parse(text, name))
+def load_text(
+    text: str, *, name: str = "<text>", max_entries: int | None = None, empty_ok: bool = True
+) -> tuple[ConfigSet, Origins]:
+    """Like ``load_file`` for YAML already in memory (an upload); ``name`` stands for the file.
+
+    A section with more than ``max_entries`` entries is refused without checking them;
+    an empty document only when ``empty_ok``.
+    """
+    return _checked(_parse(text, name, max_entries, empty_ok))
+
+
+def load_data(
+    data: object, *, name: str = "<data>", max_entries: int | None = None, empty_ok: bool = True
+) -> tuple[ConfigSet, Origins]:
+    """Like ``load_text`` for a document already parsed (JSON): the same paths and rules."""
+    parsed = _Parsed(name, {s: [] for s in SECTIONS})
+    return _checked(_read_document(data, parsed, max_entries, empty_ok))
 
 
 def _checked(parsed: _Parsed) -> tuple[ConfigSet, Origins]:
@@ -250,11 +252,17 @@ def _read(path: Path, display: str) -> _Parsed:
     return _parse(text, display)
 
 
-def _parse(text: str, display: str) -> _Parsed:
+def _parse(
+    text: str, display: str, max_entries: int | None = None, empty_ok: bool = True
+) -> _Parsed:
     parsed = _Parsed(display, {s: [] for s in SECTIONS})
-    loader = _Loader(text)
+    loader = ConfigLoader(text)
     try:
         node = loader.get_single_node()
+        refused = unbounded(node) if node is not None else None
+        if refused is not None:
+            parsed.issues.append(ConfigIssue(display, "", f"refused: {refused}"))
+            return parsed
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -271,7 +279,18 @@ def _parse(text: str, display: str) -> _Parsed:
         loader.dispose()
     if node is not None:
         _walk(node, "", parsed)
-    if data is None:
+    return _read_document(data, parsed, max_entries, empty_ok)
+
+
+def _read_document(
+    data: object, parsed: _Parsed, max_entries: int | None, empty_ok: bool = True
+) -> _Parsed:
+    display = parsed.file
+    if data is None and empty_ok:
+        return parsed
+    nul = nul_path(data)
+    if nul is not None:
+        parsed.issues.append(ConfigIssue(display, nul, "NUL character (\\0) not allowed in text"))
         return parsed
     if not isinstance(data, dict):
         text = f"the file must be a mapping of sections (teams:, rules:, ...), not {_kind(data)}"
@@ -281,6 +300,12 @@ def _parse(text: str, display: str) -> _Parsed:
         section = str(key)
         if section not in SECTION_MODELS:
             message = f"unknown section '{section}'" + _hint(section, SECTIONS)
+            parsed.issues.append(ConfigIssue(display, section, message))
+        elif isinstance(value, list) and max_entries is not None and len(value) > max_entries:
+            message = (
+                f"{len(value)} entries; at most {max_entries} per section at once "
+                "(SAMENOP_MAX_CONFIG_ENTRIES)"
+            )
             parsed.issues.append(ConfigIssue(display, section, message))
         elif isinstance(value, list):
             for index, item in enumerate(value):
@@ -436,10 +461,13 @@ def _ordered(parsed: Sequence[_Parsed], issues: Iterable[ConfigIssue]) -> list[C
 
 def _locate(issue: ConfigIssue, lines: Mapping[str, int]) -> ConfigIssue:
     path = issue.path
-    while issue.line is None and path:
+    while issue.line is None and path and lines:
         if path in lines:
             return dataclasses.replace(issue, line=lines[path])
-        path = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", path)
+        shorter = re.sub(r"(\.[^.\[]*|\[\d+\])$", "", path)
+        if shorter == path:
+            break
+        path = shorter
     return issue
 
 
@@ -462,7 +490,7 @@ def _hint(word: str, choices: Iterable[str], noun: str = "known", limit: int = 1
 
 def _kind(value: object) -> str:
     if isinstance(value, str):
-        return f"text '{value}'"
+        return f"text '{value}'" if len(value) <= 60 else f"text '{value[:60]}…'"
     if isinstance(value, int | float) and not isinstance(value, bool):
         return f"the number {value}"
     names = {bool: "true/false", list: "a list", dict: "a mapping", type(None): "nothing"}

@@ -26,6 +26,12 @@ Slug = Annotated[
     str, Field(pattern=SLUG, description="Stable identifier: lower case, digits, '-', '_', '.'")
 ]
 CbsCode = Annotated[str, Field(pattern=CBS_CODE, description="CBS municipality code, e.g. GM0402")]
+# Display names fit their columns (200); free text is bounded too.
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Note = Annotated[str, Field(max_length=1000)]
+# Instants outside these years are refused (roster arithmetic near year 1 or 9999
+# overflows, and no incident or shift of this service lies there).
+YEAR_MIN, YEAR_MAX = 2000, 2100
 
 
 class Frozen(BaseModel):
@@ -217,7 +223,7 @@ DEFAULT_OFFICE_HOURS = (Window(days=WEEKDAYS, start="09:00", end="17:00"),)
 
 class Region(Frozen):
     id: Slug
-    name: str = Field(min_length=1)
+    name: Name
     office_hours: tuple[Window, ...] | None = None
     no_accept_alarm_minutes: int | None = Field(
         default=None,
@@ -230,12 +236,12 @@ class Region(Frozen):
 
 class Municipality(Frozen):
     code: CbsCode
-    name: str = Field(min_length=1)
+    name: Name
 
 
 class Basisteam(Frozen):
     id: Slug
-    name: str = Field(min_length=1)
+    name: Name
     region: Slug
     municipalities: tuple[CbsCode, ...] = ()
 
@@ -316,7 +322,7 @@ DEFAULT_ESCALATION = EscalationPolicy(
 class Team(Frozen):
     id: Slug
     kind: TeamKind
-    name: str = Field(min_length=1)
+    name: Name
     region: Slug | None = None
     phone: str | None = Field(default=None, description="The team's own 24/7 line, if any")
     office_hours: tuple[Window, ...] | None = None
@@ -354,7 +360,7 @@ class Membership(Frozen):
 
 class Person(Frozen):
     id: Slug
-    name: str = Field(min_length=1)
+    name: Name
     phones: tuple[str, ...] = ()
     active: bool = True
     memberships: tuple[Membership, ...] = ()
@@ -372,12 +378,16 @@ class Person(Frozen):
 def parse_local_datetime(value: object) -> datetime:
     """ISO text or datetime; naive values are Europe/Amsterdam wall clock."""
     if isinstance(value, str):
+        text = value
         try:
-            value = datetime.fromisoformat(value)
+            value = datetime.fromisoformat(text)
         except ValueError as exc:
-            raise ValueError(f"'{value}' is not an ISO date-time such as 2026-03-29T17:00") from exc
+            shown = text if len(text) <= 40 else text[:40] + "…"
+            raise ValueError(f"'{shown}' is not an ISO date-time such as 2026-03-29T17:00") from exc
     if not isinstance(value, datetime):
         raise ValueError("expected a date-time")
+    if not YEAR_MIN <= value.year <= YEAR_MAX:
+        raise ValueError(f"year {value.year} is outside {YEAR_MIN}..{YEAR_MAX}")
     if value.tzinfo is None:
         value = value.replace(tzinfo=AMS)
     return value
@@ -497,7 +507,7 @@ class Override(Frozen):
     start: LocalDateTime
     end: LocalDateTime
     layer: Layer = Layer.PRIMARY
-    reason: str | None = None
+    reason: Note | None = None
 
     @field_validator("start", "end", mode="before")
     @classmethod
@@ -564,12 +574,12 @@ class ExceptionEffect(StrEnum):
 class RuleException(Frozen):
     when: Condition
     effect: ExceptionEffect
-    note: str | None = None
+    note: Note | None = None
 
 
 class Consult(Frozen):
     team: Slug
-    note: str | None = None
+    note: Note | None = None
 
 
 class CoverageRule(Frozen):
@@ -587,7 +597,7 @@ class CoverageRule(Frozen):
     mode: Mode = Mode.ON_SCENE
     staff: int = Field(default=1, ge=1, le=2)
     consult: Consult | None = None
-    description: str | None = None
+    description: Note | None = None
 
     @model_validator(mode="after")
     def _shape(self) -> CoverageRule:

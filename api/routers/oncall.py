@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import re
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -11,14 +9,18 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel
 
 from access.principal import Principal
-from api import config_writes, scope
-from api.deps import Admin, AppClock, DbSession, Planner, RosterReader, Snapshot
+from api import config_writes, scope, work
+from api.apidocs import CONFIG_BODY
+from api.bounds import Instant, RegionQuery, SlugPath, TeamQuery
+from api.deps import Admin, AppClock, AppSettings, DbSession, Planner, RosterReader, Snapshot
+from api.errors import InvalidInput
 from core.timeutil import ensure_utc
 from oncall import service as oncall_service
 from oncall.gaps import find_gaps
-from oncall.loader import ConfigError, ConfigIssue, load_text, validate_references
-from oncall.schemas import ConfigSet, Override, parse_local_datetime
+from oncall.loader import ConfigError, ConfigIssue, validate_references
+from oncall.schemas import SLUG, ConfigSet, Override, parse_local_datetime
 from oncall.snapshot import ConfigSnapshot
+from oncall.upload import load_upload
 
 router = APIRouter(prefix="/api/v1", tags=["oncall"])
 
@@ -73,6 +75,16 @@ def _team_on_call(snapshot: ConfigSnapshot, team_id: str, at: datetime) -> OnCal
     )
 
 
+def _instant(name: str, text: str | None, default: datetime) -> datetime:
+    """A query parameter's instant (Amsterdam time without an offset); 422 naming it."""
+    if text is None:
+        return default
+    try:
+        return ensure_utc(parse_local_datetime(text))
+    except ValueError as exc:
+        raise InvalidInput(name, str(exc)) from exc
+
+
 def _select_teams(
     snapshot: ConfigSnapshot, team: list[str] | None, region: str | None, caller: Principal
 ) -> list[str]:
@@ -104,26 +116,24 @@ def _select_teams(
     return teams
 
 
-@router.get("/oncall", response_model=list[OnCallTeam], summary="Who is on call")
+@router.get(
+    "/oncall",
+    response_model=list[OnCallTeam],
+    summary="Who is on call",
+    responses={404: {"description": "Unknown team or region"}},
+)
 def who_is_on_call(
     snapshot: Snapshot,
     clock: AppClock,
     caller: RosterReader,
-    team: Annotated[
-        list[str] | None, Query(description="Team id(s); all teams when omitted")
-    ] = None,
-    region: Annotated[str | None, Query(description="Only teams of this region")] = None,
+    team: TeamQuery = None,
+    region: RegionQuery = None,
     at: Annotated[
-        str | None, Query(description="ISO instant; without offset Amsterdam time; default now")
+        Instant | None,
+        Query(description="ISO instant; without offset Amsterdam time; default now"),
     ] = None,
 ) -> list[OnCallTeam]:
-    if at is None:
-        instant = clock.now()
-    else:
-        try:
-            instant = ensure_utc(parse_local_datetime(at))
-        except ValueError as exc:
-            raise HTTPException(status_code=422, detail=f"at: {exc}") from exc
+    instant = _instant("at", at, clock.now())
     teams = _select_teams(snapshot, team, region, caller)
     return [_team_on_call(snapshot, t, instant) for t in teams]
 
@@ -146,47 +156,35 @@ def _rejected(issues: list[ConfigIssue] | tuple[ConfigIssue, ...]) -> HTTPExcept
 
 
 async def _parse_body(request: Request) -> ConfigSet:
-    """JSON or YAML, checked by the same loader as the files under regions/.
+    """JSON or YAML (``oncall.upload``), checked by the same loader as the files under
+    regions/, off the event loop and within the time limit (``api.work``)."""
+    body = await request.body()
+    is_yaml = "yaml" in request.headers.get("content-type", "")
+    settings = request.app.state.samenop.settings
 
-    JSON is YAML too, so both get the same paths and messages. A ``version`` key (as
-    returned by GET) is accepted and ignored, so an export can be edited and sent back.
-    """
-    text = (await request.body()).decode("utf-8", errors="replace")
-    if "yaml" not in request.headers.get("content-type", ""):
+    def job(deadline: work.Deadline) -> ConfigSet:
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise _rejected(
-                [ConfigIssue(file="request", path="", message=f"invalid JSON: {exc}")]
-            ) from exc
-        if isinstance(data, dict):
-            data.pop("version", None)
-        text = json.dumps(data)
-    else:
-        # Drop a top-level ``version:`` line without re-serialising the planner's YAML.
-        text = re.sub(r"(?m)^version:[^\n]*\n?", "", text)
-    try:
-        config, origins = load_text(text, name="request")
-    except ConfigError as exc:
-        raise _rejected(exc.issues) from exc
-    issues = validate_references(config, origins)
-    if issues:
-        raise _rejected(issues)
-    return config
+            config, origins = load_upload(
+                body, yaml=is_yaml, max_entries=settings.max_config_entries
+            )
+        except ConfigError as exc:
+            raise _rejected(exc.issues) from exc
+        deadline.check()
+        issues = validate_references(config, origins)
+        if issues:
+            raise _rejected(issues)
+        return config
+
+    return await work.run(
+        job, seconds=settings.work_timeout_seconds, what="checking the configuration"
+    )
 
 
 @router.put(
     "/config",
     summary="Replace the whole configuration (JSON or YAML)",
     responses=config_writes.CONFIRMATION_RESPONSES,
-    openapi_extra={
-        "requestBody": {
-            "content": {
-                "application/json": {"schema": {"type": "object"}},
-                "application/yaml": {"schema": {"type": "string"}},
-            }
-        }
-    },
+    openapi_extra=CONFIG_BODY,
 )
 async def put_config(
     request: Request,
@@ -198,24 +196,24 @@ async def put_config(
     """Validated as a whole first; on any error nothing changes (422 lists every issue).
     Removing a region, a team with open incidents or many people needs confirm=true."""
     config = await _parse_body(request)
-    version = config_writes.write(
-        session, request, caller, config, action="config.replace", confirm=confirm
-    )
-    session.commit()
+
+    def job(deadline: work.Deadline) -> int:
+        version = config_writes.write(
+            session, request, caller, config, action="config.replace", confirm=confirm
+        )
+        deadline.check()
+        session.commit()
+        return version
+
+    seconds = request.app.state.samenop.settings.work_timeout_seconds
+    version = await work.run(job, seconds=seconds, what="the configuration write")
     return {"version": version, "counts": {k: len(getattr(config, k)) for k in ConfigSet.SECTIONS}}
 
 
 @router.post(
     "/config/validate",
     summary="Check a configuration without storing it",
-    openapi_extra={
-        "requestBody": {
-            "content": {
-                "application/json": {"schema": {"type": "object"}},
-                "application/yaml": {"schema": {"type": "string"}},
-            }
-        }
-    },
+    openapi_extra=CONFIG_BODY,
 )
 async def validate_config(request: Request, caller: Planner) -> dict[str, Any]:
     config = await _parse_body(request)
@@ -226,7 +224,7 @@ async def validate_config(request: Request, caller: Planner) -> dict[str, Any]:
 def list_overrides(
     snapshot: Snapshot,
     caller: RosterReader,
-    team: Annotated[str | None, Query(description="Only this team")] = None,
+    team: Annotated[str | None, Query(pattern=SLUG, description="Only this team")] = None,
 ) -> list[Override]:
     visible = set(_select_teams(snapshot, None, None, caller))
     return [
@@ -291,7 +289,7 @@ def create_override(
     responses={404: {"description": "No such override"}},
 )
 def delete_override(
-    override_id: str,
+    override_id: SlugPath,
     request: Request,
     session: DbSession,
     clock: AppClock,
@@ -340,37 +338,53 @@ class GapRead(BaseModel):
     "/coverage/gaps",
     response_model=list[GapRead],
     summary="When a team should answer but nobody reachable is on call",
+    responses={404: {"description": "Unknown team or region"}},
 )
-def coverage_gaps(
+async def coverage_gaps(
     snapshot: Snapshot,
     clock: AppClock,
+    settings: AppSettings,
     caller: RosterReader,
-    team: Annotated[list[str] | None, Query(description="Team id(s); default all")] = None,
-    region: Annotated[str | None, Query(description="Only teams of this region")] = None,
-    start: Annotated[str | None, Query(alias="from", description="Default now")] = None,
-    end: Annotated[str | None, Query(alias="to", description="Default 7 days after 'from'")] = None,
+    team: TeamQuery = None,
+    region: RegionQuery = None,
+    start: Annotated[
+        Instant | None,
+        Query(alias="from", description="ISO instant; without offset Amsterdam time; default now"),
+    ] = None,
+    end: Annotated[
+        Instant | None,
+        Query(
+            alias="to",
+            description="Default 7 days after 'from'; at most SAMENOP_MAX_GAP_DAYS (56) after it",
+        ),
+    ] = None,
 ) -> list[GapRead]:
-    try:
-        lo = ensure_utc(parse_local_datetime(start)) if start else clock.now()
-        hi = ensure_utc(parse_local_datetime(end)) if end else lo + timedelta(days=7)
-    except ValueError as exc:
-        raise HTTPException(status_code=422, detail=f"from/to: {exc}") from exc
+    """Computed off the event loop within the time limit (503 past it)."""
+    lo = _instant("from", start, clock.now())
+    hi = _instant("to", end, lo + timedelta(days=7))
+    if hi <= lo:
+        raise InvalidInput("to", "must be after 'from'")
+    days = settings.max_gap_days
+    if hi - lo > timedelta(days=days):
+        raise InvalidInput("to", f"at most {days} days after 'from' (SAMENOP_MAX_GAP_DAYS)")
     teams = _select_teams(snapshot, team, region, caller)
-    out: list[GapRead] = []
-    for team_id in teams:
-        try:
-            gaps = find_gaps(snapshot, team_id, lo, hi)
-        except ValueError as exc:
-            raise HTTPException(status_code=422, detail=f"from/to: {exc}") from exc
-        out.extend(
-            GapRead(
-                team=g.team,
-                team_name=snapshot.teams[g.team].name,
-                rules=list(g.rules),
-                start=g.start,
-                end=g.end,
-                minutes=g.minutes,
+
+    def job(deadline: work.Deadline) -> list[GapRead]:
+        out: list[GapRead] = []
+        for team_id in teams:
+            out.extend(
+                GapRead(
+                    team=g.team,
+                    team_name=snapshot.teams[g.team].name,
+                    rules=list(g.rules),
+                    start=g.start,
+                    end=g.end,
+                    minutes=g.minutes,
+                )
+                for g in find_gaps(snapshot, team_id, lo, hi, check=deadline.check)
             )
-            for g in gaps
-        )
-    return out
+        return out
+
+    return await work.run(
+        job, seconds=settings.work_timeout_seconds, what="computing coverage gaps"
+    )

@@ -98,4 +98,4 @@ def test_gaps_endpoint_shows_and_an_override_closes_a_gap(client: TestClient) ->
     assert client.post("/api/v1/overrides", json=fix).status_code == 201
     assert client.get("/api/v1/coverage/gaps", params=params).json() == []
     bad = client.get("/api/v1/coverage/gaps", params={"team": "vt-gv", "from": "morgen"})
-    assert bad.status_code == 422 and "from/to" in bad.json()["detail"]
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "from"
