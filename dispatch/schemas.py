@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from dispatch.lifecycle import Outcome
 from oncall.phones import normalize_phone
@@ -30,7 +30,8 @@ class PersonIn(BaseModel):
         description="victim, suspect, child, witness or other "
         "(Dutch: slachtoffer, verdachte, kind, getuige, overig)"
     )
-    age: int | None = Field(default=None, ge=0, le=130)
+    # Strict: a number, as the document says ("34" or true are refused, not read as 34 or 1).
+    age: StrictInt | None = Field(default=None, ge=0, le=130)
 
     @field_validator("role", mode="before")
     @classmethod
@@ -81,9 +82,11 @@ class IncidentCreate(BaseModel):
     )
     case_type: CaseType = Field(description="HG (huiselijk geweld) or KM (kindermishandeling)")
     persons: list[PersonIn] = Field(default_factory=list, max_length=50)
-    flags: list[Flag] = Field(default_factory=list)
+    flags: list[Flag] = Field(default_factory=list, max_length=16)
     police_unit: str = Field(min_length=1, max_length=64)
-    police_callback: str = Field(description="Number the worker can call the unit back on")
+    police_callback: str = Field(
+        max_length=32, description="Number the worker can call the unit back on"
+    )
 
     @field_validator("reported_at", mode="before")
     @classmethod
@@ -201,12 +204,14 @@ class HandoverIn(BaseModel):
 
 class OnderwegIn(_ActionBase):
     action: Literal["onderweg"]
-    eta_minutes: int = Field(ge=1, le=600, description="Expected minutes to arrival")
+    eta_minutes: StrictInt = Field(ge=1, le=600, description="Expected minutes to arrival")
 
 
 class EtaIn(_ActionBase):
     action: Literal["eta"]
-    eta_minutes: int = Field(ge=1, le=600, description="Expected minutes to arrival, from now")
+    eta_minutes: StrictInt = Field(
+        ge=1, le=600, description="Expected minutes to arrival, from now"
+    )
 
 
 class TerPlaatseIn(_ActionBase):

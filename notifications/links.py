@@ -117,6 +117,7 @@ _WORKER_DOMAIN = b"samenop/worker-link/v1\x00"
 WORKER_TOKEN_BYTES = _WORKER_PAYLOAD.size + MAC_BYTES
 WORKER_TOKEN_CHARS = (WORKER_TOKEN_BYTES * 8 + 5) // 6
 _WORKER_RE = re.compile(rf"^[A-Za-z0-9_-]{{{WORKER_TOKEN_CHARS}}}$")
+ASSIGNMENT_ID_MAX = 2**31 - 1
 
 
 class WorkerLinkExpired(LinkInvalid):
@@ -144,6 +145,9 @@ def verify_worker(token: str, now: datetime, secret: str) -> int:
         token, _WORKER_RE, _WORKER_PAYLOAD.size, secret, _WORKER_DOMAIN, "worker link"
     )
     assignment_id, seconds = _WORKER_PAYLOAD.unpack(payload)
+    if not 1 <= assignment_id <= ASSIGNMENT_ID_MAX:
+        # Signed, but for no assignment that can exist (the column is a 32-bit integer).
+        raise LinkInvalid("worker link for an assignment id out of range")
     expires_at = datetime.fromtimestamp(seconds, UTC)
     if now >= expires_at:
         raise WorkerLinkExpired(assignment_id, expires_at)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from access.principal import Role
 from api import scope
+from api.bounds import DispatchId, RegionId
 from api.deps import AppClock, AppSettings, DbSession, IncidentReader, Intake, Snapshot, State
 from core import metrics
 from dispatch import flows, service
@@ -83,7 +84,7 @@ def create_incident(
     responses={404: {"description": "No such incident or dispatch"}},
 )
 def get_incident(
-    dispatch_id: str, session: DbSession, clock: AppClock, caller: IncidentReader
+    dispatch_id: DispatchId, session: DbSession, clock: AppClock, caller: IncidentReader
 ) -> DispatchRead:
     """Look up by dispatch id, incident id or reference (e.g. SO-7KQ2MZ). Reads are
     audit-logged. A feed reads only what it sent; others only their regions' incidents."""
@@ -110,7 +111,7 @@ def list_incidents(
     status: Annotated[
         Literal["paired", "no_candidates", "fallback"] | None, Query(description="Plan status")
     ] = None,
-    region: Annotated[str | None, Query(description="Region id")] = None,
+    region: RegionId = None,
 ) -> list[DispatchRead]:
     found = service.list_dispatches(
         session=session,

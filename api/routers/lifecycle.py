@@ -14,6 +14,7 @@ from fastapi import APIRouter, HTTPException, status
 from sqlalchemy.orm import Session
 
 from api import auth, scope
+from api.bounds import DispatchId, LinkToken
 from api.deps import AppClock, ControlRoom, DbSession, State
 from api.state import AppState
 from dispatch import flows, live, progress, service
@@ -86,7 +87,7 @@ def _act(
     responses={404: {"description": "No such incident or dispatch"}, **_ERRORS},
 )
 def incident_action(
-    dispatch_id: str,
+    dispatch_id: DispatchId,
     body: ActionIn,
     session: DbSession,
     state: State,
@@ -118,7 +119,9 @@ def incident_action(
         **_ERRORS,
     },
 )
-def worker_action(token: str, body: ActionIn, session: DbSession, state: State) -> dict[str, Any]:
+def worker_action(
+    token: LinkToken, body: ActionIn, session: DbSession, state: State
+) -> dict[str, Any]:
     """The worker's own assignment comes from the token; the summary leaves out other
     workers' phone numbers."""
     try:

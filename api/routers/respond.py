@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from api import auth, scope
+from api.bounds import DispatchId, Position
 from api.deps import AppClock, ControlRoom, DbSession, State
 from api.routers.pages import templates
 from api.state import AppState
@@ -171,8 +172,8 @@ class AnswerRead(BaseModel):
     },
 )
 def answer_assignment(
-    dispatch_id: str,
-    position: int,
+    dispatch_id: DispatchId,
+    position: Position,
     action: Literal["accept", "decline"],
     session: DbSession,
     clock: AppClock,
@@ -240,7 +241,9 @@ class PageRead(BaseModel):
     summary="Every page of a dispatch (and the SMS confirming an accept): channel, status, "
     "deadlines, provider ids",
 )
-def list_pages(dispatch_id: str, session: DbSession, caller: ControlRoom) -> list[PageRead]:
+def list_pages(
+    dispatch_id: DispatchId, session: DbSession, caller: ControlRoom
+) -> list[PageRead]:
     dispatch = scope.visible_dispatch(
         caller, service.get_dispatch(session=session, dispatch_id=dispatch_id), dispatch_id
     )

@@ -18,6 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from api import auth
+from api.bounds import PageId
 from api.deps import State
 from api.state import AppState
 from dispatch import answers, flows, service
@@ -81,7 +82,7 @@ def _url(state: AppState, path: str) -> str:
 
 
 @router.post("/voice/{page_id}")
-async def voice(page_id: str, request: Request, state: State) -> Response:
+async def voice(page_id: PageId, request: Request, state: State) -> Response:
     """The script read when the phone is picked up, with the key menu."""
     await _verified_form(request, state)
 
@@ -96,7 +97,7 @@ async def voice(page_id: str, request: Request, state: State) -> Response:
 
 
 @router.post("/voice/{page_id}/key")
-async def voice_key(page_id: str, request: Request, state: State) -> Response:
+async def voice_key(page_id: PageId, request: Request, state: State) -> Response:
     def build(form: dict[str, str]) -> Handler:
         press = webhooks.parse_digits(form)
 
@@ -132,18 +133,18 @@ async def _status(
 
 
 @router.post("/call-status/{page_id}")
-async def call_status(page_id: str, request: Request, state: State) -> Response:
+async def call_status(page_id: PageId, request: Request, state: State) -> Response:
     return await _status(request, state, page_id, webhooks.parse_call_status, answers.call_status)
 
 
 @router.post("/amd/{page_id}")
-async def amd(page_id: str, request: Request, state: State) -> Response:
+async def amd(page_id: PageId, request: Request, state: State) -> Response:
     """Asynchronous answering-machine detection: a voicemail is not a person reached."""
     return await _status(request, state, page_id, webhooks.parse_amd, answers.amd)
 
 
 @router.post("/sms-status/{page_id}")
-async def sms_status(page_id: str, request: Request, state: State) -> Response:
+async def sms_status(page_id: PageId, request: Request, state: State) -> Response:
     return await _status(request, state, page_id, webhooks.parse_sms_status, answers.sms_status)
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api import auth
+from api.bounds import PageId
 from api.deps import State
 from api.state import AppState
 from dispatch import answers, flows, service
@@ -132,7 +133,7 @@ def _json(document: Ncco | str) -> Response:
 
 
 @router.post("/voice/{page_id}/answer")
-async def answer(page_id: str, request: Request, state: State) -> Response:
+async def answer(page_id: PageId, request: Request, state: State) -> Response:
     """The NCCO run when the phone is picked up: the page and the key menu."""
     await _voice_payload(request, state)
 
@@ -147,7 +148,7 @@ async def answer(page_id: str, request: Request, state: State) -> Response:
 
 
 @router.post("/voice/{page_id}/event")
-async def event(page_id: str, request: Request, state: State) -> Response:
+async def event(page_id: PageId, request: Request, state: State) -> Response:
     """Call progress and machine detection; error reports are only logged."""
     payload = await _voice_payload(request, state)
     try:
@@ -176,7 +177,7 @@ async def event(page_id: str, request: Request, state: State) -> Response:
 
 
 @router.post("/voice/{page_id}/key")
-async def key(page_id: str, request: Request, state: State) -> Response:
+async def key(page_id: PageId, request: Request, state: State) -> Response:
     """The end of the NCCO's input: a key, or none in time (read again, or goodbye)."""
     payload = await _voice_payload(request, state)
     try:
@@ -216,7 +217,7 @@ async def key(page_id: str, request: Request, state: State) -> Response:
 
 # Vonage's account settings choose GET, POST (form) or POST-JSON for SMS webhooks.
 @router.api_route("/sms/{page_id}/status", methods=["GET", "POST"])
-async def sms_status(page_id: str, request: Request, state: State) -> Response:
+async def sms_status(page_id: PageId, request: Request, state: State) -> Response:
     """A delivery receipt (one per part of a long SMS)."""
     params = await _sms_params(request, state)
     try:
