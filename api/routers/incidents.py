@@ -6,10 +6,11 @@ import time
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from sqlalchemy.orm import Session
 
 from access.principal import Role
-from api import scope
+from api import audit, scope
 from api.bounds import DispatchId, RegionId
 from api.deps import AppClock, AppSettings, DbSession, IncidentReader, Intake, Snapshot, State
 from core import metrics
@@ -42,6 +43,7 @@ def create_incident(
     settings: AppSettings,
     caller: Intake,
     state: State,
+    request: Request,
 ) -> Response:
     """Idempotent on (source, external_id): a retry returns the same dispatch with 200.
 
@@ -51,20 +53,31 @@ def create_incident(
     started = time.perf_counter()
     scope.check_intake(caller, snapshot, data)
     now = clock.now()
-    try:
-        result = flows.run_in(
-            state.paging,
-            session,
-            lambda s: service.intake(
-                session=s,
-                data=data,
-                snapshot=snapshot,
-                now=now,
-                national=(settings.national_fallback_name, settings.national_fallback_phone),
-                actor=caller.actor,
-                no_accept_after=timedelta(minutes=settings.no_accept_alarm_minutes),
-            ),
+
+    def intake(s: Session) -> service.IntakeResult:
+        result = service.intake(
+            session=s,
+            data=data,
+            snapshot=snapshot,
+            now=now,
+            national=(settings.national_fallback_name, settings.national_fallback_phone),
+            actor=caller.actor,
+            no_accept_after=timedelta(minutes=settings.no_accept_alarm_minutes),
         )
+        if result.created:  # in the same transaction as the incident
+            audit.note(
+                s,
+                request,
+                caller,
+                "incident.create",
+                "dispatch",
+                result.read.id,
+                region=result.read.region,
+            )
+        return result
+
+    try:
+        result = flows.run_in(state.paging, session, intake)
     except service.IdempotencyConflict as exc:
         metrics.observe_intake(started, "conflict")
         raise HTTPException(status_code=status.HTTP_409_CONFLICT, detail=str(exc)) from exc
@@ -84,20 +97,25 @@ def create_incident(
     responses={404: {"description": "No such incident or dispatch"}},
 )
 def get_incident(
-    dispatch_id: DispatchId, session: DbSession, clock: AppClock, caller: IncidentReader
+    dispatch_id: DispatchId,
+    session: DbSession,
+    clock: AppClock,
+    caller: IncidentReader,
+    request: Request,
 ) -> DispatchRead:
     """Look up by dispatch id, incident id or reference (e.g. SO-7KQ2MZ). Reads are
     audit-logged. A feed reads only what it sent; others only their regions' incidents."""
     dispatch = scope.visible_dispatch(
         caller, service.get_dispatch(session=session, dispatch_id=dispatch_id), dispatch_id
     )
-    service.audit(
-        session=session,
-        now=clock.now(),
-        actor=caller.actor,
-        action="incident.read",
-        object_type="dispatch",
-        object_id=dispatch.id,
+    audit.note(
+        session,
+        request,
+        caller,
+        "incident.read",
+        "dispatch",
+        dispatch.id,
+        region=dispatch.region_id,
     )
     session.commit()
     return service.to_read(dispatch)
@@ -107,6 +125,7 @@ def get_incident(
 def list_incidents(
     session: DbSession,
     caller: IncidentReader,
+    request: Request,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     status: Annotated[
         Literal["paired", "no_candidates", "fallback"] | None, Query(description="Plan status")
@@ -122,4 +141,15 @@ def list_incidents(
         basisteams=None if caller.unbounded else caller.basisteams,
         created_by=caller.actor if caller.role is Role.FEED else None,
     )
+    if found:  # a list carries incident details: one row naming what was read
+        audit.note(
+            session,
+            request,
+            caller,
+            "incident.list",
+            "dispatch",
+            f"{len(found)} incidents",
+            detail={"ids": [d.id for d in found][:500]},
+        )
+        session.commit()
     return [service.to_read(d) for d in found]

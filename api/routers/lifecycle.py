@@ -8,12 +8,13 @@ that produced the current state answers 200 with the current state and writes no
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Request, status
 from sqlalchemy.orm import Session
 
-from api import auth, scope
+from api import audit, auth, scope
 from api.bounds import DispatchId, LinkToken
 from api.deps import AppClock, ControlRoom, DbSession, State
 from api.state import AppState
@@ -49,23 +50,25 @@ def _act(
     role: str,
     assignment_id: int | None,
     by: str | None,
+    note: Callable[[Session], object],
 ) -> dict[str, Any]:
     now = state.clock.now()
-    try:
-        flows.run_in(
-            state.paging,
-            session,
-            lambda s: progress.act(
-                s,
-                dispatch_id=dispatch_id,
-                action=body.action,
-                role=role,
-                assignment_id=assignment_id,
-                data=action_data(body),
-                now=now,
-                by=by,
-            ),
+
+    def act(s: Session) -> None:
+        progress.act(
+            s,
+            dispatch_id=dispatch_id,
+            action=body.action,
+            role=role,
+            assignment_id=assignment_id,
+            data=action_data(body),
+            now=now,
+            by=by,
         )
+        note(s)  # the audit row commits with the step, or not at all
+
+    try:
+        flows.run_in(state.paging, session, act)
     except TransitionError as exc:
         detail: dict[str, Any] = {
             "error": exc.code,
@@ -93,6 +96,7 @@ def incident_action(
     state: State,
     clock: AppClock,
     caller: ControlRoom,
+    request: Request,
 ) -> dict[str, Any]:
     """Look up by dispatch id, incident id or reference. Answers the live summary."""
     dispatch = scope.visible_dispatch(
@@ -106,6 +110,15 @@ def incident_action(
         role="control_room",
         assignment_id=None,
         by=caller.actor,
+        note=lambda s: audit.note(
+            s,
+            request,
+            caller,
+            f"incident.{body.action}",
+            "dispatch",
+            dispatch.id,
+            region=dispatch.region_id,
+        ),
     )
 
 
@@ -120,7 +133,7 @@ def incident_action(
     },
 )
 def worker_action(
-    token: LinkToken, body: ActionIn, session: DbSession, state: State
+    token: LinkToken, body: ActionIn, session: DbSession, state: State, request: Request
 ) -> dict[str, Any]:
     """The worker's own assignment comes from the token; the summary leaves out other
     workers' phone numbers."""
@@ -142,5 +155,16 @@ def worker_action(
         role="worker",
         assignment_id=assignment_id,
         by=f"assignment:{assignment_id}",
+        note=lambda s: audit.add(
+            s,
+            now=state.clock.now(),
+            actor=f"worker:assignment:{assignment_id}",
+            actor_kind="worker",
+            actor_role="worker",
+            action=f"incident.{body.action}",
+            object_type="dispatch",
+            object_id=assignment.dispatch_id,
+            source=audit.source_address(request),
+        ),
     )
     return live.for_role(summary, "worker", position)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from access import service as access
 from access.principal import Role
-from api import auth
+from api import audit, auth
 from api.deps import AppClock, DbSession, Snapshot, State
 from core import texts
 from core.texts import ASSIGNMENT_NL, CASE_TYPE_NL, LAYER_NL, MODE_NL, PAGING_NL, TEAM_KIND_NL
@@ -267,6 +267,17 @@ def dashboard(
             basisteam_ids=set(principal.basisteams),
             now=now,
         )
+    if dispatches:  # the page shows incident details: one row naming which
+        audit.note(
+            session,
+            request,
+            principal,
+            "dashboard.view",
+            "dispatch",
+            f"{len(dispatches)} incidents",
+            detail={"ids": [d["id"] for d in dispatches]},
+        )
+        session.commit()
     config = snapshot.config
     teams = []
     for team in config.teams:

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from api import auth, scope
+from api import audit, auth, scope
 from api.bounds import DispatchId, Position
 from api.deps import AppClock, ControlRoom, DbSession, State
 from api.routers.pages import templates
@@ -179,6 +179,7 @@ def answer_assignment(
     clock: AppClock,
     caller: ControlRoom,
     state: State,
+    request: Request,
 ) -> AnswerRead:
     dispatch = scope.visible_dispatch(
         caller, service.get_dispatch(session=session, dispatch_id=dispatch_id), dispatch_id
@@ -204,6 +205,16 @@ def answer_assignment(
         )
         if result.result == "closed":
             raise _NoLongerOpen(f"assignment {position} of {reference} is no longer open")
+        audit.note(
+            s,
+            request,
+            caller,
+            f"assignment.{action}",
+            "dispatch",
+            dispatch.id,
+            detail={"position": position},
+            region=dispatch.region_id,
+        )
         return result
 
     try:
@@ -242,11 +253,21 @@ class PageRead(BaseModel):
     "deadlines, provider ids",
 )
 def list_pages(
-    dispatch_id: DispatchId, session: DbSession, caller: ControlRoom
+    dispatch_id: DispatchId, session: DbSession, caller: ControlRoom, request: Request
 ) -> list[PageRead]:
     dispatch = scope.visible_dispatch(
         caller, service.get_dispatch(session=session, dispatch_id=dispatch_id), dispatch_id
     )
+    audit.note(
+        session,
+        request,
+        caller,
+        "incident.pages.read",
+        "dispatch",
+        dispatch.id,
+        region=dispatch.region_id,
+    )
+    session.commit()
     return [
         PageRead(
             id=p.id,

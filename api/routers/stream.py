@@ -8,7 +8,7 @@ from fastapi import APIRouter, WebSocket
 
 from access import service as access
 from access.principal import Principal, Role
-from api import auth
+from api import audit, auth
 from api.state import AppState
 from api.stream import (
     CLOSE_BAD_SUBSCRIPTION,
@@ -53,6 +53,29 @@ async def _principal(websocket: WebSocket, state: AppState, ticket: str | None) 
     if found is not None:
         return found.principal
     return auth.DEMO if auth.demo_open(state) else None
+
+
+def _note_follow(
+    state: AppState, websocket: WebSocket, principal: Principal, subscription: Subscription
+) -> None:
+    """The stream carries incident details: who started following what is audited."""
+    with state.sessions() as session:
+        audit.add(
+            session,
+            now=state.clock.now(),
+            actor=principal.actor,
+            actor_kind=principal.kind,
+            actor_role=principal.role.value,
+            action="stream.follow",
+            object_type="dispatch" if subscription.incident else "stream",
+            object_id=subscription.incident or "live",
+            source=websocket.client.host[:64] if websocket.client else None,
+            detail={
+                "regions": sorted(subscription.regions),
+                "basisteams": sorted(subscription.basisteams),
+            },
+        )
+        session.commit()
 
 
 def _basisteam_mine(principal: Principal, basisteam: str, state: AppState) -> bool:
@@ -144,6 +167,7 @@ async def stream(websocket: WebSocket) -> None:
                 websocket, CLOSE_BAD_SUBSCRIPTION, f"region/basisteam: unknown {', '.join(unknown)}"
             )
             return
+        await asyncio.to_thread(_note_follow, state, websocket, principal, subscription)
 
     await websocket.accept()
     hub = state.hub

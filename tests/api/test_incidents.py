@@ -170,11 +170,25 @@ def test_api_key_required(client: TestClient) -> None:
     assert "X-API-Key" in r.json()["detail"]
 
 
-def test_reads_are_audit_logged(client: TestClient, session: Session) -> None:
-    created = client.post("/api/v1/incidents", json=body()).json()
+def test_reads_and_changes_are_audit_logged(client: TestClient, session: Session) -> None:
+    sent = body()
+    created = client.post("/api/v1/incidents", json=sent).json()
+    retry = client.post("/api/v1/incidents", json=sent)  # changes nothing: not logged again
+    assert retry.status_code == 200
     client.get(f"/api/v1/incidents/{created['id']}")
-    actions = session.scalars(select(AuditLog.action).where(AuditLog.object_id == created["id"]))
-    assert list(actions) == ["incident.read"]
+    client.get(f"/api/v1/incidents/{created['id']}/pages")
+    rows = list(
+        session.scalars(
+            select(AuditLog).where(AuditLog.object_id == created["id"]).order_by(AuditLog.id)
+        )
+    )
+    assert [r.action for r in rows] == ["incident.create", "incident.read", "incident.pages.read"]
+    assert {(r.actor, r.actor_role, r.source_address) for r in rows} == {
+        ("key:bootstrap", "admin", "testclient")
+    }
+    client.get("/api/v1/incidents")
+    listed = session.scalars(select(AuditLog).where(AuditLog.action == "incident.list")).one()
+    assert created["id"] in (listed.detail or "")
     # Who created it is in the event log (same transaction as the incident).
     received = session.scalar(
         select(Event.payload).where(
