@@ -203,7 +203,7 @@ class Env:
         return f"http://127.0.0.1:{self.port}"
 
     def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws?key={API_KEY}"
+        return f"ws://127.0.0.1:{self.port}/ws"  # each client buys a ticket with API_KEY
 
 
 def make_env(tmp: Path) -> Env:
@@ -320,7 +320,7 @@ class Clients:
         for count in share:
             if not count:
                 continue
-            cmd = [PYTHON, LOAD, "client", "--url", e.ws_url(), "--n", str(count)]
+            cmd = [PYTHON, LOAD, "client", "--url", e.ws_url(), "--key", API_KEY, "--n", str(count)]
             if reconnect:
                 cmd.append("--reconnect")
             if not deflate:

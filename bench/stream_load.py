@@ -1,6 +1,6 @@
 """The load ``bench_stream.py`` runs in processes of its own: websocket clients and the writer.
 
-    python bench/stream_load.py client --url ws://127.0.0.1:8000/ws?key=K --n 500 [--reconnect]
+    python bench/stream_load.py client --url ws://127.0.0.1:8000/ws --key K --n 500 [--reconnect]
     python bench/stream_load.py writer --db URL --redis URL --queue Q --rate 5 --seconds 20 ...
 
 Both stamp instants with ``time.monotonic()`` (CLOCK_MONOTONIC, one clock for every
@@ -154,18 +154,21 @@ class Conn:
         self.failures: list[str] = []
         self.closing = False
 
-    def url(self) -> str:
+    def url(self, ticket: str) -> str:
+        # a single-use ticket per connection: the key itself never goes in a URL
+        url = f"{self.owner.url}?ticket={ticket}"
         if self.last_id is None:
-            return self.owner.url
-        return f"{self.owner.url}&after={self.last_id}"
+            return url
+        return f"{url}&after={self.last_id}"
 
     async def connect(self) -> None:
         pause = 0.05
         while not self.closing:
             loop = asyncio.get_running_loop()
             try:
+                url = self.url(await self.owner.ticket())
                 _, proto = await loop.create_connection(
-                    lambda: Stream(self, self.url()), self.owner.host, self.owner.port
+                    lambda url=url: Stream(self, url), self.owner.host, self.owner.port
                 )
             except OSError:
                 self.refused += 1
@@ -232,11 +235,14 @@ class Conn:
 
 
 class Clients:
-    def __init__(self, url: str, n: int, parallel: int, reconnect: bool, deflate: bool) -> None:
+    def __init__(
+        self, url: str, key: str, n: int, parallel: int, reconnect: bool, deflate: bool
+    ) -> None:
         from urllib.parse import urlsplit
 
         parts = urlsplit(url)
         self.url = url
+        self.key = key
         self.host = parts.hostname or "127.0.0.1"
         self.port = parts.port or 80
         self.reconnect = reconnect
@@ -247,6 +253,27 @@ class Clients:
         self.target: int | None = None
         self.at_target: set[int] = set()
         self.reached = asyncio.Event()
+
+    async def ticket(self) -> str:
+        """POST /api/v1/stream/tickets with the key (plain HTTP/1.1 over asyncio)."""
+        reader, writer = await asyncio.open_connection(self.host, self.port)
+        try:
+            writer.write(
+                (
+                    f"POST /api/v1/stream/tickets HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+                    f"X-API-Key: {self.key}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                ).encode()
+            )
+            await writer.drain()
+            raw = await reader.read()
+        finally:
+            writer.close()
+        head, _, body = raw.partition(b"\r\n\r\n")
+        if b" 201 " not in head.split(b"\r\n", 1)[0]:
+            raise OSError(f"no ticket: {head[:60]!r}")
+        if b"chunked" in head.lower():
+            body = body.split(b"\r\n", 1)[1].rsplit(b"\r\n0\r\n", 1)[0]
+        return str(json.loads(body)["ticket"])
 
     def spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -307,7 +334,9 @@ class Clients:
 
 async def run_clients(args: argparse.Namespace) -> None:
     raise_fd_limit(args.n + 100)
-    clients = Clients(args.url, args.n, args.parallel, args.reconnect, not args.no_deflate)
+    clients = Clients(
+        args.url, args.key, args.n, args.parallel, args.reconnect, not args.no_deflate
+    )
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
@@ -401,6 +430,7 @@ def main() -> None:
     sub = parser.add_subparsers(dest="role", required=True)
     c = sub.add_parser("client")
     c.add_argument("--url", required=True)
+    c.add_argument("--key", required=True, help="API key that buys a ticket per connection")
     c.add_argument("--n", type=int, required=True)
     c.add_argument("--parallel", type=int, default=50)
     c.add_argument("--connect-timeout", type=float, default=120.0)
