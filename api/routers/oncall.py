@@ -342,6 +342,7 @@ class GapRead(BaseModel):
 )
 async def coverage_gaps(
     snapshot: Snapshot,
+    session: DbSession,
     clock: AppClock,
     settings: AppSettings,
     caller: RosterReader,
@@ -368,6 +369,9 @@ async def coverage_gaps(
     if hi - lo > timedelta(days=days):
         raise InvalidInput("to", f"at most {days} days after 'from' (SAMENOP_MAX_GAP_DAYS)")
     teams = _select_teams(snapshot, team, region, caller)
+    # The snapshot is in memory: let go of the database before the long computation (on
+    # SQLite an open transaction holds the write lock every other request waits for).
+    session.close()
 
     def job(deadline: work.Deadline) -> list[GapRead]:
         out: list[GapRead] = []
