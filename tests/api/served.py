@@ -28,9 +28,7 @@ from tests.conftest import API_KEY, ROOT, _make_database
 
 
 @contextmanager
-def served(
-    backend: str, tmp: Path, config: ConfigSet | None, **settings: str
-) -> Iterator[str]:
+def served(backend: str, tmp: Path, config: ConfigSet | None, **settings: str) -> Iterator[str]:
     """The base URL of a fresh server; ``settings`` are SAMENOP_* variables (by name)."""
     url, handle = _make_database(backend, tmp)
     migrate.upgrade(url)
