@@ -16,7 +16,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 
@@ -162,6 +162,18 @@ async def data_refused(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def conflict(_request: Request, exc: Exception) -> JSONResponse:
+    """A uniqueness rule of the database refused a write no route expected to clash (two
+    requests racing for one name, say): the caller's request conflicts, it is no 500."""
+    log.warning(
+        "database refused a write: %s", exc.orig if isinstance(exc, IntegrityError) else exc
+    )
+    return JSONResponse(
+        status_code=409,
+        content={"detail": "conflicts with what is stored (a duplicate); nothing was changed"},
+    )
+
+
 async def database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
     """The database did not answer: say so, and that a retry is safe (intake is idempotent)."""
     _DATABASE_FAULTS.failed(exc)
@@ -204,4 +216,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ValidationError, model_invalid)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(DataError, data_refused)
+    app.add_exception_handler(IntegrityError, conflict)
     app.add_exception_handler(OperationalError, database_unavailable)

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 from sqlalchemy import select
 
 from access import service as access
@@ -34,16 +34,16 @@ class AccountIn(Scope):
     role: Role
     password: str | None = Field(default=None, min_length=12, max_length=256)
     display_name: str = Field(default="", max_length=200)
-    person_id: str | None = Field(default=None, max_length=64)
-    oidc_subject: str | None = Field(default=None, max_length=255)
+    person_id: str | None = Field(default=None, min_length=1, max_length=64)
+    oidc_subject: str | None = Field(default=None, min_length=1, max_length=255)
 
 
 class AccountPatch(BaseModel):
     role: Role | None = None
     regions: Ids | None = None
-    all_regions: bool = Field(default=False, description="Set regions to every region")
+    all_regions: StrictBool = Field(default=False, description="Set regions to every region")
     basisteams: Ids | None = None
-    active: bool | None = None
+    active: StrictBool | None = None  # true/false, as documented (not 0 or "yes")
     password: str | None = Field(default=None, min_length=12, max_length=256)
     display_name: str | None = Field(default=None, max_length=200)
 
@@ -182,6 +182,7 @@ class ShiftRead(BaseModel):
     "/me/shifts",
     response_model=list[ShiftRead],
     summary="A worker's own on-call periods (a worker account linked to a person)",
+    responses={404: {"description": "The account is not linked to a person on a roster"}},
 )
 def my_shifts(
     caller: Worker,
@@ -231,7 +232,11 @@ def list_accounts(caller: Admin, session: DbSession) -> list[AccountRead]:
 
 
 @router.post(
-    "/accounts", response_model=AccountRead, status_code=201, summary="Make an account (admin)"
+    "/accounts",
+    response_model=AccountRead,
+    status_code=201,
+    summary="Make an account (admin)",
+    responses={409: {"description": "An account with this username exists"}},
 )
 def create_account(
     body: AccountIn, caller: Admin, session: DbSession, clock: AppClock
@@ -349,7 +354,13 @@ def list_keys(
     return [_key_read(k) for k in session.scalars(query)]
 
 
-@router.post("/keys", response_model=KeyCreated, status_code=201, summary="Make an API key")
+@router.post(
+    "/keys",
+    response_model=KeyCreated,
+    status_code=201,
+    summary="Make an API key",
+    responses={409: {"description": "A key with this name exists"}},
+)
 def create_key(body: KeyIn, caller: Admin, session: DbSession, clock: AppClock) -> dict[str, Any]:
     now = clock.now()
     try:
