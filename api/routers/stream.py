@@ -94,7 +94,7 @@ async def stream(websocket: WebSocket) -> None:
     after_text = params.get("after")
     after: int | None = None
     if after_text not in (None, ""):
-        if not after_text.isdigit():
+        if not after_text.isdigit() or len(after_text) > 18:  # within a BIGINT
             await _refuse(
                 websocket, CLOSE_BAD_SUBSCRIPTION, "after: must be an event id (0 or more)"
             )
@@ -105,6 +105,10 @@ async def stream(websocket: WebSocket) -> None:
         basisteams=frozenset(params.getlist("basisteam")),
         incident=params.get("incident") or None,
     )
+    places = (*subscription.regions, *subscription.basisteams, subscription.incident or "")
+    if len(places) > 101 or any(len(p) > 64 for p in places):  # ids fit their columns
+        await _refuse(websocket, CLOSE_BAD_SUBSCRIPTION, "region/basisteam/incident: too long")
+        return
 
     token = params.get("token")
     viewer: Viewer | None

@@ -19,6 +19,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.testclient import WebSocketDenialResponse
+from starlette.websockets import WebSocketDisconnect
 
 from api.app import create_app
 from core.clock import ManualClock
@@ -305,3 +307,28 @@ def test_configuration_routes_have_their_own_limit(small: TestClient) -> None:
     r = small.post(VALIDATE, content=b" " * 20000, headers={"content-type": "application/json"})
     assert r.status_code == 413 and "16384" in r.json()["detail"]
     assert "SAMENOP_MAX_CONFIG_BODY_BYTES" in r.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "after=99999999999999999999999",
+        f"incident={'x' * 65}",
+        "&".join(f"region=r{i}" for i in range(120)),
+    ],
+)
+def test_a_websocket_subscription_out_of_bounds_is_refused(client: TestClient, query: str) -> None:
+    with (
+        pytest.raises(WebSocketDisconnect) as closed,
+        client.websocket_connect(f"/ws?{query}") as ws,
+    ):
+        ws.receive_json()
+    assert closed.value.code == 4400
+
+
+def test_nul_in_a_websocket_query_is_refused(client: TestClient) -> None:
+    with (
+        pytest.raises((WebSocketDisconnect, WebSocketDenialResponse)),
+        client.websocket_connect("/ws?incident=a%00b") as ws,
+    ):
+        ws.receive_json()
