@@ -206,6 +206,10 @@ class Window(Frozen):
         return self.end_min <= self.start_min
 
 
+# Lists inside an entry are bounded too: the pairing engine walks them for every incident.
+Windows = Annotated[tuple[Window, ...], Field(max_length=50)]
+
+
 class HolidayPolicy(StrEnum):
     CLOSED = "closed"  # public holidays are outside office hours: windows do not open on them
     OPEN = "open"  # holidays are treated like the weekday they fall on
@@ -224,7 +228,7 @@ DEFAULT_OFFICE_HOURS = (Window(days=WEEKDAYS, start="09:00", end="17:00"),)
 class Region(Frozen):
     id: Slug
     name: Name
-    office_hours: tuple[Window, ...] | None = None
+    office_hours: Windows | None = None
     no_accept_alarm_minutes: int | None = Field(
         default=None,
         ge=1,
@@ -243,7 +247,7 @@ class Basisteam(Frozen):
     id: Slug
     name: Name
     region: Slug
-    municipalities: tuple[CbsCode, ...] = ()
+    municipalities: Annotated[tuple[CbsCode, ...], Field(max_length=500)] = ()
 
 
 class EscalationTarget(StrEnum):
@@ -293,7 +297,7 @@ class EscalationPolicy(Frozen):
     the last channel, the next person); silence until ``wait`` runs out moves on too.
     """
 
-    steps: tuple[EscalationStep, ...] = Field(min_length=1)
+    steps: tuple[EscalationStep, ...] = Field(min_length=1, max_length=10)
 
     @model_validator(mode="after")
     def _targets(self) -> EscalationPolicy:
@@ -325,7 +329,7 @@ class Team(Frozen):
     name: Name
     region: Slug | None = None
     phone: str | None = Field(default=None, description="The team's own 24/7 line, if any")
-    office_hours: tuple[Window, ...] | None = None
+    office_hours: Windows | None = None
     escalation: EscalationPolicy | None = Field(
         default=None, description="How this team is paged; the default policy when absent"
     )
@@ -361,9 +365,9 @@ class Membership(Frozen):
 class Person(Frozen):
     id: Slug
     name: Name
-    phones: tuple[str, ...] = ()
+    phones: Annotated[tuple[str, ...], Field(max_length=10)] = ()
     active: bool = True
-    memberships: tuple[Membership, ...] = ()
+    memberships: Annotated[tuple[Membership, ...], Field(max_length=100)] = ()
 
     @field_validator("phones", mode="before")
     @classmethod
@@ -450,11 +454,11 @@ class Rotation(Frozen):
     id: Slug
     team: Slug
     layer: Layer = Layer.PRIMARY
-    participants: tuple[Slug, ...] = Field(min_length=1)
+    participants: tuple[Slug, ...] = Field(min_length=1, max_length=1000)
     start: LocalDateTime
     until: LocalDateTime | None = None
     handoff: Handoff
-    windows: tuple[Window, ...] | None = Field(
+    windows: Windows | None = Field(
         default=None, description="Only on call within these windows (e.g. piket after 17:00)"
     )
     holidays: HolidayPolicy = HolidayPolicy.OPEN
@@ -528,8 +532,8 @@ class Override(Frozen):
 
 
 class Area(Frozen):
-    basisteams: tuple[Slug, ...] = ()
-    municipalities: tuple[CbsCode, ...] = ()
+    basisteams: Annotated[tuple[Slug, ...], Field(max_length=500)] = ()
+    municipalities: Annotated[tuple[CbsCode, ...], Field(max_length=500)] = ()
 
     @model_validator(mode="after")
     def _not_empty(self) -> Area:
@@ -590,10 +594,10 @@ class CoverageRule(Frozen):
     area: Area | None = Field(default=None, description="None: the whole country (partners)")
     case_types: tuple[CaseType, ...] = (CaseType.HG, CaseType.KM)
     hours: Hours = Hours.ALWAYS
-    windows: tuple[Window, ...] = ()
+    windows: Windows = ()
     holidays: HolidayPolicy = HolidayPolicy.CLOSED
     age: AgeLimit | None = None
-    exceptions: tuple[RuleException, ...] = ()
+    exceptions: Annotated[tuple[RuleException, ...], Field(max_length=50)] = ()
     mode: Mode = Mode.ON_SCENE
     staff: int = Field(default=1, ge=1, le=2)
     consult: Consult | None = None

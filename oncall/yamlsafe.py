@@ -104,6 +104,9 @@ def nul_path(data: Any) -> str | None:
         if isinstance(value, str):
             if "\x00" in value:
                 return path
+        elif isinstance(value, bytes):  # a !!binary value
+            if b"\x00" in value:
+                return path
         elif isinstance(value, dict | list) and id(value) not in seen:
             seen.add(id(value))
             if isinstance(value, dict):

@@ -118,6 +118,16 @@ def test_nul_in_yaml_text_is_refused_naming_the_path(client: TestClient) -> None
     assert issue["path"] == "regions[0].name" and "NUL" in issue["rule"]
 
 
+def test_nul_as_binary_and_long_lists_in_an_entry_are_refused(client: TestClient) -> None:
+    text = "regions:\n- id: x\n  name: !!binary AGE=\n"  # base64 of NUL and 'a'
+    [issue] = issues(client.post(VALIDATE, content=text, headers=YAML))
+    assert issue["path"] == "regions[0].name" and "NUL" in issue["rule"]
+    windows = [{"days": "mon", "start": "09:00", "end": "10:00"}] * 51
+    region = {"id": "x", "name": "X", "office_hours": windows}
+    [issue] = issues(client.post(VALIDATE, json={"regions": [region]}))
+    assert issue["path"] == "regions[0].office_hours" and "50" in issue["rule"]
+
+
 def test_a_configuration_of_50000_people_is_refused_without_checking_them(
     client: TestClient,
 ) -> None:
