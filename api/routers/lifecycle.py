@@ -54,8 +54,8 @@ def _act(
 ) -> dict[str, Any]:
     now = state.clock.now()
 
-    def act(s: Session) -> None:
-        progress.act(
+    def act(s: Session) -> Any:
+        done = progress.act(
             s,
             dispatch_id=dispatch_id,
             action=body.action,
@@ -66,6 +66,7 @@ def _act(
             by=by,
         )
         note(s)  # the audit row commits with the step, or not at all
+        return done  # what to wake (the gate arms it after the commit)
 
     try:
         flows.run_in(state.paging, session, act)
