@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from collections.abc import Collection
 from typing import Any, cast
 
 from sqlalchemy import Table, insert, or_, select
