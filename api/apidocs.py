@@ -20,11 +20,13 @@ from typing import Any
 import swagger_ui_bundle  # type: ignore[import-untyped]
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic.json_schema import models_json_schema
 from starlette.routing import Mount
 
+from access.principal import Role
+from api import auth
 from api.errors import ErrorBody, ValidationErrorBody
 from oncall.schemas import ConfigSet
 
@@ -162,10 +164,15 @@ def swagger_page(app: FastAPI) -> HTMLResponse:
     return HTMLResponse(html, headers={"Content-Security-Policy": csp})
 
 
-async def docs_page(request: Request) -> HTMLResponse:
-    """``/docs``. Open to anyone who can reach the service today; in production it is
-    meant for signed-in users: add the sign-in requirement here (or as a dependency of
-    this route in ``install``)."""
+async def docs_page(request: Request) -> Response:
+    """``/docs``. In production only for signed-in staff (or a staff key); a browser
+    that is not signed in is sent to /login. Elsewhere open, as the API it describes
+    still asks for credentials on every call."""
+    state = request.app.state.samenop
+    if state.settings.environment == "production":
+        principal = auth.credentials(request).principal
+        if principal is None or principal.role is Role.WORKER:
+            return RedirectResponse("/login", status_code=303)
     page: HTMLResponse = request.app.state.swagger_page
     return page
 

@@ -293,3 +293,18 @@ def test_a_key_may_come_as_a_bearer_token_for_scrapers(
         app_client.get("/metrics", headers={"Authorization": "Bearer sk_nope"}).status_code == 401
     )
     assert app_client.get("/metrics").status_code == 401
+
+
+def test_the_api_documentation_is_for_signed_in_staff_in_production(
+    settings: Settings, sessions: sessionmaker[Session], clock: ManualClock, loaded: int
+) -> None:
+    production = settings.model_copy(update={"environment": "production"})
+    app = create_app(production, clock=clock, run_delivery=False, run_stream=False)
+    app.state.samenop.sessions = sessions
+    with TestClient(app, base_url="https://testserver") as client:
+        assert client.get("/docs", follow_redirects=False).headers["location"] == "/login"
+        assert client.get("/docs", headers={"X-API-Key": API_KEY}).status_code == 200
+        make_account(sessions, "meldkamer")
+        sign_in(client, "meldkamer")
+        page = client.get("/docs")
+        assert page.status_code == 200 and "swagger" in page.text.lower()
