@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from fastapi import Request
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from access.principal import Principal
@@ -67,6 +68,39 @@ def add(
     )
     session.add(row)
     return row
+
+
+_TABLE = cast(Table, AuditLog.__table__)
+
+
+def note_now(
+    session: Session,
+    request: Request,
+    principal: Principal,
+    action: str,
+    object_type: str,
+    object_id: str,
+    *,
+    region: str | None = None,
+) -> None:
+    """``note`` as one INSERT at once, without the ORM's unit of work (the intake path)."""
+    session.execute(
+        insert(_TABLE),
+        [
+            {
+                "at": request.app.state.samenop.clock.now(),
+                "actor": principal.actor[:128],
+                "action": action[:48],
+                "object_type": object_type[:32],
+                "object_id": object_id[:64],
+                "actor_kind": principal.kind,
+                "actor_role": principal.role.value,
+                "source_address": source_address(request),
+                "region_id": region,
+                "detail": None,
+            }
+        ],
+    )
 
 
 def note(

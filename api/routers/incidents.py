@@ -65,7 +65,7 @@ def create_incident(
             no_accept_after=timedelta(minutes=settings.no_accept_alarm_minutes),
         )
         if result.created:  # in the same transaction as the incident
-            audit.note(
+            audit.note_now(
                 s,
                 request,
                 caller,
