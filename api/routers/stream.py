@@ -29,12 +29,6 @@ async def _refuse(websocket: WebSocket, code: int, reason: str) -> None:
     await websocket.close(code=code, reason=reason)
 
 
-def _known_places(state: AppState) -> tuple[set[str], set[str]]:
-    with state.sessions() as session:
-        config = state.snapshots.get(session=session).config
-    return {r.id for r in config.regions}, {b.id for b in config.basisteams}
-
-
 async def _principal(websocket: WebSocket, state: AppState, ticket: str | None) -> Principal | None:
     """A single-use ticket, else the sign-in cookie when the socket comes from our own
     pages (a browser sends the cookie with any site's websocket: cross-site hijacking)."""
@@ -55,11 +49,33 @@ async def _principal(websocket: WebSocket, state: AppState, ticket: str | None) 
     return auth.DEMO if auth.demo_open(state) else None
 
 
-def _note_follow(
-    state: AppState, websocket: WebSocket, principal: Principal, subscription: Subscription
-) -> None:
-    """The stream carries incident details: who started following what is audited."""
+def _admit(
+    state: AppState, principal: Principal, subscription: Subscription, source: str | None
+) -> tuple[int, str] | None:
+    """One database visit per connection: the subscription's places must exist and lie
+    within the viewer's regions; then who started following what is audited (the
+    stream carries incident details). Returns the close code and reason of a refusal."""
     with state.sessions() as session:
+        snapshot = state.snapshots.get(session=session)
+        config = snapshot.config
+        unknown = sorted(subscription.regions - {r.id for r in config.regions}) + sorted(
+            subscription.basisteams - {b.id for b in config.basisteams}
+        )
+        if unknown:
+            return CLOSE_BAD_SUBSCRIPTION, f"region/basisteam: unknown {', '.join(unknown)}"
+        if not principal.unbounded:
+            mine = set(principal.regions or ())
+            outside = sorted(r for r in subscription.regions if r not in mine)
+            outside += sorted(
+                b
+                for b in subscription.basisteams
+                if b not in principal.basisteams and snapshot.basisteams[b].region not in mine
+            )
+            if outside:
+                return (
+                    CLOSE_FORBIDDEN,
+                    f"region/basisteam: outside your regions: {', '.join(outside)}",
+                )
         audit.add(
             session,
             now=state.clock.now(),
@@ -69,22 +85,14 @@ def _note_follow(
             action="stream.follow",
             object_type="dispatch" if subscription.incident else "stream",
             object_id=subscription.incident or "live",
-            source=websocket.client.host[:64] if websocket.client else None,
+            source=source,
             detail={
                 "regions": sorted(subscription.regions),
                 "basisteams": sorted(subscription.basisteams),
             },
         )
         session.commit()
-
-
-def _basisteam_mine(principal: Principal, basisteam: str, state: AppState) -> bool:
-    if basisteam in principal.basisteams:
-        return True
-    with state.sessions() as session:
-        config = state.snapshots.get(session=session)
-    team = config.basisteams.get(basisteam)
-    return team is not None and team.region in (principal.regions or ())
+    return None
 
 
 @router.websocket("/ws")
@@ -144,17 +152,6 @@ async def stream(websocket: WebSocket) -> None:
             return
         viewer = Viewer(role="control_room", name=principal.actor)
         if not principal.unbounded:
-            outside = sorted(r for r in subscription.regions if r not in (principal.regions or ()))
-            outside += sorted(
-                b for b in subscription.basisteams if not _basisteam_mine(principal, b, state)
-            )
-            if outside:
-                await _refuse(
-                    websocket,
-                    CLOSE_FORBIDDEN,
-                    f"region/basisteam: outside your regions: {', '.join(outside)}",
-                )
-                return
             subscription = Subscription(
                 regions=subscription.regions,
                 basisteams=subscription.basisteams,
@@ -162,16 +159,11 @@ async def stream(websocket: WebSocket) -> None:
                 allowed_regions=frozenset(principal.regions or ()),
                 allowed_basisteams=principal.basisteams,
             )
-        regions, basisteams = await asyncio.to_thread(_known_places, state)
-        unknown = sorted(subscription.regions - regions) + sorted(
-            subscription.basisteams - basisteams
-        )
-        if unknown:
-            await _refuse(
-                websocket, CLOSE_BAD_SUBSCRIPTION, f"region/basisteam: unknown {', '.join(unknown)}"
-            )
+        source = websocket.client.host[:64] if websocket.client else None
+        refusal = await asyncio.to_thread(_admit, state, principal, subscription, source)
+        if refusal is not None:
+            await _refuse(websocket, *refusal)
             return
-        await asyncio.to_thread(_note_follow, state, websocket, principal, subscription)
 
     await websocket.accept()
     hub = state.hub
