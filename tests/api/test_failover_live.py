@@ -136,9 +136,12 @@ def test_an_unreachable_twilio_hands_pages_to_vonage_and_the_circuit_brings_it_b
     finally:
         live.twilio.start()  # Twilio is back (on the same port)
     time.sleep(PROBE_AFTER + 0.1)
-    office_incident(live)
-    live.run()  # this page still goes through Vonage; it sets off the probe of Twilio
-    vonage.expect_call(BRAM)
+    third = office_incident(live)
+    live.run()  # it sets off the probe of Twilio; on a slow machine the probe may already
+    # have closed the circuit, and then this page goes through Twilio: either, once
+    carrier = providers(live, third)[0][1]
+    assert carrier in ("vonage", "twilio")
+    (vonage if carrier == "vonage" else live.twilio).expect_call(BRAM)
     deadline = time.monotonic() + 5
     while circuit.is_open("twilio") and time.monotonic() < deadline:
         time.sleep(0.02)

@@ -238,7 +238,9 @@ def _rows(session: Session, dispatch_id: str) -> dict[str, Any]:
         "incident": dispatch.incident,
         "dispatch": dispatch,
         "assignments": list(session.scalars(select(Assignment).filter_by(**where))),
-        "pages": list(session.scalars(select(Page).filter_by(**where).order_by(Page.created_at))),
+        "pages": list(
+            session.scalars(select(Page).filter_by(**where).order_by(Page.created_at, Page.id))
+        ),
         "events": list(session.scalars(select(Event).filter_by(**where).order_by(Event.id))),
         "alarms": list(session.scalars(select(Alarm).filter_by(**where))),
     }
