@@ -252,9 +252,10 @@ class Hub:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        # Bounded: a shutdown never hangs on a task that did not take its cancellation.
+        _done, pending = await asyncio.wait(self._tasks, timeout=5) if self._tasks else ((), ())
+        for task in pending:
+            log.warning("stream task %s did not stop in 5 s", task.get_name())
         await asyncio.gather(
             *(c.close(CLOSE_GOING_AWAY, "server stopping") for c in list(self.connections)),
             return_exceptions=True,
@@ -285,8 +286,11 @@ class Hub:
                 self._tail_faults.failed(exc)
                 await asyncio.sleep(self.poll_seconds)
         while True:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+            # cancellation that arrives as its timeout fires, and stop() then waits forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+                async with asyncio.timeout(self.poll_seconds):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 await self.drain()
