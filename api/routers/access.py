@@ -5,16 +5,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from pydantic import BaseModel, Field, StrictBool
 from sqlalchemy import select
 
 from access import service as access
 from access.models import Account, ApiKey, WebSession
 from access.principal import Principal, Role
-from api import auth
+from api import audit, auth
 from api.deps import Admin, AppClock, DbSession, Snapshot, Staff, State, Worker
-from dispatch import service
 from oncall.personal import person_periods
 
 router = APIRouter(prefix="/api/v1", tags=["access"])
@@ -147,10 +146,11 @@ def _refused(exc: access.AccessError) -> HTTPException:
     )
 
 
-def _audit(session: Any, now: datetime, who: Principal, action: str, kind: str, oid: str) -> None:
-    service.audit(
-        session=session, now=now, actor=who.actor, action=action, object_type=kind, object_id=oid
-    )
+def _audit(
+    session: Any, request: Request, who: Principal, action: str, kind: str, oid: str
+) -> None:
+    """Who (and in which role), from where: in the same transaction as the change."""
+    audit.note(session, request, who, action, kind, oid)
 
 
 def _get_account(session: Any, username: str) -> Account:
@@ -239,7 +239,11 @@ def list_accounts(caller: Admin, session: DbSession) -> list[AccountRead]:
     responses={409: {"description": "An account with this username exists"}},
 )
 def create_account(
-    body: AccountIn, caller: Admin, session: DbSession, clock: AppClock
+    body: AccountIn,
+    caller: Admin,
+    session: DbSession,
+    clock: AppClock,
+    request: Request,
 ) -> AccountRead:
     now = clock.now()
     try:
@@ -262,14 +266,19 @@ def create_account(
         if code == 409:
             raise HTTPException(409, detail=str(exc)) from exc
         raise _refused(exc) from exc
-    _audit(session, now, caller, "account.create", "account", account.username)
+    _audit(session, request, caller, "account.create", "account", account.username)
     session.commit()
     return _account_read(account)
 
 
 @router.patch("/accounts/{username}", response_model=AccountRead, summary="Change an account")
 def update_account(
-    username: Username, body: AccountPatch, caller: Admin, session: DbSession, clock: AppClock
+    username: Username,
+    body: AccountPatch,
+    caller: Admin,
+    session: DbSession,
+    clock: AppClock,
+    request: Request,
 ) -> AccountRead:
     now = clock.now()
     account = _get_account(session, username)
@@ -300,7 +309,7 @@ def update_account(
     ):
         # New rights (or none) take effect at once: signed-in browsers sign in again.
         access.end_sessions_of(session, account.id, now=now, by=caller.actor)
-    _audit(session, now, caller, "account.update", "account", account.username)
+    _audit(session, request, caller, "account.update", "account", account.username)
     session.commit()
     return _account_read(account)
 
@@ -332,12 +341,16 @@ def list_sessions(caller: Admin, session: DbSession, clock: AppClock) -> list[Se
     summary="End every sign-in session of an account (admin)",
 )
 def end_account_sessions(
-    username: Username, caller: Admin, session: DbSession, clock: AppClock
+    username: Username,
+    caller: Admin,
+    session: DbSession,
+    clock: AppClock,
+    request: Request,
 ) -> dict[str, int]:
     now = clock.now()
     account = _get_account(session, username)
     ended = access.end_sessions_of(session, account.id, now=now, by=caller.actor)
-    _audit(session, now, caller, "session.end_all", "account", account.username)
+    _audit(session, request, caller, "session.end_all", "account", account.username)
     session.commit()
     return {"ended": ended}
 
@@ -361,7 +374,9 @@ def list_keys(
     summary="Make an API key",
     responses={409: {"description": "A key with this name exists"}},
 )
-def create_key(body: KeyIn, caller: Admin, session: DbSession, clock: AppClock) -> dict[str, Any]:
+def create_key(
+    body: KeyIn, caller: Admin, session: DbSession, clock: AppClock, request: Request
+) -> dict[str, Any]:
     now = clock.now()
     try:
         secret, row = access.create_key(
@@ -379,7 +394,7 @@ def create_key(body: KeyIn, caller: Admin, session: DbSession, clock: AppClock) 
         if "exists" in exc.message:
             raise HTTPException(409, detail=str(exc)) from exc
         raise _refused(exc) from exc
-    _audit(session, now, caller, "key.create", "key", row.name)
+    _audit(session, request, caller, "key.create", "key", row.name)
     session.commit()
     return {**_key_read(row), "secret": secret}
 
@@ -395,6 +410,7 @@ def rotate_key(
     session: DbSession,
     clock: AppClock,
     state: State,
+    request: Request,
     overlap_hours: Annotated[float | None, Query(ge=0, le=24 * 90)] = None,
 ) -> dict[str, Any]:
     now = clock.now()
@@ -406,7 +422,7 @@ def rotate_key(
     except access.AccessError as exc:
         session.rollback()
         raise HTTPException(404, detail=str(exc)) from exc
-    _audit(session, now, caller, "key.rotate", "key", name)
+    _audit(session, request, caller, "key.rotate", "key", name)
     session.commit()
     auth.forget_keys(state)
     return {**_key_read(row), "secret": secret}
@@ -414,7 +430,12 @@ def rotate_key(
 
 @router.post("/keys/{name}/revoke", summary="Revoke a key (every secret of that name)")
 def revoke_key(
-    name: KeyName, caller: Admin, session: DbSession, clock: AppClock, state: State
+    name: KeyName,
+    caller: Admin,
+    session: DbSession,
+    clock: AppClock,
+    state: State,
+    request: Request,
 ) -> dict[str, int]:
     now = clock.now()
     try:
@@ -422,7 +443,7 @@ def revoke_key(
     except access.AccessError as exc:
         session.rollback()
         raise HTTPException(404, detail=str(exc)) from exc
-    _audit(session, now, caller, "key.revoke", "key", name)
+    _audit(session, request, caller, "key.revoke", "key", name)
     session.commit()
     auth.forget_keys(state)
     return {"revoked": count}

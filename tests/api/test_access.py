@@ -22,6 +22,7 @@ from access.principal import Role
 from api.app import create_app
 from core.clock import ManualClock
 from core.settings import Settings
+from dispatch.models import AuditLog
 from tests.accounts import PASSWORD, make_account, make_key, sign_in
 from tests.api.test_scenarios import GV_NOORD, incident
 from tests.conftest import API_KEY
@@ -200,6 +201,8 @@ def test_keys_are_shown_once_stored_as_digests_rotated_with_overlap_and_revoked(
     assert "secret" not in listed[0] and secret not in str(listed)
     with sessions() as s:
         assert secret not in {k.digest for k in s.scalars(select(ApiKey))}
+        made_row = s.scalars(select(AuditLog).where(AuditLog.action == "key.create")).one()
+        assert (made_row.actor_role, made_row.source_address) == ("admin", "testclient")
     feed = {"X-API-Key": secret}
     body = incident(basisteam=GV_NOORD)
     assert app_client.post("/api/v1/incidents", json=body, headers=feed).status_code == 201

@@ -117,6 +117,8 @@ def test_incident_appears_on_dashboard_after_sign_in(server: str, tmp_path: Path
             page.fill("#password", PASSWORD)
             page.click("button[type=submit]")
             page.wait_for_selector("#dispatches")
+            # the rows are painted by the page's script from its data, just after load
+            page.wait_for_selector(f"tr[data-reference='{reference}']", timeout=5000)
             row = page.locator(f"tr[data-reference='{reference}']")
             assert row.count() == 1
             text = row.inner_text()
