@@ -21,6 +21,8 @@ class Account(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(200), default="")
+    # Where a planner's daily digest of coverage gaps goes; none: no digest.
+    email: Mapped[str | None] = mapped_column(String(254), nullable=True)
     # argon2id; NULL for an account that signs in only through the identity provider.
     password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
     role: Mapped[str] = mapped_column(String(16))

@@ -67,6 +67,8 @@ class Team(Base):
     office_hours: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
     escalation: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     providers: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    planning: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    mandate: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
 
 

@@ -323,6 +323,57 @@ DEFAULT_ESCALATION = EscalationPolicy(
 )
 
 
+class Planning(Frozen):
+    """A team's rest and fairness rules, and how its swaps and reminders work.
+
+    Breaking a rest or fairness rule is a warning, not a refusal: a planner may still
+    save the change, and that is recorded with the version."""
+
+    max_shifts_4w: int | None = Field(
+        default=None, ge=1, le=100, description="Most on-call shifts per person in any 4 weeks"
+    )
+    max_hours_4w: int | None = Field(
+        default=None, ge=1, le=672, description="Most on-call hours per person in any 4 weeks"
+    )
+    min_rest_hours_after_night: int | None = Field(
+        default=None,
+        ge=0,
+        le=72,
+        description="Least rest (hours) after a night call-out before the next shift",
+    )
+    no_consecutive_weekends: bool = Field(
+        default=False, description="Nobody is on call two weekends in a row"
+    )
+    swap_approval: bool = Field(
+        default=False, description="A swap changes the roster only after a planner approves it"
+    )
+    swap_offer_hours: int = Field(
+        default=48,
+        ge=1,
+        le=24 * 28,
+        description="An offer nobody took this long before the shift goes to the planner",
+    )
+    reminder_hours: int | None = Field(
+        default=None,
+        ge=1,
+        le=24 * 7,
+        description="An SMS this long before a person's piket starts (none when absent)",
+    )
+
+
+class Mandate(StrEnum):
+    """What a team's workers may do in the first hour (agreed with the region)."""
+
+    SAFETY_ASSESSMENT = "safety_assessment"  # eerste veiligheidstaxatie
+    VT_FILES = "vt_files"  # eerdere VT-dossiers raadplegen
+    HUISVERBOD_ADVICE = "huisverbod_advice"  # besluiten over een huisverbodadvies
+
+
+class TeamMandate(Frozen):
+    may: Annotated[tuple[Mandate, ...], Field(max_length=10)] = ()
+    note: Note | None = None
+
+
 class Team(Frozen):
     id: Slug
     kind: TeamKind
@@ -338,6 +389,12 @@ class Team(Frozen):
         min_length=1,
         max_length=2,
         description="Paging providers for this team, primary first (the service's when absent)",
+    )
+    planning: Planning | None = Field(
+        default=None, description="Rest and fairness rules, swaps and reminders"
+    )
+    mandate: TeamMandate | None = Field(
+        default=None, description="What the team's workers may do in the first hour"
     )
 
     @field_validator("providers")

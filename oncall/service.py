@@ -127,6 +127,8 @@ def write_config(
                 "office_hours": _windows(t.office_hours),
                 "escalation": t.escalation.model_dump(mode="json") if t.escalation else None,
                 "providers": list(t.providers) if t.providers else None,
+                "planning": t.planning.model_dump(mode="json") if t.planning else None,
+                "mandate": t.mandate.model_dump(mode="json") if t.mandate else None,
                 "position": i,
             }
             for i, t in enumerate(config.teams)
@@ -419,6 +421,8 @@ def read_config(*, session: Session) -> s.ConfigSet:
                 office_hours=t.office_hours,
                 escalation=t.escalation,
                 providers=tuple(t.providers) if t.providers else None,
+                planning=t.planning,
+                mandate=t.mandate,
             )
             for t in session.scalars(select(m.Team).order_by(m.Team.position))
         ),

@@ -397,8 +397,8 @@ CASES = [
           - {id: cit, kind: cit, name: CIT, colour: red}
         """,
         "teams[0].colour",
-        "unknown field 'colour' (allowed: escalation, id, kind, name, office_hours, phone, "
-        "providers, region) [team cit]",
+        "unknown field 'colour' (allowed: escalation, id, kind, mandate, name, office_hours, "
+        "phone, planning, providers, region) [team cit]",
         2,
     ),
     (
