@@ -141,6 +141,18 @@ class Settings(BaseSettings):
     demo_phones_url: str | None = None
     # How often the sweeper looks for due pages, passed deadlines and lost claims.
     sweep_seconds: float = Field(default=0.5, gt=0, le=60)
+    # --- the planners' daily digest (e-mail) ---
+    # The mail server the digest goes through; unset: no digest is sent. Port 587 with
+    # STARTTLS is the usual submission port; user and password only when it asks.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_from: str = "samenop@localhost"
+    smtp_starttls: bool = True
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # Local time (Europe/Amsterdam) from which each region's digest of the day goes out.
+    digest_at: str = Field(default="07:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     # --- input bounds (api.hardening) ---
     # Largest request body, in bytes; the configuration routes (/api/v1/config...) have
     # their own. A larger body is answered 413 (Content-Length over it: unread).

@@ -7,6 +7,8 @@ from sqlalchemy import engine_from_config, pool
 
 import access.models  # noqa: F401  (register tables)
 import dispatch.models  # noqa: F401
+import dispatch.feed_models  # noqa: F401
+import dispatch.roster_models  # noqa: F401
 import oncall.models  # noqa: F401
 from core.db import Base
 

@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 
 import access.models  # noqa: F401  (register every table on Base.metadata)
 import dispatch.models  # noqa: F401
+import dispatch.feed_models  # noqa: F401
+import dispatch.roster_models  # noqa: F401
 import oncall.models  # noqa: F401
 from core import migrate
 from core.db import Base, make_engine, make_session_factory
