@@ -373,3 +373,45 @@ def revert(
                 continue
             touched.append(Touched(section, key, before, after))
     return tuple(touched)
+
+
+def diff_of(touched: Iterable[Touched]) -> dict[str, dict[str, Any]]:
+    """The stored diff of an edit (the shape of ``changes.diff``), from what it touched
+    alone: comparing two whole national configurations costs more than the edit."""
+    out: dict[str, dict[str, Any]] = {}
+    for t in touched:
+        entry = out.setdefault(t.section, {})
+        new_key = key_of(t.section, t.after) if t.after is not None else None
+        if t.before is not None and t.after is not None and new_key == t.key:
+            fields = [
+                name
+                for name in type(t.before).model_fields
+                if getattr(t.before, name) != getattr(t.after, name)
+            ]
+            if fields:
+                entry.setdefault("changed", {})[t.key] = fields
+            continue
+        if t.before is not None:
+            entry.setdefault("removed", []).append(t.key)
+        if new_key is not None:
+            entry.setdefault("added", []).append(new_key)
+    return {section: entry for section, entry in out.items() if entry}
+
+
+def team_slice(config: ConfigSet, teams: Iterable[str]) -> ConfigSet:
+    """Only what the calendars of ``teams`` need (their regions, the teams, their
+    members, rosters, overrides and rules): a snapshot of it is built in a fraction of
+    the national one's time."""
+    wanted = set(teams)
+    regions = {t.region for t in config.teams if t.id in wanted}
+    return ConfigSet.model_construct(
+        regions=tuple(r for r in config.regions if r.id in regions),
+        municipalities=(),
+        basisteams=(),
+        teams=tuple(t for t in config.teams if t.id in wanted),
+        people=tuple(p for p in config.people if any(ms.team in wanted for ms in p.memberships)),
+        rotations=tuple(r for r in config.rotations if r.team in wanted),
+        shifts=tuple(x for x in config.shifts if x.team in wanted),
+        overrides=tuple(o for o in config.overrides if o.team in wanted),
+        rules=tuple(r for r in config.rules if r.team in wanted),
+    )

@@ -11,7 +11,7 @@ import threading
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from core.timeutil import AMS
@@ -360,6 +360,264 @@ def remove_override(
     )
 
 
+# --- One planner's edit: only the rows it touched (oncall.edits) ------------------------
+#
+# ``write_config`` rewrites every table and keeps the whole document, which on the
+# national configuration takes over a second: too slow for a planner filling a gap
+# while incidents come in. An edit touches a handful of rows, so only those are written,
+# and the version's document is the previous one with the touched objects replaced
+# (the untouched entries are shared, not rebuilt). The version history is unchanged:
+# every version still holds the whole configuration and its diff.
+
+INCREMENTAL_SECTIONS = frozenset({"people", "rotations", "shifts", "overrides"})
+
+
+class _Documents:
+    """The stored document of the newest version this process wrote or read, so the
+    next edit builds its document from it instead of from the whole configuration."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._version = -1
+        self._document: dict[str, Any] | None = None
+
+    def get(self, version: int) -> dict[str, Any] | None:
+        with self._lock:
+            return self._document if self._version == version else None
+
+    def put(self, version: int, document: dict[str, Any]) -> None:
+        with self._lock:
+            if version >= self._version:
+                self._version, self._document = version, document
+
+
+DOCUMENTS = _Documents()
+
+
+def _plain_entry(section: str, obj: Any) -> dict[str, Any]:
+    one = s.ConfigSet.model_construct(**{section: (obj,)})  # type: ignore[arg-type]
+    entry: dict[str, Any] = changes.document(one)[section][0]
+    return entry
+
+
+def _document_after(
+    previous_doc: dict[str, Any], current: s.ConfigSet, touched: Any
+) -> dict[str, Any]:
+    """``previous_doc`` with the touched sections rebuilt from ``current``, reusing the
+    plain entries of untouched objects."""
+    from oncall.edits import _plain_key
+
+    doc = dict(previous_doc)
+    sections: dict[str, set[str]] = {}
+    for t in touched:
+        keys = sections.setdefault(t.section, set())
+        keys.add(t.key)
+        if t.after is not None:
+            keys.add(changes.key_of(t.section, t.after))
+    for section, keys in sections.items():
+        old = {_plain_key(section, item): item for item in previous_doc.get(section, ())}
+        entries = []
+        for obj in getattr(current, section):
+            key = changes.key_of(section, obj)
+            entry = old.get(key) if key not in keys else None
+            entries.append(entry if entry is not None else _plain_entry(section, obj))
+        doc[section] = entries
+    return doc
+
+
+def _next_position(session: Session, model: Any) -> int:
+    last = session.scalar(select(model.position).order_by(model.position.desc()).limit(1))
+    return int(last or 0) + 1
+
+
+def _write_person(session: Session, before: s.Person | None, after: s.Person | None) -> None:
+    pid = (after or before).id  # type: ignore[union-attr]
+    session.execute(delete(m.ContactPoint).where(m.ContactPoint.person_id == pid))
+    session.execute(delete(m.Membership).where(m.Membership.person_id == pid))
+    if after is None:
+        session.execute(delete(m.Person).where(m.Person.id == pid))
+        return
+    if before is None:
+        session.execute(
+            insert(m.Person),
+            [
+                {
+                    "id": pid,
+                    "name": after.name,
+                    "active": after.active,
+                    "position": _next_position(session, m.Person),
+                }
+            ],
+        )
+    else:
+        session.execute(
+            update(m.Person).where(m.Person.id == pid).values(name=after.name, active=after.active)
+        )
+    if after.phones:
+        session.execute(
+            insert(m.ContactPoint),
+            [
+                {"person_id": pid, "position": i, "kind": "phone", "value": v}
+                for i, v in enumerate(after.phones)
+            ],
+        )
+    if after.memberships:
+        session.execute(
+            insert(m.Membership),
+            [
+                {"person_id": pid, "team_id": ms.team, "role": ms.role, "position": i}
+                for i, ms in enumerate(after.memberships)
+            ],
+        )
+
+
+def _write_rotation(session: Session, before: s.Rotation | None, after: s.Rotation | None) -> None:
+    rid = (after or before).id  # type: ignore[union-attr]
+    session.execute(delete(m.RotationParticipant).where(m.RotationParticipant.rotation_id == rid))
+    if after is None:
+        session.execute(delete(m.Rotation).where(m.Rotation.id == rid))
+        return
+    values = {
+        "team_id": after.team,
+        "layer": after.layer.value,
+        "start": after.start,
+        "until": after.until,
+        "handoff": after.handoff.model_dump(mode="json", exclude_none=True),
+        "windows": _windows(after.windows),
+        "holidays": after.holidays.value,
+    }
+    if before is None:
+        session.execute(
+            insert(m.Rotation),
+            [{"id": rid, **values, "position": _next_position(session, m.Rotation)}],
+        )
+    else:
+        session.execute(update(m.Rotation).where(m.Rotation.id == rid).values(**values))
+    session.execute(
+        insert(m.RotationParticipant),
+        [
+            {"rotation_id": rid, "position": i, "person_id": p}
+            for i, p in enumerate(after.participants)
+        ],
+    )
+
+
+def _write_shift(session: Session, before: s.Shift | None, after: s.Shift | None) -> None:
+    position: int | None = None
+    if before is not None:
+        where = (
+            (m.Shift.team_id == before.team)
+            & (m.Shift.person_id == before.person)
+            & (m.Shift.start == before.start)
+        )
+        position = session.scalar(select(m.Shift.position).where(where).limit(1))
+        session.execute(delete(m.Shift).where(where))
+    if after is None:
+        return
+    if position is None or changes.key_of("shifts", after) != changes.key_of("shifts", before):  # type: ignore[arg-type]
+        position = _next_position(session, m.Shift)
+    session.execute(
+        insert(m.Shift),
+        [
+            {
+                "team_id": after.team,
+                "person_id": after.person,
+                "start": after.start,
+                "end": after.end,
+                "layer": after.layer.value,
+                "position": position,
+            }
+        ],
+    )
+
+
+def _write_override(session: Session, before: s.Override | None, after: s.Override | None) -> None:
+    oid = (after or before).id  # type: ignore[union-attr]
+    if after is None:
+        session.execute(delete(m.Override).where(m.Override.id == oid))
+        return
+    values = {
+        "team_id": after.team,
+        "kind": after.kind.value,
+        "person_id": after.person,
+        "replaces_id": after.replaces,
+        "start": after.start,
+        "end": after.end,
+        "layer": after.layer.value,
+        "reason": after.reason,
+    }
+    if before is None:
+        session.execute(
+            insert(m.Override),
+            [{"id": oid, **values, "position": _next_position(session, m.Override)}],
+        )
+    else:
+        session.execute(update(m.Override).where(m.Override.id == oid).values(**values))
+
+
+_WRITERS: dict[str, Any] = {
+    "people": _write_person,
+    "rotations": _write_rotation,
+    "shifts": _write_shift,
+    "overrides": _write_override,
+}
+
+
+def lock_state(*, session: Session) -> int:
+    """Take the configuration's write lock (until commit); the version it is at."""
+    state = session.get(m.ConfigState, 1, with_for_update=True)
+    return int(state.version or 0) if state is not None else 0
+
+
+def write_touched(
+    *,
+    session: Session,
+    previous: s.ConfigSet,
+    previous_version: int,
+    current: s.ConfigSet,
+    touched: Any,
+    diff: dict[str, Any],
+    now: datetime,
+    source: str,
+    author: str,
+    rollback_of: int | None = None,
+) -> tuple[int, dict[str, Any]]:
+    """Store one edit (``oncall.edits.Touched`` items, all in ``INCREMENTAL_SECTIONS``)
+    as the next version; returns it and its document (``remember`` it after commit).
+
+    The caller holds the lock (``lock_state``) and ``previous`` is the configuration of
+    ``previous_version``, checked by the caller; the caller commits."""
+    state = session.get(m.ConfigState, 1, with_for_update=True)
+    if state is None or int(state.version or 0) != previous_version:
+        raise RuntimeError("the configuration moved while the edit was prepared")
+    for t in touched:
+        if t.section not in INCREMENTAL_SECTIONS:
+            raise ValueError(f"section '{t.section}' is not written one object at a time")
+        # changing a shift's start changes its key: the old row goes, the new one comes
+        _WRITERS[t.section](session, t.before, t.after)
+    previous_doc = DOCUMENTS.get(previous_version)
+    if previous_doc is None:
+        previous_doc = changes.document(previous)
+    document = _document_after(previous_doc, current, touched)
+    state.version = previous_version + 1
+    state.updated_at = now
+    state.source = source
+    session.add(
+        m.ConfigVersion(
+            version=state.version,
+            at=now,
+            author=author[:160],
+            source=source,
+            rollback_of=rollback_of,
+            summary=changes.summary(diff),
+            diff=diff,
+            document=document,
+        )
+    )
+    session.flush()
+    return state.version, document
+
+
 def _local(value: datetime | None) -> datetime | None:
     return None if value is None else value.astimezone(AMS)
 
@@ -519,3 +777,10 @@ class SnapshotCache:
                 current = ConfigSnapshot(read_config(session=session), version)
                 self._snapshot = current
             return current
+
+    def put(self, snapshot: ConfigSnapshot) -> None:
+        """A configuration this process just committed: the next request need not read
+        it back (a newer one already cached is kept)."""
+        with self._lock:
+            if self._snapshot is None or self._snapshot.version < snapshot.version:
+                self._snapshot = snapshot
