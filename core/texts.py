@@ -447,3 +447,281 @@ VONAGE_SMS_ERROR_NL: dict[str, str] = {
     "54": "geweigerd op grond van regelgeving",
     "99": "algemene fout bij de provider",
 }
+
+
+# --- the worker's step page in the first hour (api/templates/worker.html, worker.js) ---
+# The page is split into steps so a phone screen shows one at a time; the points come
+# from the toolkit "Samen op in acuut" (stap 1-5), in its own words, shortened.
+WORKER_PANEL_NL: dict[str, str] = {
+    "onderweg": "Onderweg",
+    "motorkapoverleg": "Motorkapoverleg",
+    "veiligheid": "Veiligheid",
+    "gesprek": "Gesprek en afspraken",
+    "overdracht": "Overdracht",
+    "afsluiten": "Afsluiten",
+}
+WORKER_PAGE_NL: dict[str, str] = {
+    "household": "Huishouden",
+    "household_none": "geen gegevens doorgegeven",
+    "age": "{age} jaar",
+    "age_unknown": "leeftijd onbekend",
+    "flags": "Bijzonderheden",
+    "flags_none": "geen doorgegeven",
+    "mandate": "Wat je in het eerste uur mag doen",
+    "steps": "Stappen",
+    "step_of": "Stap {n} van {total}",
+    "done": "gedaan",
+    "current": "huidige stap",
+    "not_now": "Hier is nu niets vast te leggen (huidige stap: {stage}).",
+    "arrived_sent": "Ter plaatse doorgegeven.",
+    "points_kept": "Afvinken is alleen voor jezelf en blijft op dit toestel.",
+    "evaluation": "Evaluatie (optioneel)",
+    "evaluation_hint": "Alleen voor de evaluatie van de regio; komt in geen enkel bericht. "
+    "Geen namen of adressen.",
+    "helped": "Welke informatie hielp?",
+    "missing": "Wat ontbrak?",
+}
+# Household flags on the worker's page, the ones that matter for going in first.
+WORKER_FLAG_ORDER: tuple[str, ...] = (
+    "weapons",
+    "injuries",
+    "children_present",
+    "huisverbod_considered",
+)
+# Stap 1 Fysieke veiligheid: what the worker can expect on the way.
+WORKER_SAFETY_FIRST_NL: tuple[str, ...] = (
+    "De politie gaat voorop en laat je weten wanneer het veilig genoeg is om de woning "
+    "binnen te gaan.",
+    "Moet de politie weg voordat je er bent, dan is er eerst telefonisch motorkapoverleg.",
+    "Politie en Veilig Thuis maken de betrokkenen duidelijk wie hun woning betreden en waarom.",
+)
+# Stap 2 Motorkapoverleg: information to exchange, each point one a worker can tick.
+WORKER_MOTORKAP_NL: dict[str, str] = {
+    "police_registrations": "Politie: eerdere relevante registraties, AOL/AOP",
+    "police_agreements": "Politie: afspraken met directbetrokkenen of partners (plan van "
+    "aanpak) en getroffen beschermingsmaatregelen",
+    "police_investigation": "Politie: informatie uit lopend strafrechtelijk onderzoek",
+    "probation": "Reclassering (via de politie): eerdere advisering, toezichtsmaatregelen, "
+    "afspraken over de verdachte",
+    "vt_files": "Veilig Thuis: informatie uit de eigen systemen",
+    "rvdk_care": "Veilig Thuis: informatie van de Raad voor de Kinderbescherming of reeds "
+    "betrokken hulpverlening",
+}
+# Veiligheidsbeoordeling (stap 2): the first safety assessment.
+WORKER_SAFETY_NL: dict[str, str] = {
+    "assess": "Beoordeel ter plaatse de directe veiligheid van directbetrokkenen op basis "
+    "van alle beschikbare informatie.",
+    "children": "Let op aanwezige kinderen: hun veiligheid en signalen van kindermishandeling.",
+    "rvdk_advice": "Vraag zo nodig advies aan de Raad voor de Kinderbescherming (na "
+    "kantooruren telefonisch bereikbaar voor spoedverzoeken OTS/UHP).",
+    "om": "De politie stemt zo nodig af met het OM over een strafbaar feit, bevoegdheden en "
+    "keuzes in de opsporing.",
+    "measures": "Maak afspraken over de maatregelen en onderzoekshandelingen en wie ze "
+    "uitvoert.",
+}
+# Stap 3 (Gezamenlijk) onderzoek: who talks to whom.
+WORKER_CONVERSATION_NL: dict[str, str] = {
+    "order": "Spreek af wie welke onderzoekshandelingen doet en in welke volgorde.",
+    "once": "Spreek waar mogelijk samen met directbetrokkenen, zodat zij hun verhaal één "
+    "keer vertellen.",
+    "rights": "Houd rekening met de rechten van slachtoffers en verdachten bij een verhoor "
+    "(o.a. recht op bijstand).",
+    "children": "Kinderen: niet onnodig uit hun veilige omgeving halen, zorg voor opvang, "
+    "niet vaker spreken dan nodig.",
+}
+# Stap 5 Niet meer acuut?: the handover.
+WORKER_HANDOVER_NL: tuple[str, ...] = (
+    "Is de directe veiligheid hersteld? Zorg voor (informatie)overdracht, zodat de "
+    "afspraken opvolging krijgen.",
+    "Iedere partner legt vast in de eigen systemen.",
+)
+
+
+# --- the first hour as the regions arrange it (dispatch.pairing) -----------------------
+# "Police call the line": a rule under which nobody is paged and the police phone a
+# team's 24/7 line themselves (the Meierij practice); how a local time was read when the
+# clock change made it unclear; what a team's workers may do in the first hour.
+REASONS.update(
+    {
+        "police_call": "Politie belt zelf de 24/7-lijn van {kind}: {phone}, {team}. "
+        "Niemand wordt opgeroepen.",
+        "time_nonexistent": "{clock} bestond niet op {date}: de klok ging om 02:00 een uur "
+        "vooruit (zomertijd). Gelezen als {read} zomertijd ({offset}), hetzelfde moment als "
+        "{clock} wintertijd.",
+        "time_ambiguous": "{clock} kwam op {date} twee keer voor: de klok ging om 03:00 een "
+        "uur terug (wintertijd). Gelezen als de eerste keer, {clock} zomertijd ({offset}); "
+        "de tweede keer is {clock} wintertijd (+01:00), alleen met die offset te sturen.",
+    }
+)
+POLICE_CALL_NOTE_NL = (
+    "Bel zelf de 24/7-lijn van {team} voor advies; er wordt niemand opgeroepen en er komt "
+    "niemand ter plaatse."
+)
+POLICE_CALL_NL: dict[str, str] = {
+    "call": "Bel zelf: {number}",
+    "paging": "niemand opgeroepen: politie belt zelf",
+}
+PAGING_NL["police_call"] = POLICE_CALL_NL["paging"]
+# A team's first-hour mandate (oncall.schemas.Mandate), as the pages show it.
+MANDATE_NL: dict[str, str] = {
+    "safety_assessment": "eerste veiligheidsbeoordeling maken",
+    "vt_files": "eerdere dossiers van Veilig Thuis raadplegen",
+    "huisverbod_advice": "besluiten over een advies tijdelijk huisverbod",
+}
+MANDATE_HEADING_NL = "Mag in het eerste uur"
+
+
+# --- planner: rest and fairness warnings, gaps, who could fill a gap (oncall.fairness) ---
+BREACH_NL: dict[str, str] = {
+    "max_shifts_4w": "{name} heeft {count} piketdiensten in 4 weken (max {limit}), "
+    "in de 4 weken vanaf {since}",
+    "max_hours_4w": "{name} heeft {hours} uur piket in 4 weken (max {limit}), "
+    "in de 4 weken vanaf {since}",
+    "min_rest_after_night": "{name} is in de nacht opgeroepen ({callout}) en heeft daarna "
+    "{rest} uur rust tot de volgende piketdienst ({next}); minimaal {limit} uur",
+    "consecutive_weekends": "{name} heeft piket in twee weekenden achter elkaar "
+    "({first} en {second})",
+}
+BREACH_RULE_NL: dict[str, str] = {
+    "max_shifts_4w": "meeste piketdiensten in 4 weken",
+    "max_hours_4w": "meeste uren piket in 4 weken",
+    "min_rest_after_night": "minste rust na een nachtelijke oproep",
+    "consecutive_weekends": "geen twee weekenden achter elkaar",
+}
+CANDIDATE_NL: dict[str, str] = {
+    "hours": "{hours} uur piket dit kwartaal",
+    "free": "heeft in deze periode geen piket",
+    "reachable": "actief en bereikbaar",
+    "rules_ok": "blijft binnen de rust- en eerlijkheidsregels",
+}
+GAP_NL = "{needed} nodig, {available} bereikbaar op piket"
+
+
+# --- calendar feeds (iCal), the planners' daily digest and "Piket nu" (H3b) ------------
+
+ICAL_NL: dict[str, str] = {
+    "person_calendar": "Piket {name}",
+    "team_calendar": "Piket {team}",
+    "person_event": "{layer} {team}",  # "Piket Veilig Thuis Gooi", "Achterwacht CIT"
+    "team_event": "{layer}: {person}",  # "Piket: Anna de Vries"
+    "team": "Team: {team}",
+    "layer": "Laag: {layer}",
+    "source_rotation": "Bron: rooster ({id})",
+    "source_shift": "Bron: losse dienst",
+    "source_override": "Bron: wijziging ({id})",
+    "unreachable": "Let op: niet bereikbaar voor oproepen (geen geldig telefoonnummer, "
+    "niet actief of geen lid van het team).",
+    "description": "Piketrooster van Samen op in acuut. Alleen diensten, geen meldingen.",
+}
+
+# Why someone on a roster cannot be paged (codes from oncall.gaps.unreachable).
+UNREACHABLE_NL: dict[str, str] = {
+    "no_phone": "geen geldig telefoonnummer",
+    "inactive": "niet actief",
+    "not_member": "geen lid van het team",
+    "unknown_person": "onbekende persoon",
+}
+
+DIGEST_NL: dict[str, str] = {
+    "subject": "Piketoverzicht {region} — {date}",
+    "greeting": "Goedemorgen,",
+    "intro": "Dit is het dagelijkse overzicht van de piketbezetting in {region} voor de "
+    "komende {weeks} weken (van {start} tot {end}).",
+    "gaps_heading": "Gaten in de bezetting",
+    "gaps_none": "Geen gaten: elke dekkingsregel heeft genoeg bereikbare mensen op piket.",
+    "gap_line": "- {team}: {start} tot {end} ({duration}); nodig {needed}, "
+    "bereikbaar {available} (regels: {rules})",
+    "gaps_more": "... en nog {count} gaten; zie de planningspagina.",
+    "unreachable_heading": "Op het rooster zonder bereikbaarheid",
+    "unreachable_none": "Iedereen op een rooster is bereikbaar.",
+    "unreachable_line": "- {person} ({team}): {why}",
+    "swaps_heading": "Ruilaanbiedingen die niemand overnam",
+    "swaps_none": "Geen openstaande ruilaanbiedingen.",
+    "swap_line": "- {text}",
+    "footer": "Dit bericht is automatisch verstuurd door Samen op in acuut. Het bevat geen "
+    "gegevens over meldingen. Aanpassen kan op de planningspagina.",
+}
+
+PIKET_NL: dict[str, str] = {
+    "nobody": "niemand",
+    "at": "Piket op {time}; werkt zichzelf bij bij elke overdracht en wijziging.",
+    "live": "live",
+}
+
+
+def duration_nl(minutes: int) -> str:
+    """'45 min', '3 u', '2 u 30 min', '1 d 4 u'."""
+    days, rest = divmod(max(0, minutes), 24 * 60)
+    hours, mins = divmod(rest, 60)
+    parts = []
+    if days:
+        parts.append(f"{days} d")
+    if hours:
+        parts.append(f"{hours} u")
+    if mins or not parts:
+        parts.append(f"{mins} min")
+    return " ".join(parts)
+
+
+# --- the control-room dashboard in the first hour (dashboard.html, dashboard.js) -------
+# The police's pocket card "Veiligheid voorop" (toolkit: "Wat doe je bij (een vermoeden
+# van) huiselijk geweld of kindermishandeling?"), in its own words, one line per tick
+# (dispatch.lifecycle.CHECKLIST_ITEMS), with the card's detail as a hint.
+CHECKLIST_NL: dict[str, str] = {
+    "kindcheck": "Doe de kindcheck",
+    "doorvragen": "Vraag goed door",
+    "bewijs": "Verzamel bewijsmateriaal",
+    "registraties": "Ga eerdere registraties na over betrokkenen",
+    "vt_melding": "Maak altijd een Veilig Thuis-melding op",
+    "warme_overdracht": "Draag de zaak warm over",
+    "veilig_vertrekken": "Ga pas weg of laat betrokkene pas vertrekken als je weet dat "
+    "iedereen veilig is",
+    "forensisch_arts": "Forensisch arts ingezet",
+    "forensische_opsporing": "Forensische Opsporing ingezet",
+}
+CHECKLIST_HINT_NL: dict[str, str] = {
+    "kindcheck": "Zijn er kinderen in het gezin of in huis, en zijn zij veilig?",
+    "doorvragen": "gezinssamenstelling · geschiedenis (is dit de eerste keer dat er geweld "
+    "is gebruikt?) · angst betrokkenen · zelfredzaamheid betrokkenen (bijvoorbeeld "
+    "financiële afhankelijkheid en sociaal isolement) · middelengebruik · "
+    "(vuur)wapengebruik en -bezit",
+    "bewijs": "Bijvoorbeeld foto's van letsel en vernielingen in de woning, buurtonderzoek "
+    "(zoveel mogelijk samen met Veilig Thuis)",
+    "registraties": "Raadpleeg daar de politiesystemen voor",
+    "warme_overdracht": "Zorg voor opvolging",
+}
+# The dashboard's own labels; they reach the page with the control room's (``control``).
+DASHBOARD_NL: dict[str, str] = {
+    "checklist_title": "Veiligheid voorop",
+    "checklist_sub": "zakkaart politie",
+    "checklist_done": "{done} van {total}",
+    "ticked": "afgevinkt {time}",
+    "ticked_by": "afgevinkt {time} door {who}",
+    "forensic": "Kinderen en letsel: zet altijd een forensisch arts en Forensische "
+    "Opsporing in voor onderzoek en duiding.",
+    "household": "Huishouden",
+    "household_none": "geen gegevens over het huishouden",
+    "planned_mode": "gepland: {mode}",
+    "stage_now": "nu",
+    "police_call": "Bel zelf: {number}",
+    "mandate": "Mag in het eerste uur",
+    "actions_for": "Acties voor melding {reference}",
+    "none_now": "geen actie nu",
+    "evaluation": "Evaluatie (optioneel)",
+    "evaluation_hint": "Alleen voor de evaluatie van de regio; komt in geen bericht. Geen "
+    "namen of adressen.",
+    "helped": "Welke informatie hielp?",
+    "missing": "Wat ontbrak?",
+    "evaluation_noted": "evaluatie vastgelegd",
+    "new": "nieuw",
+    "settings": "Waarschuwen bij een nieuwe melding of alarm",
+    "sound": "Geluid",
+    "notify": "Browsermelding",
+    "notify_denied": "Browsermeldingen zijn geblokkeerd; sta ze toe in de browser.",
+    "notify_unsupported": "Deze browser kent geen meldingen.",
+    "notify_new": "Nieuwe melding {reference}",
+    "notify_alarm": "Alarm bij {reference}",
+}
+CONTROL_ROOM_NL.update(DASHBOARD_NL)
+CONTROL_ROOM_NL.update({f"checklist.{k}": v for k, v in CHECKLIST_NL.items()})
+CONTROL_ROOM_NL.update({f"hint.{k}": v for k, v in CHECKLIST_HINT_NL.items()})

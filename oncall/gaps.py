@@ -1,76 +1,33 @@
-"""Coverage gaps: when a rule says a team should answer but nobody reachable is on call.
+"""Coverage gaps: when a rule says a team should answer but too few reachable people are on call.
 
-Planners look ahead (the next week, the holidays) so a gap is fixed with an override
-before an incident finds it at 3 a.m. Time is sampled on a fixed grid and every
-roster boundary the grid crosses is found exactly by bisection, so a gap is
-reported to the minute without generating roster rows (a gap shorter
-than the grid step can slip between two samples).
+Planners look ahead (the next eight weeks, the holidays) so a gap is fixed with an
+override before an incident finds it at 3 a.m. A rule with ``staff: 2`` needs two
+reachable people on call at once (primary and backup layers both count; a person
+counts once); "reachable" means active, a member of the team, and with a phone
+number. Partner rules (consulted by phone, national) need no roster coverage.
+
+The intervals come from ``oncall.calendar``: exact instants from the roster's and the
+rules' boundaries (handoffs, window edges, shift and override edges, DST), with no
+sampling grid, so a gap of any length is found and eight weeks of every team of the
+national configuration take well under two seconds.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from core.timeutil import ensure_utc
-from oncall.schemas import RuleRole
-from oncall.scope import rule_in_hours
+from oncall.calendar import MAX_SPAN, Gap, _check_range, _walk, is_reachable
+from oncall.schemas import OverrideKind
 from oncall.snapshot import ConfigSnapshot
 
-MAX_SPAN = timedelta(days=92)
+__all__ = ["MAX_SPAN", "Gap", "find_gaps", "unreachable"]
 
-
-@dataclass(frozen=True)
-class Gap:
-    team: str
-    rules: tuple[str, ...]
-    start: datetime
-    end: datetime
-
-    @property
-    def minutes(self) -> int:
-        return int((self.end - self.start).total_seconds() // 60)
-
-
-def _reachable(snapshot: ConfigSnapshot, team: str, at: datetime) -> bool:
-    members = snapshot.members.get(team, {})
-    for entry in snapshot.on_call(team, at).entries:
-        person = snapshot.people.get(entry.person)
-        if person and person.active and person.phones and entry.person in members:
-            return True
-    return False
-
-
-def _rules_needing(snapshot: ConfigSnapshot, team: str, at: datetime) -> tuple[str, ...]:
-    hours = snapshot.office_hours(team)
-    return tuple(
-        r.id
-        for r in snapshot.config.rules
-        if r.team == team and r.role != RuleRole.PARTNER and rule_in_hours(r, at, hours)
-    )
-
-
-def _uncovered(snapshot: ConfigSnapshot, team: str, at: datetime) -> tuple[str, ...]:
-    needing = _rules_needing(snapshot, team, at)
-    if not needing or _reachable(snapshot, team, at):
-        return ()
-    return needing
-
-
-def _edge(snapshot: ConfigSnapshot, team: str, lo: datetime, hi: datetime) -> datetime:
-    """First minute in (lo, hi] whose state differs from lo's."""
-    state = bool(_uncovered(snapshot, team, lo))
-    while hi - lo > timedelta(minutes=1):
-        mid = lo + (hi - lo) / 2
-        mid = mid.replace(second=0, microsecond=0)
-        if mid <= lo:
-            break
-        if bool(_uncovered(snapshot, team, mid)) == state:
-            lo = mid
-        else:
-            hi = mid
-    return hi
+# Why someone on a roster cannot be reached (codes; the Dutch words are in core.texts).
+INACTIVE = "inactive"
+NO_PHONE = "no_phone"
+NOT_MEMBER = "not_member"
+UNKNOWN = "unknown_person"
 
 
 def find_gaps(
@@ -79,38 +36,64 @@ def find_gaps(
     start: datetime,
     end: datetime,
     *,
-    step: timedelta = timedelta(minutes=15),
+    step: timedelta | None = None,
     check: Callable[[], None] | None = None,
 ) -> list[Gap]:
-    """Intervals in [start, end) where ``team`` should answer and nobody can be reached.
+    """Intervals in [start, end) where ``team``'s rules need more reachable people than
+    are on call; ``needed``/``available`` say how many.
 
-    ``check`` is called at every step of the grid (a time limit raises from it).
+    ``step`` is accepted for older callers and ignored (nothing is sampled any more).
+    ``check`` is called now and then during the walk (a time limit raises from it).
     """
-    start, end = ensure_utc(start), ensure_utc(end)
-    if end <= start:
-        raise ValueError("'to' must be after 'from'")
-    if end - start > MAX_SPAN:
-        raise ValueError(f"look at most {MAX_SPAN.days} days ahead at once")
-    gaps: list[Gap] = []
-    current = _uncovered(snapshot, team, start)
-    opened = start if current else None
-    rules: set[str] = set(current)
-    t = start
-    while t < end:
-        if check is not None:
-            check()
-        nxt = min(t + step, end)
-        state = _uncovered(snapshot, team, nxt) if nxt < end else ()
-        if bool(state) != bool(current):
-            edge = _edge(snapshot, team, t, nxt) if nxt < end else end
-            if current and opened is not None:
-                gaps.append(Gap(team, tuple(sorted(rules)), opened, edge))
-                opened, rules = None, set()
-            else:
-                opened, rules = edge, set(state)
-        rules |= set(state)
-        current = state
-        t = nxt
-    if current and opened is not None:
-        gaps.append(Gap(team, tuple(sorted(rules)), opened, end))
-    return gaps
+    del step
+    start, end = _check_range(start, end)
+    return _walk(snapshot, team, start, end, check=check).gaps
+
+
+def _rostered(
+    snapshot: ConfigSnapshot, team: str, start: datetime | None, end: datetime | None
+) -> list[str]:
+    """People a rotation, shift or override (add/replace) of ``team`` puts on call,
+    within [start, end) when given, in order of first mention."""
+
+    def overlaps(lo: datetime, hi: datetime | None) -> bool:
+        return (end is None or lo < end) and (start is None or hi is None or hi > start)
+
+    found: dict[str, None] = {}
+    for r in snapshot.config.rotations:
+        if r.team == team and overlaps(r.start, r.until):
+            found.update(dict.fromkeys(r.participants))
+    for s in snapshot.config.shifts:
+        if s.team == team and overlaps(s.start, s.end):
+            found[s.person] = None
+    for o in snapshot.config.overrides:
+        if o.team == team and o.kind is not OverrideKind.REMOVE and overlaps(o.start, o.end):
+            found[o.person] = None
+    return list(found)
+
+
+def unreachable(
+    snapshot: ConfigSnapshot,
+    team: str,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[tuple[str, str]]:
+    """(person, reason code) for everyone on ``team``'s roster who cannot be paged:
+    unknown, inactive, without a phone number, or not a member of the team.
+    ``start``/``end`` limit the roster to entries that touch that range."""
+    out: list[tuple[str, str]] = []
+    for person_id in _rostered(snapshot, team, start, end):
+        if is_reachable(snapshot, team, person_id):
+            continue
+        person = snapshot.people.get(person_id)
+        if person is None:
+            code = UNKNOWN
+        elif not person.active:
+            code = INACTIVE
+        elif not person.phones:
+            code = NO_PHONE
+        else:
+            code = NOT_MEMBER
+        out.append((person_id, code))
+    return out

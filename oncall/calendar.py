@@ -1,0 +1,508 @@
+"""A team's calendar: who is on call when, where the rules need an answer, and the gaps.
+
+Everything here is computed from interval boundaries, never by sampling the clock.
+Who is on call can only change at a rotation handoff, a rotation's start or end, an
+edge of one of its windows, or a shift's or override's start or end; whether a rule
+needs an answer only at an edge of its windows or of the office hours, or at a local
+midnight (public holidays). Window edges are Amsterdam wall-clock times, so each one
+is taken at every UTC instant it can fall on (both occurrences of a wall time in the
+repeated October hour, the first instant after the gap in March). Between two such
+boundaries the state is constant, so the state is evaluated once per interval.
+
+The evaluation reproduces ``oncall.rotation.on_call`` (the same slot arithmetic, the
+same override precedence: earlier start first, ties in configuration order) without
+building its Dutch explanations, which is what makes eight weeks of the national
+configuration cheap. ``tests/oncall/test_calendar.py`` compares it with
+``ConfigSnapshot.on_call`` at many instants, across both DST changes and holidays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from typing import TypeVar
+
+from core.timeutil import AMS, ensure_utc, is_public_holiday
+from oncall.changes import key_of
+from oncall.rotation import _schedule
+from oncall.schemas import (
+    CoverageRule,
+    HolidayPolicy,
+    Hours,
+    Layer,
+    Override,
+    OverrideKind,
+    Rotation,
+    RuleRole,
+    Shift,
+    Window,
+)
+from oncall.scope import wall_to_utc, windows_contain
+from oncall.snapshot import ConfigSnapshot
+
+MAX_SPAN = timedelta(days=92)
+_T = TypeVar("_T", Shift, Override)
+
+
+@dataclass(frozen=True)
+class Block:
+    """One person on call for a team over [start, end) (aware UTC)."""
+
+    team: str
+    person: str
+    layer: str  # "primary" | "backup"
+    start: datetime
+    end: datetime
+    source: str  # "rotation" | "shift" | "override"
+    source_id: str | None  # rotation id, override id, or the shift's key (oncall.changes.key_of)
+    reachable: bool = True  # active, a member of the team and with a phone
+
+    @property
+    def hours(self) -> float:
+        return (self.end - self.start).total_seconds() / 3600
+
+
+@dataclass(frozen=True)
+class Need:
+    """A stretch where the team's coverage rules (``rules``) need ``staff`` people."""
+
+    team: str
+    rules: tuple[str, ...]
+    staff: int
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Fewer reachable people on call (``available``) than the rules need (``needed``)."""
+
+    team: str
+    rules: tuple[str, ...]
+    start: datetime
+    end: datetime
+    needed: int = 1
+    available: int = 0
+
+    @property
+    def minutes(self) -> int:
+        return int((self.end - self.start).total_seconds() // 60)
+
+
+@dataclass(frozen=True)
+class TeamCalendar:
+    team: str
+    start: datetime
+    end: datetime
+    blocks: tuple[Block, ...]
+    needs: tuple[Need, ...]
+    gaps: tuple[Gap, ...]
+
+
+# --- boundaries -----------------------------------------------------------------
+
+
+@lru_cache(maxsize=65536)
+def _wall_instants(wall: datetime) -> tuple[datetime, ...]:
+    """Every UTC instant at which the local wall clock reaches ``wall``."""
+    first = wall_to_utc(wall)
+    second = wall_to_utc(wall, later=True)
+    return (first,) if first == second else (first, second)
+
+
+def _local_days(start: datetime, end: datetime) -> list[date]:
+    lo = start.astimezone(AMS).date() - timedelta(days=2)
+    hi = end.astimezone(AMS).date() + timedelta(days=1)
+    return [lo + timedelta(days=n) for n in range((hi - lo).days + 1)]
+
+
+def _window_edges(windows: Iterable[Window], days: Sequence[date]) -> set[datetime]:
+    out: set[datetime] = set()
+    seen: set[tuple[object, ...]] = set()
+    for window in windows:
+        key = (window.days, window.start_min, window.end_min)
+        if key in seen:
+            continue
+        seen.add(key)
+        numbers = {d.number for d in window.days}
+        end_min = window.end_min + (24 * 60 if window.crosses_midnight else 0)
+        for day in days:
+            if day.weekday() not in numbers:
+                continue
+            midnight = datetime.combine(day, time())
+            out.update(_wall_instants(midnight + timedelta(minutes=window.start_min)))
+            out.update(_wall_instants(midnight + timedelta(minutes=end_min)))
+    return out
+
+
+def _midnights(days: Sequence[date]) -> set[datetime]:
+    out: set[datetime] = set()
+    for day in days:
+        out.update(_wall_instants(datetime.combine(day, time())))
+    return out
+
+
+class _RotationClock:
+    """A rotation's handoffs, computed once each, walked forward in time."""
+
+    def __init__(self, rotation: Rotation) -> None:
+        self.rotation = rotation
+        self.start = ensure_utc(rotation.start)
+        self.until = ensure_utc(rotation.until) if rotation.until is not None else None
+        self._boundary, self._estimate = _schedule(rotation)
+        self._cache: dict[int, datetime] = {}
+        self.k = 0
+
+    def boundary(self, k: int) -> datetime:
+        found = self._cache.get(k)
+        if found is None:
+            found = self._cache[k] = self._boundary(k)
+        return found
+
+    def seek(self, at: datetime) -> None:
+        """Put ``k`` on the slot that contains ``at`` (``at`` after the rotation start)."""
+        k = max(0, self._estimate(at.astimezone(AMS).replace(tzinfo=None)) - 1)
+        while k > 0 and self.boundary(k) > at:
+            k -= 1
+        self.k = k
+        self.advance(at)
+
+    def advance(self, at: datetime) -> None:
+        while self.boundary(self.k + 1) <= at:
+            self.k += 1
+
+    def handoffs(self, start: datetime, end: datetime) -> set[datetime]:
+        out = {self.start}
+        if self.until is not None:
+            out.add(self.until)
+        if end <= self.start or (self.until is not None and start >= self.until):
+            return out
+        self.seek(max(start, self.start))
+        k = self.k
+        while True:
+            instant = self.boundary(k)
+            if instant >= end:
+                break
+            out.add(instant)
+            k += 1
+        return out
+
+    def person_at(self, at: datetime) -> str | None:
+        rotation = self.rotation
+        if at < self.start or (self.until is not None and at >= self.until):
+            return None
+        if (
+            rotation.windows
+            and windows_contain(rotation.windows, at, holidays=rotation.holidays) is None
+        ):
+            return None
+        self.advance(at)
+        return rotation.participants[self.k % len(rotation.participants)]
+
+
+def _team_shifts(snapshot: ConfigSnapshot, team: str) -> list[Shift]:
+    index = snapshot._shifts.get(team)
+    return list(index.items) if index else []
+
+
+def _team_overrides(snapshot: ConfigSnapshot, team: str) -> list[Override]:
+    index = snapshot._overrides.get(team)
+    return list(index.items) if index else []
+
+
+def _overlapping(items: Iterable[_T], start: datetime, end: datetime) -> list[_T]:
+    return [x for x in items if ensure_utc(x.start) < end and ensure_utc(x.end) > start]
+
+
+def _needing_rules(snapshot: ConfigSnapshot, team: str) -> list[CoverageRule]:
+    return [r for r in snapshot.config.rules if r.team == team and r.role != RuleRole.PARTNER]
+
+
+# --- state at an instant --------------------------------------------------------
+
+Entry = tuple[str, str, str, str | None]  # person, layer, source, source id
+
+
+def _on_call_at(
+    at: datetime,
+    clocks: Sequence[_RotationClock],
+    shifts: Sequence[tuple[Shift, str]],
+    overrides: Sequence[Override],
+) -> list[Entry]:
+    """Who is on call at ``at``, as ``oncall.rotation.on_call`` decides it."""
+    # A place: [origin, person or None, source, source id]
+    layers: dict[Layer, list[list[str | None]]] = {Layer.PRIMARY: [], Layer.BACKUP: []}
+    for clock in clocks:
+        person = clock.person_at(at)
+        if person is not None:
+            layers[clock.rotation.layer].append([person, person, "rotation", clock.rotation.id])
+    for shift, key in shifts:
+        if ensure_utc(shift.start) <= at < ensure_utc(shift.end):
+            layers[shift.layer].append([shift.person, shift.person, "shift", key])
+    for override in overrides:
+        if not ensure_utc(override.start) <= at < ensure_utc(override.end):
+            continue
+        places = layers[override.layer]
+        holding = [p for p in places if p[1] == override.person]
+        if override.kind is OverrideKind.REMOVE:
+            for place in holding:
+                place[1] = None
+            continue
+        if override.kind is OverrideKind.ADD:
+            if holding:
+                continue
+            empty = [p for p in places if p[0] == override.person and p[1] is None]
+            if empty:
+                empty[0][1], empty[0][2], empty[0][3] = override.person, "override", override.id
+            else:
+                places.append([override.person, override.person, "override", override.id])
+            continue
+        target = override.replaces
+        spots = [p for p in places if p[1] == target] or [p for p in places if p[0] == target]
+        for place in spots:
+            place[1], place[2], place[3] = override.person, "override", override.id
+    entries: list[Entry] = []
+    seen: set[str] = set()
+    for layer in (Layer.PRIMARY, Layer.BACKUP):
+        for place in layers[layer]:
+            person = place[1]
+            if person is None or person in seen:
+                continue
+            seen.add(person)
+            entries.append((person, layer.value, str(place[2]), place[3]))
+    return entries
+
+
+def is_reachable(snapshot: ConfigSnapshot, team: str, person_id: str) -> bool:
+    """Active, a member of the team, and with a (validated) phone number."""
+    person = snapshot.people.get(person_id)
+    return bool(
+        person and person.active and person.phones and person_id in snapshot.members.get(team, {})
+    )
+
+
+def _rule_test(
+    snapshot: ConfigSnapshot, team: str, rule: CoverageRule
+) -> Callable[[datetime], bool]:
+    """``oncall.scope.rule_in_hours`` for this rule, without building its explanation."""
+    if rule.hours is Hours.ALWAYS:
+        return lambda at: True
+    if rule.hours is Hours.WINDOWS:
+        windows, policy = rule.windows, rule.holidays
+        return lambda at: windows_contain(windows, at, holidays=policy) is not None
+    office = snapshot.office_hours(team)
+
+    def in_office(at: datetime) -> bool:
+        if is_public_holiday(at.astimezone(AMS).date()):
+            return False
+        return windows_contain(office, at, holidays=HolidayPolicy.CLOSED) is not None
+
+    if rule.hours is Hours.OFFICE_HOURS:
+        return in_office
+    return lambda at: not in_office(at)
+
+
+# --- the walk -------------------------------------------------------------------
+
+
+@dataclass
+class _Walk:
+    blocks: list[Block]
+    needs: list[Need]
+    gaps: list[Gap]
+
+
+def _check_range(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    start, end = ensure_utc(start), ensure_utc(end)
+    if end <= start:
+        raise ValueError("'to' must be after 'from'")
+    if end - start > MAX_SPAN:
+        raise ValueError(f"look at most {MAX_SPAN.days} days ahead at once")
+    return start, end
+
+
+def _walk(
+    snapshot: ConfigSnapshot,
+    team: str,
+    start: datetime,
+    end: datetime,
+    *,
+    coverage: bool = True,
+    check: Callable[[], None] | None = None,
+) -> _Walk:
+    rotations = [r for r in snapshot.config.rotations if r.team == team]
+    clocks = [_RotationClock(r) for r in rotations]
+    shifts_all = _team_shifts(snapshot, team)  # sorted by start, config order among equals
+    shifts = [(s, key_of("shifts", s)) for s in _overlapping(shifts_all, start, end)]
+    order = snapshot._override_order
+    overrides = sorted(
+        _overlapping(_team_overrides(snapshot, team), start, end),
+        key=lambda o: (ensure_utc(o.start), order.get(o.id, 0)),
+    )
+    rules = _needing_rules(snapshot, team) if coverage else []
+    tests = [(r, _rule_test(snapshot, team, r)) for r in rules]
+
+    days = _local_days(start, end)
+    edges: set[datetime] = {start}
+    for clock in clocks:
+        edges |= clock.handoffs(start, end)
+    edges |= _window_edges((w for r in rotations for w in (r.windows or ())), days)
+    spans = [(s.start, s.end) for s, _ in shifts] + [(o.start, o.end) for o in overrides]
+    for lo, hi in spans:
+        edges.add(ensure_utc(lo))
+        edges.add(ensure_utc(hi))
+    if rules:
+        edges |= _window_edges((w for r in rules for w in r.windows), days)
+        if any(r.hours in (Hours.OFFICE_HOURS, Hours.AFTER_HOURS) for r in rules):
+            edges |= _window_edges(snapshot.office_hours(team), days)
+            edges |= _midnights(days)
+        if any(r.hours is Hours.WINDOWS for r in rules):
+            edges |= _midnights(days)
+    if any(r.windows for r in rotations):
+        edges |= _midnights(days)
+    points = sorted(e for e in edges if start <= e < end)
+    for clock in clocks:
+        if end > clock.start and (clock.until is None or start < clock.until):
+            clock.seek(max(start, clock.start))
+
+    blocks: list[Block] = []
+    needs: list[Need] = []
+    gaps: list[Gap] = []
+    open_blocks: dict[Entry, datetime] = {}
+    need_state: tuple[tuple[str, ...], int] | None = None
+    need_since = start
+    gap_state: tuple[int, int] | None = None
+    gap_since = start
+    gap_rules: set[str] = set()
+    reach = {p: is_reachable(snapshot, team, p) for p in snapshot.members.get(team, {})}
+
+    def reachable(person: str) -> bool:
+        found = reach.get(person)
+        if found is None:
+            found = reach[person] = is_reachable(snapshot, team, person)
+        return found
+
+    def close(entry: Entry, since: datetime, until: datetime) -> None:
+        person, layer, source, source_id = entry
+        blocks.append(
+            Block(team, person, layer, since, until, source, source_id, reachable(person))
+        )
+
+    for n, at in enumerate(points):
+        if check is not None and n % 64 == 0:
+            check()
+        entries = _on_call_at(at, clocks, shifts, overrides)
+        current = set(entries)
+        for entry in [e for e in open_blocks if e not in current]:
+            close(entry, open_blocks.pop(entry), at)
+        for entry in entries:
+            open_blocks.setdefault(entry, at)
+        if not coverage:
+            continue
+        needing = tuple(r for r, test in tests if test(at))
+        state = (tuple(r.id for r in needing), max((r.staff for r in needing), default=0))
+        if state != need_state:
+            if need_state is not None and need_state[0]:
+                needs.append(Need(team, need_state[0], need_state[1], need_since, at))
+            need_state, need_since = state, at
+        available = sum(1 for e in entries if reachable(e[0]))
+        short = [r.id for r in needing if r.staff > available]
+        gap = (max(r.staff for r in needing), available) if short else None
+        if gap != gap_state:
+            if gap_state is not None:
+                gaps.append(Gap(team, _ordered(snapshot, gap_rules), gap_since, at, *gap_state))
+            gap_state, gap_since, gap_rules = gap, at, set()
+        gap_rules.update(short)
+    for entry, since in open_blocks.items():
+        close(entry, since, end)
+    if need_state is not None and need_state[0]:
+        needs.append(Need(team, need_state[0], need_state[1], need_since, end))
+    if gap_state is not None:
+        gaps.append(Gap(team, _ordered(snapshot, gap_rules), gap_since, end, *gap_state))
+    blocks.sort(key=lambda b: (b.start, b.layer != "primary", b.person))
+    return _Walk(blocks, needs, gaps)
+
+
+def _ordered(snapshot: ConfigSnapshot, rules: set[str]) -> tuple[str, ...]:
+    return tuple(sorted(rules))
+
+
+# --- public ---------------------------------------------------------------------
+
+
+def team_calendar(
+    snapshot: ConfigSnapshot,
+    team: str,
+    start: datetime,
+    end: datetime,
+    *,
+    check: Callable[[], None] | None = None,
+) -> TeamCalendar:
+    """Blocks, needs and gaps of ``team`` over [start, end) (at most ``MAX_SPAN``)."""
+    if team not in snapshot.teams:
+        raise KeyError(team)
+    start, end = _check_range(start, end)
+    walk = _walk(snapshot, team, start, end, check=check)
+    return TeamCalendar(team, start, end, tuple(walk.blocks), tuple(walk.needs), tuple(walk.gaps))
+
+
+def team_blocks(
+    snapshot: ConfigSnapshot, team: str, start: datetime, end: datetime
+) -> tuple[Block, ...]:
+    """Only the blocks (no coverage rules looked at): cheaper than ``team_calendar``."""
+    start, end = _check_range(start, end)
+    return tuple(_walk(snapshot, team, start, end, coverage=False).blocks)
+
+
+def region_overview(
+    snapshot: ConfigSnapshot,
+    region: str,
+    start: datetime,
+    end: datetime,
+    *,
+    check: Callable[[], None] | None = None,
+) -> tuple[TeamCalendar, ...]:
+    """The calendar of every team of ``region``, in configuration order."""
+    if region not in snapshot.regions:
+        raise KeyError(region)
+    return tuple(
+        team_calendar(snapshot, t.id, start, end, check=check)
+        for t in snapshot.config.teams
+        if t.region == region
+    )
+
+
+def teams_of_person(snapshot: ConfigSnapshot, person: str) -> list[str]:
+    """Teams where ``person`` is a member or named by a rotation, shift or override."""
+    found: dict[str, None] = {}
+    known = snapshot.people.get(person)
+    for membership in known.memberships if known else ():
+        found[membership.team] = None
+    for r in snapshot.config.rotations:
+        if person in r.participants:
+            found[r.team] = None
+    for s in snapshot.config.shifts:
+        if s.person == person:
+            found[s.team] = None
+    for o in snapshot.config.overrides:
+        if o.person == person and o.kind is not OverrideKind.REMOVE:
+            found[o.team] = None
+    return [t for t in found if t in snapshot.teams]
+
+
+def person_blocks(
+    snapshot: ConfigSnapshot, person: str, start: datetime, end: datetime
+) -> tuple[Block, ...]:
+    """Every block of ``person`` in every team, by start."""
+    start, end = _check_range(start, end)
+    out: list[Block] = []
+    for team in teams_of_person(snapshot, person):
+        out.extend(
+            b
+            for b in _walk(snapshot, team, start, end, coverage=False).blocks
+            if b.person == person
+        )
+    out.sort(key=lambda b: (b.start, b.team))
+    return tuple(out)
