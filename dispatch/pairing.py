@@ -14,17 +14,18 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from core.texts import MODE_NL, TEAM_KIND_NL, Reason, reason
+from core.texts import MODE_NL, POLICE_CALL_NOTE_NL, TEAM_KIND_NL, Reason, reason
 from core.timeutil import ensure_utc
 from oncall.facts import IncidentFacts
 from oncall.phones import display_phone
-from oncall.schemas import CoverageRule, Mode, RuleRole
+from oncall.schemas import CoverageRule, Mode, RuleRole, Team, TimeRead
 from oncall.scope import RuleEvaluation, evaluate_rule
 from oncall.snapshot import ConfigSnapshot
 
 STATUS_PAIRED = "paired"  # someone can be asked for the response the rules want
 STATUS_NO_CANDIDATES = "no_candidates"  # rules apply, but nobody is on call: use the expectation
 STATUS_FALLBACK = "fallback"  # no rule covers this incident: national line
+STATUS_POLICE_CALL = "police_call"  # the rule that applies: the police call the line, no page
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,24 @@ class ConsultPlan:
 
 
 @dataclass(frozen=True)
+class PoliceCallPlan:
+    """The police phone this line themselves; nobody is paged (``CoverageRule.police_call``)."""
+
+    team: str
+    number: str  # E.164
+    note: str  # what to expect, Dutch
+    rule: str
+
+
+@dataclass(frozen=True)
+class MandatePlan:
+    """What the chosen team's workers may do in the first hour (``Team.mandate``)."""
+
+    may: tuple[str, ...]
+    note: str | None
+
+
+@dataclass(frozen=True)
 class ResponsePlan:
     rule: str
     team: str
@@ -70,6 +89,7 @@ class ResponsePlan:
     skipped: tuple[Skipped, ...]
     consult: ConsultPlan | None
     reasons: tuple[Reason, ...]
+    police_call: PoliceCallPlan | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +126,9 @@ class Plan:
     expectation: Expectation
     rules: tuple[RuleEvaluation, ...]
     reasons: tuple[Reason, ...] = field(default=())
+    police_call: PoliceCallPlan | None = None
+    mandate: MandatePlan | None = None
+    time_read: TimeRead | None = None
 
     def to_dict(self) -> dict[str, Any]:
         plain: dict[str, Any] = _plain(self)
@@ -215,6 +238,9 @@ def _response(
     memo: dict[str, _Found],
 ) -> ResponsePlan:
     team = snapshot.teams[rule.team]
+    if rule.police_call is not None and (rule.police_call.number or team.phone):
+        # (without a number, which the configuration check refuses, it pages as a phone rule)
+        return _police_call_response(team, rule, evaluation)
     cands, skipped, notes = _candidates(snapshot, team.id, at, memo)
     line_reason = (
         reason("team_line", team=team.name, phone=display_phone(team.phone))
@@ -246,6 +272,65 @@ def _response(
     )
 
 
+def _police_call_response(
+    team: Team, rule: CoverageRule, evaluation: RuleEvaluation
+) -> ResponsePlan:
+    """A rule under which nobody is paged: the police phone the line themselves. Who is
+    on the roster does not matter, so it is not looked up."""
+    assert rule.police_call is not None
+    number = rule.police_call.number or team.phone
+    assert number is not None
+    call = PoliceCallPlan(
+        team=team.id,
+        number=number,
+        note=rule.police_call.note or POLICE_CALL_NOTE_NL.format(team=team.name),
+        rule=rule.id,
+    )
+    return ResponsePlan(
+        rule=rule.id,
+        team=team.id,
+        team_name=team.name,
+        team_kind=team.kind.value,
+        mode=rule.mode.value,
+        staff=rule.staff,
+        team_line=team.phone,
+        candidates=(),
+        skipped=(),
+        consult=None,
+        reasons=(
+            *evaluation.reasons,
+            reason("rule_matched", rule=rule.id, mode=MODE_NL[rule.mode.value], staff=rule.staff),
+            _police_call_reason(team, number),
+        ),
+        police_call=call,
+    )
+
+
+def _police_call_reason(team: Team | ResponsePlan, number: str) -> Reason:
+    kind = team.kind.value if isinstance(team, Team) else team.team_kind
+    name = team.name if isinstance(team, Team) else team.team_name
+    return reason(
+        "police_call", kind=TEAM_KIND_NL.get(kind, kind), phone=display_phone(number), team=name
+    )
+
+
+def _police_call_expectation(plan: ResponsePlan, call: PoliceCallPlan) -> Expectation:
+    return Expectation(
+        mode="phone",
+        team=plan.team,
+        name=plan.team_name,
+        phone=call.number,
+        text=f"{_police_call_reason(plan, call.number).text} {call.note}",
+    )
+
+
+def _mandate(team: Team | None) -> MandatePlan | None:
+    mandate = team.mandate if team is not None else None
+    if mandate is None or not (mandate.may or mandate.note):
+        return None
+    return MandatePlan(may=tuple(m.value for m in mandate.may), note=mandate.note)
+
+
 def _expectation(
     snapshot: ConfigSnapshot,
     responses: list[ResponsePlan],
@@ -255,6 +340,8 @@ def _expectation(
     """The best thing the police can count on when the first choice does not work out."""
     name, phone = national
     for plan in responses[1:] + responses[:1]:
+        if plan.police_call is not None:
+            return _police_call_expectation(plan, plan.police_call)
         if plan.mode == Mode.VIDEO.value and (plan.candidates or plan.team_line):
             return Expectation(
                 mode="video",
@@ -338,9 +425,27 @@ def pair(
     at: datetime,
     *,
     national: tuple[str, str] = ("Veilig Thuis (landelijk)", "0800-2000"),
+    time_read: TimeRead | None = None,
 ) -> Plan:
-    """Decide who to ask for ``incident`` at instant ``at``; never raises for bad luck."""
+    """Decide who to ask for ``incident`` at instant ``at``; never raises for bad luck.
+
+    ``time_read`` (from ``oncall.schemas.read_local_time``) says how a local report time
+    in the clock change's skipped or repeated hour was read; the plan carries it.
+    """
     at = ensure_utc(at)
+    plan = _pair(incident, snapshot, at, national)
+    if time_read is None:
+        return plan
+    said = Reason(code=f"time_{time_read.why}", text=time_read.text)
+    return replace(plan, time_read=time_read, reasons=(said, *plan.reasons))
+
+
+def _pair(
+    incident: IncidentFacts,
+    snapshot: ConfigSnapshot,
+    at: datetime,
+    national: tuple[str, str],
+) -> Plan:
     fallback = Expectation(
         mode="phone",
         team=None,
@@ -429,10 +534,15 @@ def pair(
             reasons=tuple(reasons),
         )
 
-    chosen = next((r for r in responses if r.candidates), None)
+    # The first rule (by priority) that someone can answer: a team with people on call,
+    # or a line the police call themselves.
+    chosen = next((r for r in responses if r.candidates or r.police_call), None)
     status = STATUS_PAIRED if chosen else STATUS_NO_CANDIDATES
     if chosen is None:
         chosen = responses[0]
+    elif chosen.police_call is not None:
+        status = STATUS_POLICE_CALL
+        reasons.append(_police_call_reason(chosen, chosen.police_call.number))
     others = [r for r in responses if r is not chosen]
     passed = True
     for other in responses:
@@ -455,4 +565,6 @@ def pair(
         expectation=expectation,
         rules=tuple(evaluations),
         reasons=tuple(reasons),
+        police_call=chosen.police_call,
+        mandate=_mandate(snapshot.teams.get(chosen.team)),
     )

@@ -5,11 +5,28 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    StrictBool,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
 
 from dispatch.lifecycle import Outcome
 from oncall.phones import normalize_phone
-from oncall.schemas import CaseType, Flag, PersonRole, parse_local_datetime
+from oncall.schemas import (
+    CaseType,
+    Flag,
+    PersonRole,
+    TimeRead,
+    parse_local_datetime,
+    read_local_time,
+)
 
 ROLE_ALIASES = {
     "slachtoffer": "victim",
@@ -88,6 +105,24 @@ class IncidentCreate(BaseModel):
         max_length=32, description="Number the worker can call the unit back on"
     )
 
+    # How a local reported_at in the clock change's skipped or repeated hour was read
+    # (None for every other time); kept out of the request hash and the stored row.
+    _time_read: TimeRead | None = PrivateAttr(default=None)
+
+    @property
+    def time_read(self) -> TimeRead | None:
+        return self._time_read
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_time_read(
+        cls, data: Any, handler: ModelWrapValidatorHandler[IncidentCreate]
+    ) -> IncidentCreate:
+        model = handler(data)
+        if isinstance(data, dict):
+            model._time_read = read_local_time(data.get("reported_at"))
+        return model
+
     @field_validator("reported_at", mode="before")
     @classmethod
     def _reported_at(cls, value: Any) -> Any:
@@ -138,9 +173,15 @@ class DispatchRead(BaseModel):
     planned_at: datetime
     config_version: int
     plan: dict[str, Any]
-    # Where paging stands: pending, consult, respond, accepted, partial, no_responder.
+    # Where paging stands: pending, consult, respond, accepted, partial, no_responder,
+    # police_call (nobody is paged: the police call the line themselves).
     paging_state: str = "pending"
     assignments: list[dict[str, Any]]
+    police_call: dict[str, Any] | None = Field(
+        default=None,
+        description="When the rule that applies says so: the police call this line "
+        "themselves and nobody is paged (team, number, note, rule)",
+    )
 
 
 # --- the joint response: actions on a dispatch (see dispatch.lifecycle) ----------------
@@ -241,9 +282,22 @@ class ConsultIn(_ActionBase):
     kind: Literal["phone", "video"]
 
 
+class EvaluationNoteIn(BaseModel):
+    """At closing: which information helped, what was missing (free text; kept on the
+    dispatch for the region's planners, never in an event, a message or a log)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    helped: str = Field(default="", max_length=2000, description="Which information helped")
+    missing: str = Field(default="", max_length=2000, description="What was missing")
+
+
 class CloseIn(_ActionBase):
     action: Literal["close"]
     outcome: Outcome
+    evaluation_note: EvaluationNoteIn | None = Field(
+        default=None, description="Optional: which information helped, what was missing"
+    )
 
 
 class SafeToEnterIn(_ActionBase):
@@ -268,6 +322,27 @@ class HalfStaffedIn(_ActionBase):
     )
 
 
+ChecklistItem = Literal[
+    "kindcheck",
+    "doorvragen",
+    "bewijs",
+    "registraties",
+    "vt_melding",
+    "warme_overdracht",
+    "veilig_vertrekken",
+    "forensisch_arts",
+    "forensische_opsporing",
+]
+
+
+class ChecklistIn(_ActionBase):
+    """A tick (done true) or untick on the police's pocket card "Veiligheid voorop"."""
+
+    action: Literal["checklist"]
+    item: ChecklistItem
+    done: StrictBool = Field(description="true: ticked; false: unticked")
+
+
 ActionIn = Annotated[
     OnderwegIn
     | EtaIn
@@ -281,7 +356,8 @@ ActionIn = Annotated[
     | SafeToEnterIn
     | PoliceLeftIn
     | CancelIn
-    | HalfStaffedIn,
+    | HalfStaffedIn
+    | ChecklistIn,
     Field(discriminator="action"),
 ]
 

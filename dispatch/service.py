@@ -105,7 +105,7 @@ def _assignment_rows(
     """
     rows: list[dict[str, Any]] = []
     response = plan.response
-    if response is None:
+    if response is None or plan.police_call is not None:  # the police call the line
         return rows
 
     def add(
@@ -189,7 +189,7 @@ def _paging_spec(
     """The paging spec frozen on the dispatch, and the policies and people needed per
     phase (as objects: the first attempts start from them without reading the spec)."""
     response = plan.response
-    if response is None:
+    if response is None or plan.police_call is not None:
         return None, {}, {}
     team = snapshot.teams.get(response.team)
     consult_team = snapshot.teams.get(response.consult.team) if response.consult else None
@@ -278,7 +278,11 @@ def intake(
             raise
         return _replay(session, found, data, digest)
     plan = pair(
-        facts_from(data, basisteam, municipality), snapshot, data.reported_at, national=national
+        facts_from(data, basisteam, municipality),
+        snapshot,
+        data.reported_at,
+        national=national,
+        time_read=data.time_read,
     )
     response = plan.response
     dispatch: dict[str, Any] = {
@@ -300,6 +304,8 @@ def intake(
         "updated_at": now,
         "accept_alarm_at": None,
     }
+    if plan.police_call is not None:
+        dispatch["paging_state"] = PagingState.POLICE_CALL
     dispatch["paging"], policies, needed = _paging_spec(plan, snapshot, data, municipality)
     assignments = _assignment_rows(plan, dispatch["id"], snapshot)
     # The first attempts, decided from these rows (pure): the started assignments and
@@ -353,6 +359,9 @@ def intake(
     )
     if start is not None:
         wake = attempts.fresh_start(session, dispatch["id"], assignments, start, now)
+    elif plan.police_call is not None:
+        # Nobody is paged, by the rule's own say: not "no responder", no alarm.
+        wake = _police_call(session, dispatch, plan, now)
     else:  # nobody to page in the first phase: the state machine says what that means
         wake = paging.begin(session, dispatch["id"], now)
         stored = session.get(Dispatch, dispatch["id"])
@@ -364,6 +373,32 @@ def intake(
             a["status"] = status.get(a["position"], a["status"])
     read = _read(incident, dispatch, assignments)
     return IntakeResult(dispatch_id=dispatch["id"], read=read, created=True, wake=wake)
+
+
+def _police_call(session: Session, dispatch: dict[str, Any], plan: Plan, now: datetime) -> Wake:
+    """The rule that applies says the police call the line themselves: nobody is paged.
+    The dispatch says so (its paging state, one event with the number); it was inserted
+    with that state, so nothing is read back."""
+    call = plan.police_call
+    assert call is not None
+    events.append(
+        session,
+        dispatch["id"],
+        now,
+        [
+            (
+                "dispatch.police_call",
+                {
+                    "team": call.team,
+                    "number": call.number,
+                    "note": call.note,
+                    "rule": call.rule,
+                    "text": plan.expectation.text,
+                },
+            )
+        ],
+    )
+    return Wake()
 
 
 def _replay(
@@ -397,6 +432,7 @@ def _read(
         planned_at=dispatch["planned_at"],
         config_version=dispatch["config_version"],
         plan=dispatch["plan"],
+        police_call=(dispatch["plan"] or {}).get("police_call"),
         paging_state=dispatch["paging_state"],
         assignments=[
             {

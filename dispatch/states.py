@@ -64,6 +64,7 @@ class PagingState(StrEnum):
     ACCEPTED = "accepted"  # everyone needed accepted
     PARTIAL = "partial"  # everybody was tried, fewer accepted than needed
     NO_RESPONDER = "no_responder"  # everybody was tried, nobody accepted
+    POLICE_CALL = "police_call"  # nobody is paged: the rule says the police call the line
 
 
 ACTIVE_PAGING = frozenset({PagingState.CONSULT, PagingState.RESPOND})

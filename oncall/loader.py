@@ -222,6 +222,15 @@ def validate_references(
                 else:
                     continue
                 report(section, i, suffix, text)
+    lines = {t.id: t.phone for t in config.teams}
+    for i, rule in enumerate(config.rules):
+        call = rule.police_call
+        if call is not None and call.number is None and lines.get(rule.team, "") is None:
+            text = (
+                f"team '{rule.team}' has no phone of its own: give police_call.number "
+                "(the line the police call)"
+            )
+            report("rules", i, ".police_call", text)
     rank = {s: n for n, s in enumerate(SECTIONS)}
     return sorted(issues, key=lambda issue: (issue.file, *_path_key(issue.path, rank)))
 

@@ -9,13 +9,15 @@ time; cross references (a rule naming an unknown team) are checked by
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from functools import cached_property
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from core.texts import reason
 from core.timeutil import AMS
 from oncall.phones import normalize_phone
 
@@ -454,6 +456,61 @@ def parse_local_datetime(value: object) -> datetime:
     return value
 
 
+@dataclass(frozen=True)
+class TimeRead:
+    """How a local time without an offset was read, where the clock change made it unclear.
+
+    ``parse_local_datetime`` reads such a time as it always has (a skipped time as the
+    moment the clock shows an hour later, a repeated time as its first occurrence); this
+    says so, so that whoever reads the plan knows which moment was meant.
+    """
+
+    given: str  # as sent
+    read_as: str  # ISO with the Amsterdam offset of the instant used
+    why: Literal["nonexistent", "ambiguous"]
+    text: str  # Dutch
+
+
+def read_local_time(value: object) -> TimeRead | None:
+    """The ``TimeRead`` for a local time that was skipped or repeated, else None.
+
+    Cheap for the common case (a time with an offset, or any ordinary local time): one
+    parse and two offset look-ups; intake calls it for every incident.
+    """
+    if isinstance(value, str):
+        given = value
+        try:
+            naive = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    elif isinstance(value, datetime):
+        given, naive = value.isoformat(), value
+    else:
+        return None
+    if naive.tzinfo is not None:
+        return None
+    first = naive.replace(tzinfo=AMS, fold=0)
+    offset = first.utcoffset()
+    if offset == naive.replace(tzinfo=AMS, fold=1).utcoffset():
+        return None  # one offset for this wall time: nothing to explain
+    instant = first.astimezone(UTC).astimezone(AMS)
+    ambiguous = instant.replace(tzinfo=None) == naive.replace(fold=0)
+    clock = "%H:%M:%S" if naive.second or naive.microsecond else "%H:%M"
+    params = {
+        "clock": naive.strftime(clock),
+        "date": naive.strftime("%d-%m-%Y"),
+        "read": instant.strftime(clock),
+        "offset": instant.strftime("%z")[:3] + ":" + instant.strftime("%z")[3:],
+    }
+    why: Literal["nonexistent", "ambiguous"] = "ambiguous" if ambiguous else "nonexistent"
+    return TimeRead(
+        given=given,
+        read_as=instant.isoformat(),
+        why=why,
+        text=reason(f"time_{why}", **params).text,
+    )
+
+
 LocalDateTime = Annotated[
     datetime, Field(description="ISO date-time; without offset it is Amsterdam time")
 ]
@@ -643,6 +700,26 @@ class Consult(Frozen):
     note: Note | None = None
 
 
+class PoliceCall(Frozen):
+    """In the rule's hours the police phone this line themselves; nobody is paged.
+
+    The Meierij practice in the toolkit: after office hours VT is reachable by phone
+    only, and the police call its 24/7 line for advice. ``number`` defaults to the
+    rule's team's own line (checked over the whole set: one of them must exist)."""
+
+    number: str | None = Field(
+        default=None, description="The line the police call (the team's 24/7 line when absent)"
+    )
+    note: Note | None = Field(
+        default=None, description="What the police can expect when they call (Dutch)"
+    )
+
+    @field_validator("number")
+    @classmethod
+    def _number(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_phone(value)
+
+
 class CoverageRule(Frozen):
     id: Slug
     team: Slug
@@ -658,6 +735,10 @@ class CoverageRule(Frozen):
     mode: Mode = Mode.ON_SCENE
     staff: int = Field(default=1, ge=1, le=2)
     consult: Consult | None = None
+    police_call: PoliceCall | None = Field(
+        default=None,
+        description="In this rule's hours the police call the line themselves; nobody is paged",
+    )
     description: Note | None = None
 
     @model_validator(mode="after")
@@ -672,6 +753,15 @@ class CoverageRule(Frozen):
             raise ValueError("case_types needs at least one of HG, KM")
         if self.role != RuleRole.RESPOND and self.consult is not None:
             raise ValueError("only a respond rule can require a consult")
+        if self.police_call is not None:
+            if self.role != RuleRole.RESPOND:
+                raise ValueError("only a respond rule can say the police call the line")
+            if self.consult is not None:
+                raise ValueError("police_call pages nobody, so it cannot require a consult")
+            if "mode" not in self.model_fields_set:
+                object.__setattr__(self, "mode", Mode.PHONE)
+            elif self.mode != Mode.PHONE:
+                raise ValueError("police_call is a phone call: mode: phone, or leave mode out")
         return self
 
 

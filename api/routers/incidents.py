@@ -128,7 +128,8 @@ def list_incidents(
     request: Request,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     status: Annotated[
-        Literal["paired", "no_candidates", "fallback"] | None, Query(description="Plan status")
+        Literal["paired", "no_candidates", "fallback", "police_call"] | None,
+        Query(description="Plan status"),
     ] = None,
     region: RegionId = None,
 ) -> list[DispatchRead]:

@@ -48,6 +48,7 @@ STATUS_NL = {
     "paired": "gekoppeld",
     "no_candidates": "niemand beschikbaar",
     "fallback": "landelijke lijn",
+    "police_call": "politie belt zelf",
 }
 templates.env.globals["STATUS_NL"] = STATUS_NL
 

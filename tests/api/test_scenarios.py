@@ -376,12 +376,16 @@ def test_meierij_office_hours_intervention_team_on_scene(client: TestClient) -> 
     ],
 )
 def test_meierij_after_hours_phone_only(client: TestClient, at: str, person: str) -> None:
+    # After office hours the police phone VT's 24/7 line themselves (police_call):
+    # whoever staffs the line (``person``) is not paged, nobody is.
     data = post(client, basisteam="meierij", reported_at=at)
-    assert (data["status"], data["team"], data["mode"]) == ("paired", "vt-nob", "phone")
+    assert (data["status"], data["team"], data["mode"]) == ("police_call", "vt-nob", "phone")
+    assert data["assignments"] == [] and data["paging_state"] == "police_call"
     plan = data["plan"]
     assert plan["response"]["rule"] == "mei-vt-telefonisch"
     assert plan["response"]["mode"] == "phone"
-    assert who(plan["response"]["candidates"]) == [person, "mei-zeger-de-wit"]
+    assert plan["response"]["candidates"] == []
+    assert plan["police_call"]["number"] == data["police_call"]["number"] == VT_LINE
     assert "mei-vt-interventie" not in [a["rule"] for a in plan["alternatives"]]
     assert why_not(plan, "mei-vt-interventie") == "outside_office_hours"
     expectation = plan["expectation"]
@@ -390,7 +394,7 @@ def test_meierij_after_hours_phone_only(client: TestClient, at: str, person: str
         "vt-nob",
         VT_LINE,
     )
-    assert "telefonisch" in expectation["text"]
+    assert "Politie belt zelf" in expectation["text"]
 
 
 # --- Noord en Midden Limburg -----------------------------------------------------
