@@ -725,3 +725,216 @@ DASHBOARD_NL: dict[str, str] = {
 CONTROL_ROOM_NL.update(DASHBOARD_NL)
 CONTROL_ROOM_NL.update({f"checklist.{k}": v for k, v in CHECKLIST_NL.items()})
 CONTROL_ROOM_NL.update({f"hint.{k}": v for k, v in CHECKLIST_HINT_NL.items()})
+
+
+# --- Roster SMS and shift swaps (dispatch.roster_sms, dispatch.swaps, the shifts page) ---
+# Never anything about an incident: a period, a team and colleagues' names only. The
+# link to the worker's shifts page is added after the text.
+
+_WEEKDAYS_NL = ("ma", "di", "wo", "do", "vr", "za", "zo")
+
+
+def roster_moment(moment: Any) -> str:
+    """'za 05-12 17:00' in Europe/Amsterdam."""
+    from core.timeutil import local
+
+    at = local(moment)
+    return f"{_WEEKDAYS_NL[at.weekday()]} {at:%d-%m %H:%M}"
+
+
+def roster_period(start: Any, end: Any) -> str:
+    """'za 05-12 17:00 tot zo 06-12 08:00' (the end's day only when it differs)."""
+    from core.timeutil import local
+
+    first, last = local(start), local(end)
+    until = f"{last:%H:%M}" if first.date() == last.date() else roster_moment(end)
+    return f"{roster_moment(start)} tot {until}"
+
+
+SWAP_SMS_NL: dict[str, str] = {
+    "offered": "Je ruilaanbod staat open: piket {team}, {when}. Collega's kunnen het "
+    "overnemen; tot dan blijft het jouw dienst.",
+    "taken_offerer": "{taker} neemt je piket over: {team}, {when}.",
+    "taken_taker": "Je neemt het piket van {offerer} over: {team}, {when}.",
+    "taken_planner": "Ruil ter goedkeuring: {taker} neemt piket {team}, {when} over van "
+    "{offerer}.",
+    "done": "Ruil rond: {taker} heeft piket {team}, {when} in plaats van {offerer}. Het "
+    "rooster is aangepast.",
+    "refused": "De planner heeft de ruil geweigerd: piket {team}, {when} blijft bij {offerer}.",
+    "cancelled": "Je ruilaanbod is ingetrokken: piket {team}, {when} blijft jouw dienst.",
+    "expired": "Niemand heeft je piket {team}, {when} overgenomen. De planner is ingelicht; "
+    "tot er iets geregeld is blijft het jouw dienst.",
+}
+SWAP_APPROVAL_NOTE_NL = " De planner moet de ruil nog goedkeuren; tot dan blijft het rooster zo."
+
+
+def swap_sms(template: str, words: dict[str, str], *, approval: bool) -> str:
+    text = SWAP_SMS_NL[template].format(**words)
+    if approval and template in ("taken_offerer", "taken_taker"):
+        text += SWAP_APPROVAL_NOTE_NL
+    return text
+
+
+REMINDER_SMS_NL = "Herinnering: je hebt {layer} bij {team}, {when}. Ruilen of bekijken:"
+CHANGE_SMS_NL = "Je piketrooster is gewijzigd. Je diensten de komende 14 dagen: {blocks}."
+CHANGE_NONE_NL = "geen"
+CHANGE_MORE_NL = " en nog {count}"
+
+SWAP_STATE_NL: dict[str, str] = {
+    "offered": "aangeboden",
+    "taken": "wacht op goedkeuring",
+    "approved": "goedgekeurd",
+    "refused": "geweigerd",
+    "done": "geruild",
+    "cancelled": "ingetrokken",
+    "expired": "niet overgenomen",
+}
+
+SWAP_REFUSED_NL: dict[str, str] = {
+    "own_offer": "Je kunt je eigen aanbod niet overnemen.",
+    "not_open": "Dit aanbod staat niet (meer) open.",
+    "not_offerer": "Alleen wie het aanbod deed kan het intrekken.",
+    "no_approval_needed": "Voor dit team is geen goedkeuring nodig.",
+    "not_waiting": "Deze ruil wacht niet op goedkeuring.",
+    "not_ready": "Deze ruil is nog niet rond.",
+    "not_on_call": "Je hebt in deze periode niet (helemaal) piket in dit team en deze laag.",
+    "offerer_not_on_call": "Het rooster is intussen gewijzigd: de aanbieder heeft deze "
+    "dienst niet meer.",
+    "not_member": "Alleen leden van het team kunnen deze dienst overnemen.",
+    "inactive": "Dit account hoort bij iemand die niet actief is in het rooster.",
+    "unreachable": "Er staat geen telefoonnummer bij je in het rooster; vraag je planner.",
+    "taker_busy": "Je hebt in deze periode zelf al piket (of een andere ruil).",
+    "too_late": "Ruilen kan tot {hours} uur voor de dienst; neem contact op met je planner.",
+    "overlap": "Je hebt voor (een deel van) deze periode al een ruilaanbod open.",
+    "quarter": "Begin en einde liggen op een heel kwartier.",
+    "order": "Het einde ligt na het begin.",
+    "too_long": "Een aanbod beslaat hoogstens 14 dagen.",
+    "past": "Deze dienst is al begonnen of voorbij.",
+    "too_far": "Zo ver vooruit kan nog niet geruild worden (hoogstens 90 dagen).",
+}
+
+SHIFTS_PAGE_NL: dict[str, str] = {
+    "title": "Mijn diensten",
+    "mine": "Mijn piketdiensten (komende 28 dagen)",
+    "offers": "Open ruilaanbiedingen in mijn team",
+    "my_swaps": "Mijn ruilen",
+    "offer": "Aanbieden",
+    "take": "Overnemen",
+    "cancel": "Intrekken",
+    "none": "Geen diensten in deze periode.",
+    "no_offers": "Er staan geen aanbiedingen open.",
+    "no_swaps": "Nog geen ruilen.",
+    "done_offer": "Je aanbod staat open.",
+    "done_take": "Je hebt de dienst overgenomen.",
+    "done_take_approval": "Overgenomen; de planner moet de ruil nog goedkeuren.",
+    "done_cancel": "Je aanbod is ingetrokken.",
+    "failed": "Dat lukte niet",
+    "expired_link": "Deze link werkt niet (meer). Meld je aan om je diensten te zien.",
+    "team": "Team",
+    "layer": "Laag",
+    "period": "Periode",
+    "state": "Stand",
+    "who": "Van",
+}
+
+
+# --- the evaluation report (dispatch.evaluation, /evaluatie, the CSV export) -----------
+
+EVALUATION_BUCKET_NL: dict[str, str] = {
+    "joint_on_scene": "samen ter plaatse",
+    "phone_consult": "telefonisch consult",
+    "video_consult": "consult via beeldbellen",
+    "police_call": "politie belde zelf",
+    "no_consult": "geen consult",
+    "cancelled": "geannuleerd",
+    "no_responder": "niemand bereikt",
+    "open": "niet afgesloten",
+}
+WEEKDAY_NL: dict[str, str] = {
+    "mon": "maandag",
+    "tue": "dinsdag",
+    "wed": "woensdag",
+    "thu": "donderdag",
+    "fri": "vrijdag",
+    "sat": "zaterdag",
+    "sun": "zondag",
+}
+EVALUATION_NL: dict[str, str] = {
+    "title": "Evaluatie Samen op in acuut",
+    "nav": "Evaluatie",
+    "region": "Regio",
+    "start": "Van",
+    "end": "Tot en met",
+    "show": "Toon",
+    "period": "{region}, {start} tot en met {end} (Nederlandse tijd)",
+    "csv": "Download als CSV (Excel)",
+    "summary": "Meldingen en aanpak",
+    "incidents": "Politiemeldingen",
+    "joint_approach": "Samen op toegepast",
+    "consults": "Consulten (telefonisch of beeldbellen)",
+    "without_vt": "Zonder VT-consult (geen consult, geannuleerd, niemand bereikt)",
+    "declines": "Afwijzingen van oproepen",
+    "paging_unanswered": "Meldingen waarbij niemand de oproep aannam",
+    "times": "Tijden vanaf de melding",
+    "to_accept": "tot de eerste aanname",
+    "to_arrival": "tot aankomst ter plaatse",
+    "median": "mediaan",
+    "p90": "90e percentiel",
+    "count": "aantal",
+    "minutes": "{value} min",
+    "none": "—",
+    "outcomes": "Uitkomsten",
+    "by_hour": "Per uur van de dag",
+    "by_weekday": "Per dag van de week",
+    "by_day": "Per dag",
+    "teams": "Per team",
+    "team": "Team",
+    "no_team": "geen team",
+    "hour": "Uur",
+    "weekday": "Dag",
+    "day": "Datum",
+    "share": "Aandeel",
+    "chart_incidents": "meldingen",
+    "chart_applied": "samen op toegepast",
+    "hour_desc": "Staafdiagram: meldingen per uur van de dag en hoeveel daarvan met "
+    "Samen op. De tabel ernaast geeft dezelfde cijfers.",
+    "weekday_desc": "Staafdiagram: meldingen per dag van de week en hoeveel daarvan met "
+    "Samen op. De tabel ernaast geeft dezelfde cijfers.",
+    "outcome_desc": "Staafdiagram: aantal meldingen per uitkomst. De tabel ernaast geeft "
+    "dezelfde cijfers.",
+    "day_desc": "Lijndiagram: meldingen per dag in de periode. De tabel eronder geeft "
+    "dezelfde cijfers.",
+    "definitions": "Samen op toegepast: afgesloten als samen ter plaatse, telefonisch "
+    "consult of consult via beeldbellen. Tijden lopen vanaf het binnenkomen van de "
+    "melding; uren en dagen in Nederlandse tijd. Cijfers komen uit de vastgelegde "
+    "gebeurtenissen en blijven na het opschonen van persoonsgegevens staan.",
+    "empty": "Geen meldingen in deze periode.",
+}
+EVALUATION_CSV_NL: dict[str, str] = {
+    "region": "Regio",
+    "team": "Team",
+    "start": "Van",
+    "end": "Tot en met",
+    "hour": "Uur",
+    "weekday": "Dag van de week",
+    "day": "Datum",
+    "incidents": "Meldingen",
+    "joint_approach": "Samen op toegepast",
+    "joint_on_scene": "Samen ter plaatse",
+    "consults": "Consulten",
+    "phone_consult": "Telefonisch consult",
+    "video_consult": "Consult via beeldbellen",
+    "police_call": "Politie belde zelf",
+    "without_vt": "Zonder VT-consult",
+    "no_consult": "Geen consult",
+    "cancelled": "Geannuleerd",
+    "no_responder": "Niemand bereikt",
+    "open": "Niet afgesloten",
+    "declines": "Afwijzingen",
+    "paging_unanswered": "Oproep niet aangenomen",
+    "accept_median": "Mediaan tot aanname (min)",
+    "accept_p90": "90e percentiel tot aanname (min)",
+    "arrival_median": "Mediaan tot aankomst (min)",
+    "arrival_p90": "90e percentiel tot aankomst (min)",
+    "total": "Totaal",
+}

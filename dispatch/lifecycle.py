@@ -15,7 +15,7 @@ duplicates work).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, get_args
@@ -54,12 +54,28 @@ ALLOWED_ROLES: dict[str, frozenset[str]] = {
     "police_left": frozenset({"control_room"}),
     "cancel": frozenset({"control_room"}),
     "half_staffed": frozenset({"control_room"}),
+    "checklist": frozenset({"control_room"}),
 }
 HALF_STAFFED_DECISIONS = ("alone", "phone")
 ACTIONS = tuple(ALLOWED_ROLES)
 ETA_MINUTES = (1, 600)
 # Two ETAs this close are the same report (a retried request), not a new estimate.
 _SAME_ETA = timedelta(seconds=60)
+# The police's pocket card "Veiligheid voorop", in its order (Dutch in core.texts), and
+# the two steps it asks for when children are present and there are injuries.
+CHECKLIST_ITEMS = (
+    "kindcheck",
+    "doorvragen",
+    "bewijs",
+    "registraties",
+    "vt_melding",
+    "warme_overdracht",
+    "veilig_vertrekken",
+)
+FORENSIC_ITEMS = ("forensisch_arts", "forensische_opsporing")
+ALL_CHECKLIST_ITEMS = CHECKLIST_ITEMS + FORENSIC_ITEMS
+EVALUATION_FIELDS = ("helped", "missing")
+EVALUATION_MAX = 2000  # characters per field
 
 
 class TransitionError(Exception):
@@ -94,6 +110,8 @@ class Facts:
     half_staffed_decision: str | None = None  # the control room's answer to "Half bezet"
     agreements: Mapping[str, Any] | None = None
     handover: Mapping[str, Any] | None = None
+    checklist: Mapping[str, Any] | None = None  # item -> {"at", "by"}: ticked
+    evaluation_note: Mapping[str, Any] | None = None  # role -> note
     # The acting worker's own assignment (role worker).
     assignment_status: str | None = None
     enroute: bool = False
@@ -116,6 +134,43 @@ class Change:
 
 def index(stage: str) -> int:
     return STAGES.index(stage)
+
+
+def forensic_prompt(persons: Sequence[Mapping[str, Any]], flags: Collection[str]) -> bool:
+    """Children and injuries: the pocket card asks for a forensic doctor and forensic
+    investigation ("bij kinderen ... altijd een forensisch arts en Forensische Opsporing").
+
+    A child is there when the police say so (the flag), or a person is a child by role or
+    by age (under 18).
+    """
+    if "injuries" not in flags:
+        return False
+    if "children_present" in flags:
+        return True
+    for person in persons:
+        age = person.get("age")
+        if person.get("role") == "child" or (isinstance(age, int) and age < 18):
+            return True
+    return False
+
+
+def evaluation_note(value: Any) -> dict[str, str] | None:
+    """The note's two fields, trimmed and bounded; None when nothing was written."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or set(value) - set(EVALUATION_FIELDS):
+        raise ValueError(f"evaluation_note has the fields {' and '.join(EVALUATION_FIELDS)}")
+    note: dict[str, str] = {}
+    for key in EVALUATION_FIELDS:
+        text = value.get(key)
+        if text is None:
+            text = ""
+        if not isinstance(text, str) or len(text) > EVALUATION_MAX:
+            raise ValueError(
+                f"evaluation_note.{key} is text of at most {EVALUATION_MAX} characters"
+            )
+        note[key] = text.strip()
+    return note if any(note.values()) else None
 
 
 def decide(action: str, facts: Facts, role: str, data: Mapping[str, Any], now: datetime) -> Change:
@@ -344,14 +399,41 @@ class _Rules:
         outcome = self.data.get("outcome")
         if outcome not in OUTCOMES:
             raise self.error(f"outcome is required, one of {', '.join(OUTCOMES)}", "invalid_data")
-        return self.close(str(outcome))
+        try:
+            note = evaluation_note(self.data.get("evaluation_note"))
+        except ValueError as exc:
+            raise self.error(str(exc), "invalid_data") from None
+        return self.close(str(outcome), note)
 
-    def close(self, outcome: str) -> Change:
+    def noted(self, note: Mapping[str, str] | None) -> dict[str, Any] | None:
+        """The dispatch's notes with this role's ``note`` in (None: nothing new)."""
+        if note is None:
+            return None
+        notes = dict(self.facts.evaluation_note or {})
+        mine = notes.get(self.role) or {}
+        if all(mine.get(k) == note[k] for k in EVALUATION_FIELDS):
+            return None
+        notes[self.role] = {**note, "at": self.now.isoformat()}
+        return notes
+
+    def close(self, outcome: str, note: Mapping[str, str] | None = None) -> Change:
         facts = self.facts
+        notes = self.noted(note)
         if facts.stage == "closed":
-            if facts.outcome == outcome:
+            if facts.outcome != outcome:
+                raise self.error(
+                    f"the joint response is already closed with outcome {facts.outcome}"
+                )
+            if notes is None:
                 return self.same()
-            raise self.error(f"the joint response is already closed with outcome {facts.outcome}")
+            # The other side closed first: this side's note is still kept (its own event,
+            # so the close is counted once).
+            return Change(
+                "evaluation_note",
+                facts.stage,
+                dispatch={"evaluation_note": notes},
+                record={"outcome": outcome, "evaluation_noted": True},
+            )
         if outcome == "cancelled" and self.role != "control_room":
             raise self.error("only the control room may cancel", "forbidden_role")
         dispatch: dict[str, Any] = {
@@ -360,6 +442,9 @@ class _Rules:
             "closed_by": self.role,
         }
         record: dict[str, Any] = {"outcome": outcome}
+        if notes is not None:  # the text stays on the dispatch, out of the event
+            dispatch["evaluation_note"] = notes
+            record["evaluation_noted"] = True
         if outcome == "joint_on_scene" and not facts.arrived:
             raise self.error("outcome joint_on_scene needs a worker who arrived (ter plaatse)")
         if outcome in ("phone_consult", "video_consult"):
@@ -429,3 +514,24 @@ class _Rules:
         return self.change(
             dispatch={"half_staffed_decision": decision}, record={"decision": decision}
         )
+
+    def _checklist(self) -> Change:
+        """A tick (``done`` true) or untick on the pocket card; the same state twice is a
+        repeat. Who ticked is kept with the tick and in the event."""
+        self.open_()
+        item = self.data.get("item")
+        done = self.data.get("done")
+        if item not in ALL_CHECKLIST_ITEMS:
+            raise self.error(
+                f"item is required, one of {', '.join(ALL_CHECKLIST_ITEMS)}", "invalid_data"
+            )
+        if not isinstance(done, bool):
+            raise self.error("done is required: true (ticked) or false", "invalid_data")
+        ticks = dict(self.facts.checklist or {})
+        if (item in ticks) == done:
+            return self.same()
+        if done:
+            ticks[item] = {"at": self.now.isoformat(), "by": self.data.get("by")}
+        else:
+            del ticks[item]
+        return self.change(dispatch={"checklist": ticks}, record={"item": item, "done": done})

@@ -1,6 +1,11 @@
 """Live summaries of dispatches: what the dashboard, the worker page and the stream show.
 
-One summary per dispatch, JSON-ready (datetimes as ISO strings in UTC). The number of
+One summary per dispatch, JSON-ready (datetimes as ISO strings in UTC). It carries the
+household facts the police gave (roles, ages, flags: never more, no names exist), the
+control room's ticks on the pocket card "Veiligheid voorop" and whether it must prompt
+for a forensic doctor, and what the plan says about the first hour (the police calling
+a line themselves, how a local time was read, the team's mandate). An evaluation note
+is never in it (it streams to every viewer): only which sides wrote one. The number of
 queries is the same however many dispatches are asked for: dispatches with their
 incidents, their assignments, the pages that may raise an alarm, the time paging gave
 up, and the names of the teams and people involved, each in one query.
@@ -17,8 +22,9 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from core.texts import ALARM_NL
+from core.texts import ALARM_NL, FLAG_NL, MANDATE_NL, ROLE_NL
 from dispatch import alarms as raised_alarms
+from dispatch.lifecycle import forensic_prompt
 from dispatch.models import Alarm, Assignment, Dispatch, Event, Incident, Page
 from dispatch.states import ACTIVE_PAGING, OUT_PAGE, PageKind, PagingState, Stage
 from oncall.models import Person, Team
@@ -231,6 +237,37 @@ def _names(session: Session, assignments: list[Assignment]) -> dict[tuple[str, s
     return out
 
 
+def household(persons: Sequence[dict[str, Any]] | None, flags: Sequence[str] | None) -> dict:
+    """The household as the police gave it, with its Dutch words: "kind (6)", "letsel"."""
+    people = []
+    for person in persons or []:
+        role, age = person.get("role"), person.get("age")
+        words = ROLE_NL.get(str(role), str(role))
+        people.append(
+            {"role": role, "age": age, "text": words if age is None else f"{words} ({age})"}
+        )
+    return {
+        "persons": people,
+        "flags": [{"flag": f, "text": FLAG_NL.get(f, f)} for f in flags or []],
+    }
+
+
+def first_hour(plan: dict[str, Any]) -> dict[str, Any]:
+    """What the plan says about the first hour: the line the police call themselves (no
+    one is paged), how a local time was read around a clock change, the team's mandate."""
+    mandate = plan.get("mandate") or None
+    if mandate:
+        mandate = {
+            "may": [{"key": m, "text": MANDATE_NL.get(m, m)} for m in mandate.get("may") or ()],
+            "note": mandate.get("note"),
+        }
+    return {
+        "police_call": plan.get("police_call") or None,
+        "time_read": plan.get("time_read") or None,
+        "mandate": mandate,
+    }
+
+
 def _summary(
     d: Dispatch,
     incident: Incident,
@@ -301,6 +338,11 @@ def _summary(
         "handover": d.handover,
         "police_unit": incident.police_unit,
         "police_callback": incident.police_callback,
+        "household": household(incident.persons, incident.flags),
+        "forensic": forensic_prompt(incident.persons or [], incident.flags or []),
+        "checklist": d.checklist or {},
+        "evaluation_noted": sorted(d.evaluation_note or {}),
+        **first_hour(d.plan or {}),
         "assignments": [
             {
                 "position": a.position,

@@ -8,12 +8,14 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -101,6 +103,11 @@ class Dispatch(Base):
     accept_alarm_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     # The control room's answer to "Half bezet": alone | phone.
     half_staffed_decision: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    # The control room's "Veiligheid voorop" ticks: item -> {"at", "by"} (dispatch.lifecycle).
+    checklist: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # What helped and what was missing, by who closed: role -> {"helped", "missing", "at"}.
+    # Free text: never in an event, a message or a log; cleared by retention.
+    evaluation_note: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
     incident: Mapped[Incident] = relationship(back_populates="dispatch")
     assignments: Mapped[list[Assignment]] = relationship(
@@ -278,3 +285,32 @@ class AuditLog(Base):
     # Where the request came from (X-Forwarded-For only behind a trusted proxy).
     source_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
     region_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class EvaluationFact(Base):
+    """One incident as the evaluation counts it: a projection of its events (never a
+    counter kept by hand), written in the transaction that writes the events
+    (``dispatch.evaluation_store``) and rebuildable from them (``samenop evaluation
+    rebuild``). Anonymous by construction (ids, times, counts), so retention leaves it."""
+
+    __tablename__ = "evaluation_facts"
+    __table_args__ = (Index("ix_evaluation_facts_region_received", "region_id", "received_at"),)
+
+    dispatch_id: Mapped[str] = mapped_column(
+        ForeignKey("dispatches.id", ondelete="CASCADE"), primary_key=True
+    )
+    region_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    team_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    basisteam_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    case_type: Mapped[str | None] = mapped_column(String(4), nullable=True)
+    plan_status: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    mode: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    police_call: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    first_accept_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    declines: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Times paging ended with nobody accepting (dispatch.no_responder events).
+    unanswered: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -4,6 +4,9 @@ each step (see ``dispatch.lifecycle`` for the rules) and get the live summary ba
 Errors name the rule: 403 when the role may never do this, 409 when it is not allowed
 now, 422 when a field is missing or invalid (the field is named). Repeating the action
 that produced the current state answers 200 with the current state and writes nothing.
+
+The evaluation note sent with a close is read back only by the planners (and admins) of
+the incident's region, from its own route: it is in no summary, event or audit detail.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from api import audit, auth, scope
 from api.bounds import DispatchId, LinkToken
-from api.deps import AppClock, ControlRoom, DbSession, State
+from api.deps import AppClock, ControlRoom, DbSession, Planner, State
 from api.state import AppState
 from dispatch import flows, live, progress, service
 from dispatch.lifecycle import TransitionError
@@ -54,6 +57,10 @@ def _act(
 ) -> dict[str, Any]:
     now = state.clock.now()
 
+    data = action_data(body)
+    if body.action == "checklist":
+        data["by"] = by  # a tick is kept with who ticked it
+
     def act(s: Session) -> Any:
         done = progress.act(
             s,
@@ -61,7 +68,7 @@ def _act(
             action=body.action,
             role=role,
             assignment_id=assignment_id,
-            data=action_data(body),
+            data=data,
             now=now,
             by=by,
         )
@@ -169,3 +176,51 @@ def worker_action(
         ),
     )
     return live.for_role(summary, "worker", position)
+
+
+@router.get(
+    "/api/v1/incidents/{dispatch_id}/evaluation-note",
+    summary="The evaluation notes written at closing (planners and admins of its region)",
+    responses={404: {"description": "No such incident, or not in the caller's regions"}},
+)
+def evaluation_note(
+    dispatch_id: DispatchId, session: DbSession, caller: Planner, request: Request
+) -> dict[str, Any]:
+    """Which information helped and what was missing, per side that closed (control room,
+    worker). The read is audited like every read of incident details."""
+    dispatch = service.get_dispatch(session=session, dispatch_id=dispatch_id)
+    if dispatch is None or not (
+        caller.unbounded or (dispatch.region_id is not None and caller.plans(dispatch.region_id))
+    ):
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, detail=f"no incident or dispatch '{dispatch_id}'"
+        )
+    stored = dispatch.evaluation_note or {}
+    notes = [
+        {
+            "by": role,
+            "helped": note.get("helped", ""),
+            "missing": note.get("missing", ""),
+            "at": note.get("at"),
+        }
+        for role, note in sorted(stored.items())
+        if isinstance(note, dict)
+    ]
+    audit.note(
+        session,
+        request,
+        caller,
+        "incident.evaluation_note.read",
+        "dispatch",
+        dispatch.id,
+        region=dispatch.region_id,
+    )
+    session.commit()
+    return {
+        "id": dispatch.id,
+        "reference": dispatch.reference,
+        "region": dispatch.region_id,
+        "outcome": dispatch.outcome,
+        "closed_at": dispatch.closed_at.isoformat() if dispatch.closed_at else None,
+        "notes": notes,
+    }
