@@ -8,18 +8,21 @@ over ``/ws?token=<token>``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import select
 
 from api import auth
 from api.routers.pages import page_labels, place_names, templates
 from api.state import AppState
+from core import texts
 from dispatch import live
 from dispatch.lifecycle import STAGES
-from dispatch.models import Assignment
+from dispatch.models import Assignment, Dispatch, Incident
 from notifications import links
 
 router = APIRouter(
@@ -32,6 +35,45 @@ WORKER_STEPS = STAGES[STAGES.index("accepted") :]
 ALL_STAGES = ("melding", "paging", *WORKER_STEPS)
 # How a worker can close a joint response (cancelling is for the police).
 WORKER_OUTCOMES = ("joint_on_scene", "phone_consult", "video_consult", "no_consult")
+# The page's steps (panels), in order; the worker can open any, the stage picks one.
+PANELS = tuple(texts.WORKER_PANEL_NL)
+# Bounds of the evaluation note's two fields (the close action checks them too).
+EVALUATION_MAX_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class Household:
+    """What the police told about the household, as the worker may read it: each
+    person's role and age in Dutch, and the flags. Nothing else exists to show."""
+
+    persons: tuple[str, ...]
+    flags: tuple[str, ...]
+
+
+def household(persons: list[dict[str, Any]] | None, flags: list[str] | None) -> Household:
+    """Dutch lines for the page: "slachtoffer, 34 jaar"; flags that warn first."""
+    words = texts.WORKER_PAGE_NL
+    lines = []
+    for person in persons or ():
+        role = texts.ROLE_NL.get(str(person.get("role")), texts.ROLE_NL["other"])
+        age = person.get("age")
+        told = words["age_unknown"] if age is None else words["age"].format(age=age)
+        lines.append(f"{role}, {told}")
+    given = set(flags or ())
+    ordered = [f for f in texts.WORKER_FLAG_ORDER if f in given]
+    ordered += sorted(given - set(ordered))
+    return Household(tuple(lines), tuple(texts.FLAG_NL.get(f, f) for f in ordered))
+
+
+def mandate(plan: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The team's first-hour mandate from the plan, in Dutch; None when it states none."""
+    found = (plan or {}).get("mandate") or {}
+    labels: dict[str, str] = getattr(texts, "MANDATE_NL", {})
+    may = [labels.get(str(m), str(m)) for m in found.get("may") or ()]
+    note = found.get("note") or None
+    if not may and not note:
+        return None
+    return {"may": may, "note": note}
 
 
 def _render(request: Request, context: dict[str, Any], code: int = 200) -> HTMLResponse:
@@ -40,8 +82,18 @@ def _render(request: Request, context: dict[str, Any], code: int = 200) -> HTMLR
     return response
 
 
-def _load(state: AppState, assignment_id: int) -> tuple[dict[str, Any], int, str] | None:
-    """The worker's view of its incident, its assignment position and its place name."""
+@dataclass(frozen=True)
+class Loaded:
+    view: dict[str, Any]
+    position: int
+    place: str
+    household: Household
+    mandate: dict[str, Any] | None
+
+
+def _load(state: AppState, assignment_id: int) -> Loaded | None:
+    """The worker's view of its incident, its assignment position, its place name, the
+    household facts and the team's mandate (both fixed once the incident is paired)."""
     with state.sessions() as session:
         assignment = session.get(Assignment, assignment_id)
         if assignment is None:
@@ -54,7 +106,18 @@ def _load(state: AppState, assignment_id: int) -> tuple[dict[str, Any], int, str
         snapshot = state.snapshots.get(session=session)
         names = place_names(snapshot)
         where = view.get("municipality") or view.get("basisteam") or ""
-        return view, assignment.position, names.get(where, where)
+        row = session.execute(
+            select(Incident.persons, Incident.flags, Dispatch.plan)
+            .join(Dispatch, Dispatch.incident_id == Incident.id)
+            .where(Dispatch.id == assignment.dispatch_id)
+        ).one()
+        return Loaded(
+            view=view,
+            position=assignment.position,
+            place=names.get(where, where),
+            household=household(row.persons, row.flags),
+            mandate=mandate(row.plan),
+        )
 
 
 @router.get("/w/{token}", response_class=HTMLResponse)
@@ -70,23 +133,46 @@ async def worker_page(token: str, request: Request) -> Response:
     loaded = await run_in_threadpool(_load, state, assignment_id)
     if loaded is None:
         return _render(request, {"problem": "invalid", "labels": labels, "d": None}, 404)
-    view, position, place = loaded
+    labels = {
+        **labels,
+        "worker": texts.WORKER_PAGE_NL,
+        "panel": texts.WORKER_PANEL_NL,
+        # the evaluation note's fields, named when the server refuses one
+        "field": {
+            **labels["field"],
+            "helped": texts.WORKER_PAGE_NL["helped"],
+            "missing": texts.WORKER_PAGE_NL["missing"],
+        },
+    }
     page_data = {
         "token": token,
-        "position": position,
+        "position": loaded.position,
         "labels": labels,
         "steps": WORKER_STEPS,
         "stages": ALL_STAGES,
-        "dispatch": view,
+        "panels": PANELS,
+        "dispatch": loaded.view,
     }
     return _render(
         request,
         {
             "problem": None,
-            "d": view,
-            "place": place,
+            "d": loaded.view,
+            "place": loaded.place,
+            "household": loaded.household,
+            "mandate": loaded.mandate,
             "labels": labels,
             "worker_outcomes": WORKER_OUTCOMES,
+            "panels": texts.WORKER_PANEL_NL,
+            "words": texts.WORKER_PAGE_NL,
+            "points": {
+                "safety_first": texts.WORKER_SAFETY_FIRST_NL,
+                "motorkap": texts.WORKER_MOTORKAP_NL,
+                "safety": texts.WORKER_SAFETY_NL,
+                "conversation": texts.WORKER_CONVERSATION_NL,
+                "handover": texts.WORKER_HANDOVER_NL,
+            },
+            "evaluation_max": EVALUATION_MAX_CHARS,
             "page_data": page_data,
         },
     )

@@ -1,6 +1,7 @@
-// The worker's step page: shows where the joint response stands, offers the steps that
-// fit it, posts each step as JSON to /w/<token>/actions and follows the incident live
-// over /ws?token=<token>.
+// The worker's step page: shows where the joint response stands, one step of the first
+// hour at a time (a phone screen is small), offers the actions that fit it, posts each
+// action as JSON to /w/<token>/actions and follows the incident live over
+// /ws?token=<token>.
 (function () {
   "use strict";
 
@@ -8,13 +9,24 @@
   var el = S.el;
   var DATA = S.pageData("worker-data");
   var L = DATA.labels;
+  var W = L.worker;
   var TOKEN = DATA.token;
   var POSITION = DATA.position;
-  var STEPS = DATA.steps; // stages in order, as the worker sees them
   var ORDER = DATA.stages; // every stage in order
+  var PANELS = DATA.panels; // the page's steps in order
 
   var current = DATA.dispatch;
   var indicator = document.getElementById("live");
+  var stepper = document.getElementById("stepper");
+  var notice = document.getElementById("notice");
+
+  // Which step is on screen; "pinned" when the worker chose it by hand (then a change
+  // made by someone else does not move the page away under their fingers).
+  var shown = null;
+  var pinned = false;
+  var lastStage = null;
+  // Actions sent and not answered yet whose controls are already gone (optimistic).
+  var pending = {};
 
   function label(table, key) {
     if (key === null || key === undefined || key === "") return "—";
@@ -34,14 +46,18 @@
     return found || {};
   }
 
-  // Which steps this worker can take now (the server has the last word).
+  function all(selector) {
+    return Array.prototype.slice.call(document.querySelectorAll(selector));
+  }
+
+  // Which actions this worker can take now (the server has the last word).
   function available(d) {
     var me = mine(d);
     var stage = d.stage;
     var can = {};
     if (stage === "closed") return can;
     var accepted = me.status === "accepted";
-    var enroute = accepted && me.enroute_at && !me.arrived_at;
+    var enroute = accepted && me.enroute_at && !me.arrived_at && !pending.ter_plaatse;
     can.onderweg = accepted && !me.enroute_at;
     can.eta = enroute;
     can.ter_plaatse = enroute;
@@ -56,6 +72,29 @@
     can.consult = !d.consult_kind && !d.arrived_at && rank(stage) >= rank("paging");
     can.close = true;
     return can;
+  }
+
+  // The step of the page that fits the stage: where the next action is.
+  function stagePanel(d) {
+    var me = mine(d);
+    switch (d.stage) {
+      case "ter_plaatse":
+        return "motorkapoverleg";
+      case "motorkapoverleg":
+        return "veiligheid";
+      case "onderzoek":
+        return "gesprek";
+      case "veiligheidsmaatregelen":
+        return "overdracht";
+      case "overgedragen":
+        return "afsluiten";
+      case "closed":
+        return null;
+      default:
+        // accepted or onderweg; with a phone or video consult and nobody on the way,
+        // the consult is the motorkapoverleg
+        return d.consult_kind && !me.enroute_at ? "motorkapoverleg" : "onderweg";
+    }
   }
 
   function dirty(form) {
@@ -73,9 +112,61 @@
     return dirty(form) || (button && button.disabled) || !form.querySelector(".error").hidden;
   }
 
-  function render(d) {
+  // Is the worker typing in (or waiting for) a form of this step?
+  function busyIn(panel) {
+    return all("section.step[data-panel='" + panel + "']:not([hidden]) form").some(engaged);
+  }
+
+  function say(text) {
+    notice.textContent = text || "";
+    notice.hidden = !text;
+  }
+
+  function focusPanel(panel) {
+    var heading = document.getElementById("titel-" + panel);
+    if (heading) heading.focus();
+  }
+
+  function show(panel, opts) {
+    shown = panel;
+    pinned = !!(opts && opts.byHand);
+    render(current);
+    if (opts && opts.focus) focusPanel(panel);
+  }
+
+  function renderStepper(d, target) {
+    stepper.hidden = d.stage === "closed";
+    var at = target ? PANELS.indexOf(target) : PANELS.length;
+    all("#stepper a[data-panel]").forEach(function (link) {
+      var i = PANELS.indexOf(link.dataset.panel);
+      var state = i < at ? "done" : i === at ? "current" : "todo";
+      link.className = "step-" + state + (link.dataset.panel === shown ? " shown" : "");
+      if (link.dataset.panel === shown) link.setAttribute("aria-current", "step");
+      else link.removeAttribute("aria-current");
+      link.querySelector(".state").textContent =
+        state === "todo" ? "" : " (" + (state === "done" ? W.done : W.current) + ")";
+    });
+  }
+
+  function render(d, opts) {
     current = d;
     var me = mine(d);
+    var target = stagePanel(d);
+    // follow the stage to its step: always after the worker's own action, otherwise
+    // unless they chose another step or are typing in this one
+    if (opts && opts.own) {
+      if (target && target !== shown) {
+        shown = target;
+        pinned = false;
+        if (opts.focus !== false) setTimeout(focusPanel, 0, target);
+      }
+    } else if (shown === null) {
+      shown = target;
+    } else if (d.stage !== lastStage && target && !pinned && !busyIn(shown)) {
+      shown = target;
+    }
+    lastStage = d.stage;
+
     document.getElementById("stage").textContent = label("stage", d.stage);
 
     var safe = document.getElementById("safe");
@@ -101,29 +192,36 @@
     closed.hidden = d.stage !== "closed";
     closed.textContent =
       d.stage === "closed" ? L.misc.closed + ": " + label("outcome", d.outcome) + "." : "";
+    if (d.stage === "closed") say("");
 
-    var steps = document.getElementById("steps");
-    steps.textContent = "";
-    var now = rank(d.stage);
-    STEPS.forEach(function (stage) {
-      var r = rank(stage);
-      var state = r < now ? "done" : r === now ? "current" : "todo";
-      steps.appendChild(
-        el("li", { class: "step-" + state, dataset: { stage: stage } }, label("stage", stage))
-      );
-    });
+    renderStepper(d, target);
 
     var can = available(d);
-    var sections = document.querySelectorAll("section.step");
-    for (var i = 0; i < sections.length; i++) {
-      var section = sections[i];
-      var show = !!can[section.dataset.action];
+    var open = {}; // per step: does it offer an action now?
+    all("section.step").forEach(function (section) {
+      var action = section.dataset.action;
+      var here = section.dataset.panel === shown;
+      var applies = !!can[action] && !pending[action];
+      if (applies) open[section.dataset.panel] = true;
+      var visible = applies && here;
       var form = section.querySelector("form");
       // keep a form in view while the worker is typing in it, waiting for it, or reading
       // why it was refused
-      if (!show && !section.hidden && form && d.stage !== "closed" && engaged(form)) continue;
-      section.hidden = !show;
-    }
+      // (not after the worker's own action: they have moved on)
+      var keep = !visible && here && !section.hidden && form && engaged(form);
+      if (keep && d.stage !== "closed" && !pending[action] && !(opts && opts.own)) return;
+      if (form && !visible && opts && opts.own) showError(form, "");
+      section.hidden = !visible;
+    });
+
+    all("section.panel-head").forEach(function (head) {
+      var panel = head.dataset.panel;
+      head.hidden = d.stage === "closed" || panel !== shown;
+      var note = head.querySelector(".not-now");
+      var idle = !open[panel];
+      note.hidden = !idle;
+      note.textContent = idle ? W.not_now.replace("{stage}", label("stage", d.stage)) : "";
+    });
   }
 
   // --- building request bodies ---------------------------------------------------
@@ -179,6 +277,10 @@
       body.kind = field(form, "kind");
     } else if (action === "close") {
       body.outcome = field(form, "outcome");
+      // the evaluation note goes only with the close action, and only when written
+      var helped = field(form, "helped");
+      var missing = field(form, "missing");
+      if (helped || missing) body.evaluation_note = { helped: helped, missing: missing };
     }
     return body;
   }
@@ -195,39 +297,68 @@
     p.hidden = !text;
   }
 
+  // Some actions take their control away at once: "Ik ben ter plaatse" must not stay
+  // on screen (to be pressed again) while the answer is on its way. The event or the
+  // answer confirms it; a refusal brings the button back with the reason.
+  var OPTIMISTIC = { ter_plaatse: W.arrived_sent };
+
   function submit(form) {
+    var action = form.dataset.action;
+    var section = form.closest("section.step");
     var button = form.querySelector("button[type=submit]");
     showError(form, "");
     button.disabled = true;
+    var optimistic = OPTIMISTIC[action];
+    say("");
+    if (optimistic) {
+      pending[action] = true;
+      section.hidden = true;
+      say(optimistic);
+      render(current);
+    }
+    function restore(text) {
+      button.disabled = false;
+      if (optimistic) {
+        // back where it was, with the reason, on the step it belongs to
+        delete pending[action];
+        say("");
+        if (section.dataset.panel !== shown) {
+          shown = section.dataset.panel;
+          pinned = true;
+        }
+        render(current);
+        section.hidden = false;
+      }
+      showError(form, text);
+      if (optimistic) button.focus();
+    }
     S.postAction("/w/" + TOKEN + "/actions", bodyOf(form))
       .then(function (answer) {
         if (!answer.ok) {
-          showError(form, errorText(answer.status, answer.payload));
+          restore(errorText(answer.status, answer.payload));
           return;
         }
+        delete pending[action];
+        button.disabled = false;
         form.reset();
-        if (answer.payload && answer.payload.id) render(answer.payload);
+        if (answer.payload && answer.payload.id) render(answer.payload, { own: true });
+        else render(current);
       })
       .catch(function () {
-        showError(form, L.error.network);
-      })
-      .then(function () {
-        button.disabled = false;
+        restore(L.error.network);
       });
   }
 
-  var forms = document.querySelectorAll("section.step form");
-  for (var i = 0; i < forms.length; i++) {
-    forms[i].addEventListener("submit", function (e) {
+  all("section.step form").forEach(function (form) {
+    form.addEventListener("submit", function (e) {
       e.preventDefault();
       submit(e.currentTarget);
     });
-  }
+  });
 
   // "+ nog een ..." copies the first row of its list, empty
-  var adders = document.querySelectorAll("button[data-add]");
-  for (var j = 0; j < adders.length; j++) {
-    adders[j].addEventListener("click", function (e) {
+  all("button[data-add]").forEach(function (adder) {
+    adder.addEventListener("click", function (e) {
       var set = e.currentTarget.closest("[data-rows]");
       var row = set.querySelector("[data-row]").cloneNode(true);
       var inputs = row.querySelectorAll("input, select");
@@ -236,7 +367,50 @@
       var first = row.querySelector("input, select");
       if (first) first.focus();
     });
+  });
+
+  // The stepper: any step can be opened; the page then stays there until the worker
+  // records an action (or picks the stage's own step again).
+  all("#stepper a[data-panel]").forEach(function (link) {
+    link.addEventListener("click", function (e) {
+      e.preventDefault();
+      var panel = e.currentTarget.dataset.panel;
+      show(panel, { byHand: panel !== stagePanel(current), focus: true });
+    });
+  });
+
+  // The points of the toolkit can be ticked off; the ticks are the worker's own memo,
+  // kept for this incident in this browser tab only (never sent anywhere).
+  var TICKS_KEY = "samenop.points." + current.id;
+
+  function loadTicks() {
+    try {
+      return JSON.parse(window.sessionStorage.getItem(TICKS_KEY) || "[]");
+    } catch (err) {
+      return [];
+    }
   }
+
+  function saveTicks() {
+    var ticked = all("input[data-point]")
+      .filter(function (box) {
+        return box.checked;
+      })
+      .map(function (box) {
+        return box.dataset.point;
+      });
+    try {
+      window.sessionStorage.setItem(TICKS_KEY, JSON.stringify(ticked));
+    } catch (err) {
+      // storage refused (private mode): the ticks last until the page is closed
+    }
+  }
+
+  var ticked = loadTicks();
+  all("input[data-point]").forEach(function (box) {
+    box.checked = ticked.indexOf(box.dataset.point) >= 0;
+    box.addEventListener("change", saveTicks);
+  });
 
   render(current);
 
