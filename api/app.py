@@ -16,11 +16,14 @@ from api.routers import (
     audit_log,
     config_versions,
     health,
+    ical,
     incidents,
     lifecycle,
     oidc,
     oncall,
     pages,
+    planner_pages,
+    planning_edits,
     respond,
     stream,
     twilio,
@@ -35,6 +38,7 @@ from core.bus import make_bus
 from core.clock import Clock, SystemClock
 from core.db import make_engine, make_session_factory
 from core.settings import Settings, get_settings
+from dispatch.digest import digest_schedule
 from dispatch.driver import Driver
 from dispatch.jobs import ConfigurationError, RQWaker, build_context
 from oncall.service import SnapshotCache
@@ -118,7 +122,11 @@ def create_app(
         )
     else:
         paging = build_context(settings, sessions, clock, waker=_LateWaker())
-        driver = Driver(paging, interval=min(settings.sweep_seconds, 0.25))
+        driver = Driver(
+            paging,
+            interval=min(settings.sweep_seconds, 0.25),
+            digest=digest_schedule(settings, sessions, clock),
+        )
         paging.waker = driver
     app.state.samenop = AppState(
         settings=settings,
@@ -149,6 +157,9 @@ def create_app(
     app.include_router(vonage.router)
     app.include_router(stream.router)
     app.include_router(worker_pages.router)
+    app.include_router(ical.router)
+    app.include_router(planning_edits.router)
+    app.include_router(planner_pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app
 

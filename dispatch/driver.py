@@ -25,6 +25,7 @@ from core.db import UTCDateTime
 from core.logs import FaultLog
 from dispatch import alarms, flows, paging
 from dispatch.delivery import PagingContext, deliver, due_page_ids, due_query
+from dispatch.digest import DigestSchedule
 from dispatch.models import Dispatch
 from dispatch.paging import Hangup, Wake, expire_dispatch, overdue_query
 
@@ -43,8 +44,12 @@ class Driver:
         parallel: int = 4,
         alarm_interval: float = 0.25,
         queue_empty: Callable[[], bool] | None = None,
+        digest: DigestSchedule | None = None,
     ) -> None:
         self.ctx = ctx
+        # The planners' daily digest: a clock comparison per sweep, the work in its own
+        # thread when due (dispatch.digest).
+        self.digest = digest
         self.due_grace = due_grace
         self.deadline_grace = deadline_grace
         self.interval = interval
@@ -113,6 +118,8 @@ class Driver:
             for page_id in due:
                 self._deliver(page_id)
         hung = self._drain_hangups()
+        if self.digest is not None:
+            self.digest.tick(now)
         return len(due) + closed + hung + raised
 
     def _statement(self, check_alarms: bool, scheduled: bool) -> Any:

@@ -23,6 +23,7 @@ from core.logs import FaultLog
 from core.queue import redis_queue
 from core.settings import Settings, get_settings
 from dispatch.delivery import PagingContext, deliver
+from dispatch.digest import digest_schedule
 from dispatch.driver import Driver
 from dispatch.flows import Waker
 from dispatch.metrics import scrape_registry, serve_port
@@ -242,6 +243,7 @@ def run_worker(settings: Settings, *, burst: bool = False, name: str | None = No
         interval=min(settings.sweep_seconds, 0.25),
         parallel=2,
         queue_empty=lambda: _queue_empty(queue),
+        digest=digest_schedule(settings, ctx.sessions, ctx.clock),
     )
     sweeper.start(name="samenop-sweeper")
     worker = DispatchWorker([queue], connection=queue.connection, name=name)
