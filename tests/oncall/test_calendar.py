@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from itertools import pairwise
 
 import pytest
 
@@ -290,7 +291,7 @@ def test_blocks_are_maximal_and_name_their_source() -> None:
         by_key.setdefault((b.person, b.layer, b.source, b.source_id), []).append(b)
     for blocks in by_key.values():
         blocks.sort(key=lambda b: b.start)
-        for a, b in zip(blocks, blocks[1:], strict=False):
+        for a, b in pairwise(blocks):
             assert a.end < b.start
     shift = next(b for b in cal.blocks if b.source == "shift")
     assert shift.person == "cor"
