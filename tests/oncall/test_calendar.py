@@ -31,7 +31,7 @@ from tests.dispatch.test_pairing import SNAP
 
 
 def local(*args: int) -> datetime:
-    return datetime(*args, tzinfo=AMS)  # type: ignore[misc]
+    return datetime(*args, tzinfo=AMS)  # type: ignore[arg-type,misc]
 
 
 @cache

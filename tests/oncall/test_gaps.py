@@ -12,7 +12,7 @@ from tests.dispatch.test_pairing import SNAP
 
 
 def local(*args: int) -> datetime:
-    return datetime(*args, tzinfo=AMS)  # type: ignore[misc]
+    return datetime(*args, tzinfo=AMS)  # type: ignore[arg-type,misc]
 
 
 def test_inactive_persons_week_is_a_gap_to_the_minute() -> None:
