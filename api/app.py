@@ -15,6 +15,7 @@ from api.routers import (
     admin_pages,
     audit_log,
     config_versions,
+    evaluation,
     health,
     ical,
     incidents,
@@ -156,6 +157,7 @@ def create_app(
     app.include_router(twilio.router)
     app.include_router(vonage.router)
     app.include_router(stream.router)
+    app.include_router(evaluation.router)
     app.include_router(worker_pages.router)
     app.include_router(ical.router)
     app.include_router(planning_edits.router)

@@ -25,6 +25,7 @@ from typing import Any, cast
 from sqlalchemy import Table, event, insert, text
 from sqlalchemy.orm import Session, SessionTransaction
 
+from dispatch import evaluation_store
 from dispatch.models import Event
 
 EVENT_LOCK = 0x5A0E  # advisory lock key for "append to the event log"
@@ -60,7 +61,11 @@ def write_pending(session: Session) -> None:
     if not session.info.get(_PENDING):
         return
     session.flush()  # every other change first, so the lock is taken last
-    _insert(session, session.info.pop(_PENDING))
+    rows = session.info.pop(_PENDING)
+    # The evaluation's facts follow their events in the same transaction, written
+    # before the log's lock is taken (dispatch.evaluation_store).
+    evaluation_store.project(session, rows)
+    _insert(session, rows)
     session.info[_WROTE] = True
 
 
