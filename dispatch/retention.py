@@ -8,7 +8,7 @@ ages), the flags, the police unit and its callback number, the police's own refe
 and the request's fingerprint, the municipality, the phone numbers in assignments and
 pages, the names, numbers and texts in the plan, the alarms and the events (reason
 texts mention ages), the free text of the agreements (who is first contact, who informs
-whom, notes) and of the handover.
+whom, notes) and of the handover, and the evaluation notes written at closing.
 
 What the evaluation needs stays, in the same rows, so reports keep working from the
 events: every time (reported, received, planned, paged, accepted, arrived, closed),
@@ -137,6 +137,8 @@ def anonymize(session: Session, incident_ids: Sequence[str], now: datetime) -> N
             dispatch.agreements = scrub(_json(dispatch.agreements), _AGREEMENT_KEYS)
         if dispatch.handover:
             dispatch.handover = scrub(_json(dispatch.handover))
+        # Free text about the case ("what helped, what was missing"): gone whole.
+        dispatch.evaluation_note = None
     for assignment in session.scalars(
         select(Assignment).where(Assignment.dispatch_id.in_(dispatch_ids))
     ):

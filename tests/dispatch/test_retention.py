@@ -180,6 +180,8 @@ PERSONAL_TEXT = (
     "extra surveillance",
     "Veilig Thuis piket",
     "moeder belt terug",
+    "melding van de buren hielp",  # the evaluation notes
+    "schoolgegevens ontbraken",
 )
 
 
@@ -224,7 +226,8 @@ def _worked_incident(client: TestClient, clock: ManualClock, session: Session) -
         assert r.status_code == 200, r.text
     handover = {"target": "zsm", "note": "moeder belt terug"}
     assert actions(client, ref, action="overgedragen", handover=handover).status_code == 200
-    r = actions(client, ref, action="close", outcome="joint_on_scene")
+    note = {"helped": "melding van de buren hielp", "missing": "schoolgegevens ontbraken"}
+    r = actions(client, ref, action="close", outcome="joint_on_scene", evaluation_note=note)
     assert r.status_code == 200, r.text
     return d
 
@@ -430,6 +433,7 @@ def test_retention_leaves_the_evaluation_facts_and_no_personal_data(
         "reassess_at": "2026-03-11T08:00:00Z",
     }
     assert after["dispatch"].handover == {"target": "zsm"}
+    assert after["dispatch"].evaluation_note is None  # the note was in the record (above)
     assert '"text"' not in text and "leeftijd" not in text  # reason texts named ages
     assert all(a.phone is None for a in after["assignments"])
     assert all(p.phone == "" and p.provider_id is None for p in after["pages"])
