@@ -10,7 +10,9 @@ import pytest
 
 from dispatch.lifecycle import (
     ACTIONS,
+    ALL_CHECKLIST_ITEMS,
     ALLOWED_ROLES,
+    EVALUATION_MAX,
     OUTCOMES,
     ROLES,
     STAGES,
@@ -34,6 +36,7 @@ DATA: dict[str, dict[str, Any]] = {
     "overgedragen": {"handover": HANDOVER},
     "consult": {"kind": "phone"},
     "close": {"outcome": "no_consult"},
+    "checklist": {"item": "kindcheck", "done": True, "by": "account:meldkamer"},
 }
 WORKER = Facts(stage="accepted", paging_state="accepted", has_assignments=True,
                any_accepted=True, assignment_status="accepted")  # fmt: skip
@@ -76,6 +79,7 @@ def test_the_role_table() -> None:
         assert ALLOWED_ROLES[action] == {"worker", "control_room"}
     assert ALLOWED_ROLES["consult"] == ALLOWED_ROLES["close"] == {"worker", "control_room"}
     assert ALLOWED_ROLES["paging"] == ALLOWED_ROLES["accepted"] == {"system"}
+    assert ALLOWED_ROLES["checklist"] == {"control_room"}
 
 
 @pytest.mark.parametrize("status", ["declined", "cancelled", "unreached", "paging", None])
@@ -369,3 +373,88 @@ def test_nothing_changes_after_close(action: str) -> None:
         return
     error = refused(action, closed, role)
     assert error.code == "invalid_transition" and "closed" in error.message
+
+
+# --- the pocket card "Veiligheid voorop" ------------------------------------------------
+
+
+@pytest.mark.parametrize("item", ALL_CHECKLIST_ITEMS)
+def test_a_tick_and_an_untick_each_change_once(item: str) -> None:
+    facts = Facts(stage="paging", paging_state="respond", has_assignments=True)
+    change = act("checklist", facts, item=item, done=True, by="account:meldkamer")
+    assert change.changed and change.stage == "paging"  # no stage moves
+    assert change.dispatch == {
+        "checklist": {item: {"at": NOW.isoformat(), "by": "account:meldkamer"}}
+    }
+    assert change.record == {"item": item, "done": True}
+    ticked = replace(facts, checklist=change.dispatch["checklist"])
+    assert not act("checklist", ticked, item=item, done=True).changed
+    untick = act("checklist", ticked, item=item, done=False)
+    assert untick.changed and untick.dispatch == {"checklist": {}}
+    assert untick.record == {"item": item, "done": False}
+    assert not act("checklist", facts, item=item, done=False).changed
+
+
+def test_an_untick_leaves_the_other_ticks() -> None:
+    ticks = {"kindcheck": {"at": "x", "by": "a"}, "bewijs": {"at": "y", "by": "b"}}
+    change = act("checklist", replace(WORKER, checklist=ticks), item="bewijs", done=False)
+    assert change.dispatch == {"checklist": {"kindcheck": {"at": "x", "by": "a"}}}
+    assert ticks["bewijs"] == {"at": "y", "by": "b"}  # the facts are not changed in place
+
+
+@pytest.mark.parametrize(
+    "data",
+    [{"item": "teleport", "done": True}, {"item": "kindcheck", "done": "yes"}, {"item": "bewijs"}],
+)
+def test_a_tick_needs_a_known_item_and_a_boolean(data: dict[str, Any]) -> None:
+    assert refused("checklist", WORKER, **data).code == "invalid_data"
+
+
+def test_the_worker_does_not_tick_the_police_card() -> None:
+    assert refused("checklist", WORKER, "worker", item="kindcheck", done=True).code == (
+        "forbidden_role"
+    )
+
+
+# --- the evaluation note at closing -----------------------------------------------------
+
+NOTE = {"helped": "  de registratie hielp ", "missing": "schoolgegevens"}
+
+
+def test_close_keeps_the_note_out_of_the_record() -> None:
+    change = act("close", WORKER, outcome="no_consult", evaluation_note=NOTE)
+    assert change.dispatch["evaluation_note"] == {
+        "control_room": {"helped": "de registratie hielp", "missing": "schoolgegevens",
+                         "at": NOW.isoformat()}
+    }  # fmt: skip
+    assert change.record == {"outcome": "no_consult", "evaluation_noted": True}
+    blank = act("close", WORKER, outcome="no_consult", evaluation_note={"helped": " "})
+    assert "evaluation_note" not in blank.dispatch and blank.record == {"outcome": "no_consult"}
+
+
+def test_a_note_after_the_other_side_closed_is_kept_once() -> None:
+    closed = replace(WORKER, stage="closed", outcome="phone_consult")
+    change = act("close", closed, "worker", outcome="phone_consult", evaluation_note=NOTE)
+    assert change.changed and change.action == "evaluation_note" and change.stage == "closed"
+    assert set(change.dispatch) == {"evaluation_note"} and "stage" not in change.dispatch
+    assert set(change.dispatch["evaluation_note"]) == {"worker"}
+    noted = replace(closed, evaluation_note=change.dispatch["evaluation_note"])
+    assert not act("close", noted, "worker", outcome="phone_consult", evaluation_note=NOTE).changed
+    both = act("close", noted, outcome="phone_consult", evaluation_note={"missing": "niets"})
+    assert set(both.dispatch["evaluation_note"]) == {"worker", "control_room"}
+    error = refused("close", noted, "worker", outcome="no_consult", evaluation_note=NOTE)
+    assert "already closed" in error.message
+
+
+@pytest.mark.parametrize(
+    "note",
+    [
+        {"helped": "x" * (EVALUATION_MAX + 1)},
+        {"missing": 12},
+        {"helped": "a", "who": "b"},
+        "tekst",
+    ],
+)
+def test_a_bad_note_is_invalid_data(note: Any) -> None:
+    error = refused("close", WORKER, outcome="no_consult", evaluation_note=note)
+    assert error.code == "invalid_data" and "evaluation_note" in error.message
