@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from core import metrics
 from core.db import UTCDateTime
 from core.logs import FaultLog
-from dispatch import alarms, flows, paging
+from dispatch import alarms, flows, paging, reminders, roster_sms, swaps
 from dispatch.delivery import PagingContext, deliver, due_page_ids, due_query
 from dispatch.digest import DigestSchedule
 from dispatch.models import Dispatch
@@ -79,6 +79,10 @@ class Driver:
         self._hangups.extend(wake.hangups)
         self._poke.set()
 
+    def arm_roster(self, message_ids: list[str]) -> None:
+        """Roster SMS were committed (dispatch.roster_sms): sweep now."""
+        self._poke.set()
+
     # --- one sweep ---
 
     def run_once(self) -> int:
@@ -92,6 +96,7 @@ class Driver:
         # only takes over claims whose lease ran out), and alarms whose moment came.
         statement = self._statement(check_alarms, not queued)
         found: dict[str, list[str]] = {"expire": [], "send": [], "no_accept": [], "failing": []}
+        found.update({"roster": [], "roster_plan": [], "swap_expire": []})
         with self.ctx.sessions() as session:
             params = {
                 "now": now,
@@ -118,9 +123,18 @@ class Driver:
             for page_id in due:
                 self._deliver(page_id)
         hung = self._drain_hangups()
+        # The roster's own work (dispatch.reminders): plan, expire offers, send SMS.
+        rostered = 0
+        if found["roster"] or found["roster_plan"] or found["swap_expire"]:
+            rostered = reminders.run_due(
+                self.ctx,
+                planning=bool(found["roster_plan"]),
+                expiring=found["swap_expire"],
+                sending=found["roster"],
+            )
         if self.digest is not None:
             self.digest.tick(now)
-        return len(due) + closed + hung + raised
+        return len(due) + closed + hung + raised + rostered
 
     def _statement(self, check_alarms: bool, scheduled: bool) -> Any:
         """The sweep's statement, built once per variant with bound parameters (its
@@ -138,6 +152,16 @@ class Driver:
                         scheduled=scheduled,
                     ),
                 ),
+                _tagged(
+                    "roster",
+                    roster_sms.due_query(
+                        now,
+                        cutoff=bindparam("due_cutoff", type_=UTCDateTime()),
+                        scheduled=scheduled,
+                    ),
+                ),
+                _tagged("roster_plan", reminders.plan_due_query(now)),
+                _tagged("swap_expire", swaps.expire_due_query(now)),
             ]
             if check_alarms:
                 parts.append(_tagged("no_accept", alarms.accept_alarms_query(now)))
