@@ -14,7 +14,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
 
 from api import auth
 from api.routers.pages import page_labels, place_names, templates
@@ -22,7 +21,7 @@ from api.state import AppState
 from core import texts
 from dispatch import live
 from dispatch.lifecycle import STAGES
-from dispatch.models import Assignment, Dispatch, Incident
+from dispatch.models import Assignment
 from notifications import links
 
 router = APIRouter(
@@ -50,26 +49,30 @@ class Household:
     flags: tuple[str, ...]
 
 
-def household(persons: list[dict[str, Any]] | None, flags: list[str] | None) -> Household:
-    """Dutch lines for the page: "slachtoffer, 34 jaar"; flags that warn first."""
+def household(summary: dict[str, Any]) -> Household:
+    """Dutch lines from the live summary's household: "slachtoffer, 34 jaar"; the flags
+    that warn before going in (weapons, injuries) first."""
     words = texts.WORKER_PAGE_NL
+    facts = summary.get("household") or {}
     lines = []
-    for person in persons or ():
+    for person in facts.get("persons") or ():
         role = texts.ROLE_NL.get(str(person.get("role")), texts.ROLE_NL["other"])
         age = person.get("age")
         told = words["age_unknown"] if age is None else words["age"].format(age=age)
         lines.append(f"{role}, {told}")
-    given = set(flags or ())
+    given = {str(f.get("flag")) for f in facts.get("flags") or ()}
     ordered = [f for f in texts.WORKER_FLAG_ORDER if f in given]
     ordered += sorted(given - set(ordered))
     return Household(tuple(lines), tuple(texts.FLAG_NL.get(f, f) for f in ordered))
 
 
-def mandate(plan: dict[str, Any] | None) -> dict[str, Any] | None:
+def mandate(summary: dict[str, Any]) -> dict[str, Any] | None:
     """The team's first-hour mandate from the plan, in Dutch; None when it states none."""
-    found = (plan or {}).get("mandate") or {}
-    labels: dict[str, str] = getattr(texts, "MANDATE_NL", {})
-    may = [labels.get(str(m), str(m)) for m in found.get("may") or ()]
+    found = summary.get("mandate") or {}
+    may = [
+        texts.MANDATE_NL.get(str(m.get("key")), str(m.get("text") or m.get("key")))
+        for m in found.get("may") or ()
+    ]
     note = found.get("note") or None
     if not may and not note:
         return None
@@ -82,18 +85,8 @@ def _render(request: Request, context: dict[str, Any], code: int = 200) -> HTMLR
     return response
 
 
-@dataclass(frozen=True)
-class Loaded:
-    view: dict[str, Any]
-    position: int
-    place: str
-    household: Household
-    mandate: dict[str, Any] | None
-
-
-def _load(state: AppState, assignment_id: int) -> Loaded | None:
-    """The worker's view of its incident, its assignment position, its place name, the
-    household facts and the team's mandate (both fixed once the incident is paired)."""
+def _load(state: AppState, assignment_id: int) -> tuple[dict[str, Any], int, str] | None:
+    """The worker's view of its incident, its assignment position and its place name."""
     with state.sessions() as session:
         assignment = session.get(Assignment, assignment_id)
         if assignment is None:
@@ -106,18 +99,7 @@ def _load(state: AppState, assignment_id: int) -> Loaded | None:
         snapshot = state.snapshots.get(session=session)
         names = place_names(snapshot)
         where = view.get("municipality") or view.get("basisteam") or ""
-        row = session.execute(
-            select(Incident.persons, Incident.flags, Dispatch.plan)
-            .join(Dispatch, Dispatch.incident_id == Incident.id)
-            .where(Dispatch.id == assignment.dispatch_id)
-        ).one()
-        return Loaded(
-            view=view,
-            position=assignment.position,
-            place=names.get(where, where),
-            household=household(row.persons, row.flags),
-            mandate=mandate(row.plan),
-        )
+        return view, assignment.position, names.get(where, where)
 
 
 @router.get("/w/{token}", response_class=HTMLResponse)
@@ -133,6 +115,7 @@ async def worker_page(token: str, request: Request) -> Response:
     loaded = await run_in_threadpool(_load, state, assignment_id)
     if loaded is None:
         return _render(request, {"problem": "invalid", "labels": labels, "d": None}, 404)
+    view, position, place = loaded
     labels = {
         **labels,
         "worker": texts.WORKER_PAGE_NL,
@@ -146,21 +129,21 @@ async def worker_page(token: str, request: Request) -> Response:
     }
     page_data = {
         "token": token,
-        "position": loaded.position,
+        "position": position,
         "labels": labels,
         "steps": WORKER_STEPS,
         "stages": ALL_STAGES,
         "panels": PANELS,
-        "dispatch": loaded.view,
+        "dispatch": view,
     }
     return _render(
         request,
         {
             "problem": None,
-            "d": loaded.view,
-            "place": loaded.place,
-            "household": loaded.household,
-            "mandate": loaded.mandate,
+            "d": view,
+            "place": place,
+            "household": household(view),
+            "mandate": mandate(view),
             "labels": labels,
             "worker_outcomes": WORKER_OUTCOMES,
             "panels": texts.WORKER_PANEL_NL,
