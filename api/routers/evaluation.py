@@ -278,7 +278,8 @@ def csv_rows(report: evaluation.Report, snapshot: ConfigSnapshot, table: Table) 
     """The rows of the export (header first)."""
     nl = texts.EVALUATION_CSV_NL
     region = snapshot.regions[report.region_id].name
-    period = [report.start.isoformat(), report.end.isoformat()]
+    period: list[Any] = [report.start.isoformat(), report.end.isoformat()]
+    rows: list[list[Any]]
     if table == "teams":
         header = [nl["region"], nl["start"], nl["end"], nl["team"]]
         rows = [header + [nl[c] for c in FIGURE_COLUMNS]]
@@ -298,10 +299,9 @@ def csv_rows(report: evaluation.Report, snapshot: ConfigSnapshot, table: Table) 
     else:
         key = nl["day"]
         slots = [(d.isoformat(), s) for d, s in report.by_day]
-    rows: list[list[Any]] = [
-        [nl["region"], nl["start"], nl["end"], key, nl["incidents"], nl["joint_approach"]]
-    ]
-    rows.extend([region, *period, label, s.incidents, s.applied] for label, s in slots)
+    rows = [[nl["region"], nl["start"], nl["end"], key, nl["incidents"], nl["joint_approach"]]]
+    for label, s in slots:
+        rows.append([region, *period, label, s.incidents, s.applied])
     return rows
 
 
