@@ -16,6 +16,7 @@ from api.routers import (
     audit_log,
     config_versions,
     evaluation,
+    favicon,
     health,
     ical,
     incidents,
@@ -24,6 +25,7 @@ from api.routers import (
     oncall,
     pages,
     planner_pages,
+    planning,
     planning_edits,
     respond,
     stream,
@@ -148,6 +150,7 @@ def create_app(
     app.include_router(config_versions.router)
     app.include_router(audit_log.router)
     app.include_router(health.router)
+    app.include_router(favicon.router)
     app.include_router(metrics_routes.router)
     app.include_router(pages.router)
     app.include_router(oidc.router)
@@ -160,6 +163,7 @@ def create_app(
     app.include_router(evaluation.router)
     app.include_router(worker_pages.router)
     app.include_router(ical.router)
+    app.include_router(planning.router)
     app.include_router(planning_edits.router)
     app.include_router(planner_pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

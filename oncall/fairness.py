@@ -37,7 +37,7 @@ from oncall.snapshot import ConfigSnapshot
 NIGHT_START_HOUR = 0  # local; a night is 00:00-07:00 Amsterdam time
 NIGHT_END_HOUR = 7
 FOUR_WEEKS = timedelta(days=28)
-MAX_QUARTER_SPAN = timedelta(days=92)
+MAX_QUARTER_SPAN = timedelta(days=93)  # a quarter with the October hour is 92 days and 1 hour
 
 Span = tuple[datetime, datetime]
 

@@ -110,7 +110,9 @@ def test_every_route_names_its_roles_or_why_it_is_public() -> None:
     assert all(r.roles or r.public for r in table if r.path not in FRAMEWORK)
     public_paths = {r.path for r in table if r.public}
     assert all(
-        p.startswith(("/webhooks/", "/p/", "/w/", "/login", "/logout", "/healthz", "/readyz"))
+        p.startswith(
+            ("/webhooks/", "/p/", "/w/", "/login", "/logout", "/healthz", "/readyz", "/ical/")
+        )
         for p in public_paths
     ), public_paths
 
@@ -215,6 +217,9 @@ PATH_VALUES = {
     "token": "x",
     "page_id": "x",
     "region_id": REGION_B,
+    "team": TEAM_B,
+    "person": "dh-linda-de-graaf",
+    "team_id": TEAM_B,
 }
 
 
