@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated
 
@@ -27,6 +28,7 @@ from access.principal import Principal, Role
 from api import audit, auth
 from api.bounds import INT32_MAX, SlugPath
 from api.deps import AppClock, AppSettings, DbSession, Planner, Snapshot, State
+from api.errors import InvalidInput
 from core.timeutil import AMS
 from dispatch import digest
 from dispatch import feed_models as feeds
@@ -199,6 +201,16 @@ def _check_person(principal: Principal, snapshot: ConfigSnapshot, person: str) -
         raise auth.denied(principal, f"person '{person}'")
 
 
+def _hidden(check: Callable[[], None], missing: str) -> None:
+    """A read of another region's object answers 404, as if it did not exist."""
+    try:
+        check()
+    except HTTPException as exc:
+        if exc.status_code == status.HTTP_403_FORBIDDEN:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=missing) from exc
+        raise
+
+
 def _region_of(snapshot: ConfigSnapshot, kind: str, target: str) -> str | None:
     if kind == "team":
         found = snapshot.teams.get(target)
@@ -262,7 +274,7 @@ def create_team_feed(
 def list_team_feeds(
     team: SlugPath, caller: Planner, session: DbSession, snapshot: Snapshot
 ) -> list[FeedRead]:
-    _check_team(caller, snapshot, team)
+    _hidden(lambda: _check_team(caller, snapshot, team), f"no team '{team}'")
     return [_read(r) for r in feeds.live_feeds(session, kind="team", target=team)]
 
 
@@ -293,7 +305,7 @@ def create_person_feed(
 def list_person_feeds(
     person: SlugPath, caller: Planner, session: DbSession, snapshot: Snapshot
 ) -> list[FeedRead]:
-    _check_person(caller, snapshot, person)
+    _hidden(lambda: _check_person(caller, snapshot, person), f"no person '{person}'")
     return [_read(r) for r in feeds.live_feeds(session, kind="person", target=person)]
 
 
@@ -416,28 +428,12 @@ def set_my_digest(
     snapshot: Snapshot,
 ) -> DigestRegions:
     if caller.account_id is None:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
-            detail={
-                "message": "regions: only an account (not a key) receives the digest",
-                "errors": [{"field": "regions", "rule": "an account", "type": "value_error"}],
-            },
-        )
+        raise InvalidInput("regions", "only an account (not a key) receives the digest")
     wanted = sorted(set(body.regions))
-    for index, region in enumerate(wanted):
+    for index, region in enumerate(body.regions):
         if region not in snapshot.regions or not caller.plans(region):
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_ENTITY,
-                detail={
-                    "message": f"regions[{index}]: '{region}' is unknown or not yours",
-                    "errors": [
-                        {
-                            "field": f"regions[{index}]",
-                            "rule": "a region of the configuration that you plan",
-                            "type": "value_error",
-                        }
-                    ],
-                },
+            raise InvalidInput(
+                f"regions[{index}]", f"'{region}' is not a region of the configuration you plan"
             )
     session.execute(
         delete(feeds.DigestSubscription).where(
