@@ -17,6 +17,7 @@ The write itself touches only the rows of the edited object (``oncall.service
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
@@ -35,7 +36,7 @@ from api.deps import DbSession, Planner
 from core.timeutil import ensure_utc
 from dispatch.models import Assignment
 from dispatch.states import AssignmentStatus
-from oncall import calendar, changes, edits, fairness, versions
+from oncall import calendar, changes, csv_import, edits, fairness, versions
 from oncall import service as oncall_service
 from oncall.models import ConfigVersion
 from oncall.schemas import ConfigSet, Override, Person, Rotation, Shift
@@ -828,4 +829,116 @@ def undo_change(
         dry_run=dry_run,
         accept_warnings=accept_warnings,
         undo_of=version,
+    )
+
+
+# --- CSV import ------------------------------------------------------------------------
+
+
+class ImportError_(BaseModel):
+    row: int = Field(description="Line in the file (the header is 1; 0: the file itself)")
+    column: str = Field(description="The column as the file names it (Dutch)")
+    field: str = Field(description="The field it fills (English)")
+    rule: str
+    regel: str = Field(description="The rule in Dutch")
+
+
+class ImportResult(EditResult):
+    team: str
+    errors: list[ImportError_]
+    counts: dict[str, int]
+
+
+_CSV_BODY = {"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}}}
+
+
+@router.post(
+    "/teams/{team}/import",
+    response_model=ImportResult,
+    responses={
+        **EDIT_RESPONSES,
+        413: {"description": "The file is larger than the limit"},
+    },
+    summary="Import a team's roster from CSV (persoon;begin;eind;laag[;telefoon;naam])",
+    openapi_extra=_CSV_BODY,
+)
+async def import_roster(
+    team: SlugPath,
+    request: Request,
+    session: DbSession,
+    caller: Planner,
+    dry_run: DryRun = True,
+    accept_warnings: AcceptWarnings = False,
+) -> ImportResult:
+    """Every row is checked; the dry run (the default) lists every error as row, column
+    and rule and shows the calendar diff of the rows that are fine. A save happens only
+    without errors, as one version (new people and shifts together)."""
+    body = await request.body()
+    if len(body) > csv_import.MAX_BYTES:
+        raise HTTPException(413, detail=f"body: larger than {csv_import.MAX_BYTES // 1024} KiB")
+    return await asyncio.to_thread(
+        _import, team, body, request, session, caller, dry_run, accept_warnings
+    )
+
+
+def _import(
+    team: str,
+    body: bytes,
+    request: Request,
+    session: Session,
+    caller: Principal,
+    dry_run: bool,
+    accept_warnings: bool,
+) -> ImportResult:
+    snapshot = _current(request, session)
+    if team not in snapshot.teams:
+        raise HTTPException(404, detail=f"unknown team '{team}'")
+    region = snapshot.teams[team].region
+    if region is None and caller.role.value != "admin":
+        raise HTTPException(403, detail=f"team: '{team}' is national; an admin imports it")
+    if region is not None and not caller.plans(region):
+        raise HTTPException(403, detail=f"team: '{team}' is outside the regions of {caller.actor}")
+    now = request.app.state.samenop.clock.now()
+    found: list[csv_import.ImportPlan] = []
+
+    def edit_of(config: ConfigSet) -> edits.Applied:
+        plan = csv_import.plan_import(config, team, body)
+        found.append(plan)
+        if plan.errors and not dry_run:
+            first = plan.errors[0]
+            raise edits.EditRejected(
+                f"row {first.row}: {first.column}", f"{first.rule} ({len(plan.errors)} errors)"
+            )
+        return edits.applied(config, tuple(plan.touched), now)
+
+    try:
+        result = run_edit(
+            request,
+            session,
+            caller,
+            edit_of,
+            action="planning.import",
+            object_type="team",
+            dry_run=dry_run,
+            accept_warnings=accept_warnings,
+        )
+    except HTTPException as exc:
+        if exc.status_code == 422 and found and found[-1].errors:
+            raise HTTPException(
+                422,
+                detail={
+                    "message": f"{len(found[-1].errors)} errors in the file; nothing was saved",
+                    "errors": [
+                        {"field": f"row {e.row}: {e.column} ({e.field})", "rule": e.rule}
+                        for e in found[-1].errors
+                    ],
+                },
+            ) from exc
+        raise
+    plan = found[-1]
+    return ImportResult(
+        **result.model_dump(),
+        team=team,
+        errors=[ImportError_(**e.as_dict()) for e in plan.errors],
+        counts=plan.counts(),
     )

@@ -366,3 +366,73 @@ def test_rotations_and_shifts_are_edited(
     assert not [s for s in shifts if s.person == "gv-jasper-brouwer" and s.start.day == 19]
     r = client.delete("/api/v1/planning/shifts", params={"key": new_key}, headers=planner)
     assert r.status_code == 404
+
+
+ROSTER = (
+    "\ufeffpersoon;begin;eind;laag;telefoon;naam\n"
+    "gv-anouk-de-vries;19-12-2026 09:00;19-12-2026 17:00;primair;;\n"
+    "Bram Visser;2026-12-20T09:00;2026-12-20T17:00;reserve;;\n"
+    "Fenna Jansen;2026-12-21 09:00;2026-12-21 17:00;;06-12340199;Fenna Jansen\n"
+)
+
+
+def test_csv_import_dry_run_lists_every_error_and_saves_only_a_clean_file(
+    client: TestClient,
+    session: Session,
+    planner: dict[str, str],
+    other: dict[str, str],
+    loaded: int,
+) -> None:
+    url = "/api/v1/planning/teams/vt-gv/import"
+    headers = {**planner, "Content-Type": "text/csv"}
+    bad = ROSTER + "dh-linda-de-graaf;morgen;2026-12-22 17:00;x;;\n"
+    r = client.post(url, params={"dry_run": "true"}, content=bad.encode(), headers=headers)
+    assert r.status_code == 200, r.text
+    data = r.json()
+    assert [(e["row"], e["column"], e["field"]) for e in data["errors"]] == [
+        (5, "persoon", "person"),
+        (5, "begin", "start"),
+        (5, "laag", "layer"),
+    ]
+    assert all(e["rule"] and e["regel"] for e in data["errors"])
+    assert data["counts"]["rows"] == 4 and data["counts"]["shifts_added"] == 3
+    [team] = data["calendar"]
+    assert "fenna-jansen" in {b["person"] for b in team["added"]}
+    assert version(session) == loaded
+
+    refused = client.post(url, params={"dry_run": "false"}, content=bad.encode(), headers=headers)
+    assert refused.status_code == 422
+    fields = [e["field"] for e in refused.json()["detail"]["errors"]]
+    assert fields[0].startswith("row 5: persoon") and len(fields) == 3
+    assert version(session) == loaded
+
+    comma = ROSTER.replace(";", ",")
+    saved = client.post(url, params={"dry_run": "false"}, content=comma.encode(), headers=headers)
+    assert saved.status_code == 200, saved.text
+    assert saved.json()["version"] == loaded + 1 and saved.json()["errors"] == []
+    config = oncall_service.read_config(session=session)
+    assert "fenna-jansen" in {p.id for p in config.people}
+    assert {(s.person, s.layer.value) for s in config.shifts if s.team == "vt-gv"} >= {
+        ("gv-anouk-de-vries", "primary"),
+        ("gv-bram-visser", "backup"),
+        ("fenna-jansen", "primary"),
+    }
+    # The same file again changes nothing: no second version, no doubled shifts.
+    again = client.post(url, params={"dry_run": "false"}, content=comma.encode(), headers=headers)
+    assert again.status_code == 200 and again.json()["saved"] is False
+    assert again.json()["counts"]["unchanged"] == 3
+    assert version(session) == loaded + 1
+
+    foreign = client.post(
+        url,
+        params={"dry_run": "true"},
+        content=ROSTER.encode(),
+        headers={**other, "Content-Type": "text/csv"},
+    )
+    assert foreign.status_code == 403
+    assert (
+        client.post(
+            "/api/v1/planning/teams/geen-team/import", content=ROSTER.encode(), headers=headers
+        ).status_code
+        == 404
+    )
