@@ -7,7 +7,6 @@ import json
 import sys
 import threading
 import time
-import webbrowser
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,19 +17,22 @@ import typer
 import yaml
 from pydantic import ValidationError
 
+from api import demo as demo_seeding
 from api.cli_access import accounts_app, keys_app
 from core import migrate
 from core.clock import SystemClock
 from core.db import make_engine, make_session_factory, session_scope
 from core.settings import get_settings
+from core.texts import CLI_GAP_NL, CLI_GAPS_TOTAL_NL, GAP_NL
 from core.timeutil import AMS, ensure_utc
 from dispatch.pairing import Plan, pair
 from dispatch.schemas import IncidentCreate
-from dispatch.service import facts_from, intake, resolve_area
+from dispatch.service import facts_from, resolve_area
 from oncall import service as oncall_service
 from oncall.gaps import find_gaps
 from oncall.loader import ConfigError, load_paths
 from oncall.schemas import parse_local_datetime
+from oncall.scope import date_nl
 from oncall.snapshot import ConfigSnapshot
 
 app = typer.Typer(help="Samen op in acuut: dispatch and on-call.", no_args_is_help=True)
@@ -189,12 +191,23 @@ def gaps_cmd(
         for gap in find_gaps(snapshot, team_id, lo, hi):
             found += 1
             typer.echo(
-                f"{snapshot.teams[team_id].name} ({team_id}): "
-                f"{gap.start.astimezone(AMS):%a %Y-%m-%d %H:%M} - "
-                f"{gap.end.astimezone(AMS):%a %Y-%m-%d %H:%M} ({gap.minutes} min; "
-                f"rules {', '.join(gap.rules)})"
+                CLI_GAP_NL.format(
+                    team=snapshot.teams[team_id].name,
+                    team_id=team_id,
+                    start=_when_nl(gap.start),
+                    end=_when_nl(gap.end),
+                    minutes=gap.minutes,
+                    staffing=GAP_NL.format(needed=gap.needed, available=gap.available),
+                    rules=", ".join(gap.rules),
+                )
             )
-    typer.echo(f"{found} gap(s) in {days} day(s) from {lo.astimezone(AMS):%Y-%m-%d %H:%M}")
+    typer.echo(CLI_GAPS_TOTAL_NL.format(count=found, days=days, start=_when_nl(lo)))
+
+
+def _when_nl(at: datetime) -> str:
+    """'ma 21-12-2026 09:00': Dutch day name and date, Amsterdam time."""
+    local = at.astimezone(AMS)
+    return f"{date_nl(local.date())} {local:%H:%M}"
 
 
 def print_plan(plan: Plan) -> None:
@@ -466,14 +479,16 @@ def demo(
         _seed_demo_incidents()
     url = f"{public}/"
     key = settings.api_keys[0] if settings.api_keys else "(none: samenop keys create)"
+    open_pages = bool(update["demo_open"])
     typer.echo(f"dashboard: {url}   API docs: {url}docs   admin API key: {key}")
+    typer.echo(demo_seeding.sign_in_hint(url, open_pages=open_pages))
     if fake is not None:
         typer.echo(f"phones (play the piket worker): {fake.url}/phones")
     if open_browser:
 
         def _open() -> None:
             time.sleep(1.5)  # let uvicorn bind first
-            webbrowser.open(url)
+            demo_seeding.open_dashboard(url, key, open_pages=open_pages, echo=typer.echo)
 
         threading.Thread(target=_open, daemon=True).start()
     try:
@@ -548,36 +563,11 @@ def _register_phones(settings: Any, fake: Any) -> None:
 
 
 SHIPPED_REGIONS = Path(__file__).resolve().parent.parent / "regions"
-DEMO_INCIDENTS: tuple[dict[str, Any], ...] = (
-    {
-        "basisteam": "gooi-en-vechtstreek-noord",
-        "municipality": "GM0402",
-        "case_type": "HG",
-        "persons": [
-            {"role": "victim", "age": 34},
-            {"role": "child", "age": 6},
-            {"role": "suspect", "age": 38},
-        ],
-        "flags": ["children_present"],
-    },
-    {
-        "basisteam": "ijmond",
-        "case_type": "HG",
-        "persons": [{"role": "victim", "age": 41}],
-        "flags": ["huisverbod_considered"],
-    },
-    {
-        "municipality": "Sittard-Geleen",
-        "case_type": "KM",
-        "persons": [{"role": "child", "age": 9}, {"role": "suspect", "age": 35}],
-        "flags": [],
-    },
-    {"basisteam": "onbekend", "case_type": "HG", "persons": [], "flags": []},
-)
 
 
 def _seed_demo_incidents() -> None:
-    """A few incidents at 'now' so the dashboard shows plans from the first second."""
+    """A few incidents at 'now' so the dashboard shows plans from the first second; those
+    of an earlier run that are still open are not reported again."""
     settings = get_settings()
     factory = make_session_factory(make_engine(settings.database_url))
     now = SystemClock().now()
@@ -585,24 +575,13 @@ def _seed_demo_incidents() -> None:
         snapshot = ConfigSnapshot(
             oncall_service.read_config(session=session), oncall_service.get_version(session=session)
         )
-        for i, extra in enumerate(DEMO_INCIDENTS, start=1):
-            data = IncidentCreate.model_validate(
-                {
-                    "source": "demo",
-                    "external_id": f"demo-{now:%Y%m%d%H%M%S}-{i}",
-                    "reported_at": now.isoformat(),
-                    "police_unit": f"DEMO-{i}",
-                    "police_callback": "06 12345678",
-                    **extra,
-                }
-            )
-            intake(
-                session=session,
-                data=data,
-                snapshot=snapshot,
-                now=now,
-                national=(settings.national_fallback_name, settings.national_fallback_phone),
-            )
+        national = (settings.national_fallback_name, settings.national_fallback_phone)
+        made = demo_seeding.seed(session, snapshot, now, national)
+    if len(made) < len(demo_seeding.INCIDENTS):
+        typer.echo(
+            f"example incidents: {len(made)} new, "
+            f"{len(demo_seeding.INCIDENTS) - len(made)} still open from an earlier run"
+        )
 
 
 def _ensure_sqlite_dir(url: str) -> None:
