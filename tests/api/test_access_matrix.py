@@ -220,6 +220,8 @@ PATH_VALUES = {
     "team": TEAM_B,
     "person": "dh-linda-de-graaf",
     "team_id": TEAM_B,
+    "person_id": "dh-linda-de-graaf",
+    "rotation_id": "dh-cit-nacht",
 }
 
 
