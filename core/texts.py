@@ -595,6 +595,9 @@ CANDIDATE_NL: dict[str, str] = {
     "rules_ok": "blijft binnen de rust- en eerlijkheidsregels",
 }
 GAP_NL = "{needed} nodig, {available} bereikbaar op piket"
+# `samenop gaps` (api/cli.py)
+CLI_GAP_NL = "{team} ({team_id}): {start} - {end} ({minutes} min; {staffing}; regels {rules})"
+CLI_GAPS_TOTAL_NL = "{count} gat(en) in {days} dag(en) vanaf {start}"
 
 
 # --- calendar feeds (iCal), the planners' daily digest and "Piket nu" (H3b) ------------

@@ -326,6 +326,8 @@ def test_gaps_lists_the_meierij_absences_in_december() -> None:
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "Mon 2026-12-21 09:00 - Mon 2026-12-21 17:00 (480 min" in result.output
-    assert "Thu 2026-12-24 09:00 - Thu 2026-12-24 17:00" in result.output
-    assert "2 gap(s) in 4 day(s)" in result.output
+    assert "ma 21-12-2026 09:00 - ma 21-12-2026 17:00 (480 min" in result.output
+    assert "do 24-12-2026 09:00 - do 24-12-2026 17:00" in result.output
+    assert "1 nodig, 0 bereikbaar op piket" in result.output
+    assert "2 gat(en) in 4 dag(en) vanaf ma 21-12-2026 00:00" in result.output
+    assert "Mon " not in result.output and "Thu " not in result.output
