@@ -111,7 +111,17 @@ def test_every_route_names_its_roles_or_why_it_is_public() -> None:
     public_paths = {r.path for r in table if r.public}
     assert all(
         p.startswith(
-            ("/webhooks/", "/p/", "/w/", "/login", "/logout", "/healthz", "/readyz", "/ical/")
+            (
+                "/webhooks/",
+                "/p/",
+                "/w/",
+                "/login",
+                "/logout",
+                "/healthz",
+                "/readyz",
+                "/ical/",
+                "/favicon.ico",
+            )
         )
         for p in public_paths
     ), public_paths
