@@ -332,12 +332,14 @@ class GapRead(BaseModel):
     start: datetime
     end: datetime
     minutes: int
+    needed: int = 1  # reachable people the rules need at once (staff)
+    available: int = 0  # reachable people on call in the gap
 
 
 @router.get(
     "/coverage/gaps",
     response_model=list[GapRead],
-    summary="When a team should answer but nobody reachable is on call",
+    summary="When a team should answer but fewer reachable people are on call than it needs",
     responses={404: {"description": "Unknown team or region"}},
 )
 async def coverage_gaps(
@@ -384,6 +386,8 @@ async def coverage_gaps(
                     start=g.start,
                     end=g.end,
                     minutes=g.minutes,
+                    needed=g.needed,
+                    available=g.available,
                 )
                 for g in find_gaps(snapshot, team_id, lo, hi, check=deadline.check)
             )

@@ -285,3 +285,18 @@ def test_ranges_are_bounded(
     assert field in r.text
     r = client.get(f"{BASE}/regions/r1/overview", params={"weeks": 10}, headers=h["planner"])
     assert r.status_code == 422 and "weeks" in r.text
+
+
+def test_the_coverage_gaps_route_says_needed_and_available(planning_client: Any) -> None:
+    client, h = planning_client
+    out = _get(
+        client,
+        h["planner"],
+        "/api/v1/coverage/gaps",
+        team=R1_TEAM,
+        **{"from": "2026-10-28T00:00", "to": "2026-10-29T00:00"},
+    )
+    assert [(g["start"], g["end"], g["needed"], g["available"], g["rules"]) for g in out] == [
+        ("2026-10-27T23:00:00Z", "2026-10-28T08:00:00Z", 1, 0, ["vt-altijd"]),
+        ("2026-10-28T12:00:00Z", "2026-10-28T21:00:00Z", 2, 1, ["vt-samen"]),
+    ]
