@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from core import texts
 from core.logs import FaultLog
+from core.timeutil import ensure_utc
 from dispatch import flows, roster_sms, swaps
 from dispatch.delivery import PagingContext
 from dispatch.roster_models import RosterCursor, RosterMessage
@@ -49,6 +50,7 @@ log = logging.getLogger("samenop.reminders")
 STEP = timedelta(minutes=15)
 PLAN_EVERY = timedelta(hours=1)  # reminders are planned this often (and on every change)
 PLAN_SLACK = timedelta(hours=2)  # ... for blocks starting this much beyond the next plan
+BLOCK_SEEN = timedelta(days=8)  # how far a reminded block is followed to its end
 NOTICE_DAYS = timedelta(days=14)  # a change notice is about the next 14 days
 MAX_VERSIONS = 50  # versions told per sweep (a backlog is caught up over several)
 LISTED = 3  # blocks named in a change notice (then "en nog N")
@@ -74,7 +76,7 @@ def _floor(moment: datetime) -> datetime:
 def team_blocks(snapshot: ConfigSnapshot, team: str, start: datetime, end: datetime) -> list[Block]:
     """Who is on call in ``team`` during [start, end), as unbroken blocks per person and
     layer (sampled every quarter hour, as rosters change on the quarter hour)."""
-    first = _floor(start)
+    first = _floor(ensure_utc(start))  # stepped in UTC: wall-clock steps lose the DST hour
     before = {(e.person, e.layer.value) for e in snapshot.on_call(team, first - STEP).entries}
     opened: dict[tuple[str, str], datetime] = {}
     out: list[Block] = []
@@ -110,8 +112,10 @@ def plan_reminders(session: Session, snapshot: ConfigSnapshot, now: datetime) ->
         if not hours:
             continue
         lead = timedelta(hours=hours)
-        for block in team_blocks(snapshot, team.id, now, now + lead + PLAN_EVERY + PLAN_SLACK):
-            if block.began_before or block.start <= now:
+        until = now + lead + PLAN_EVERY + PLAN_SLACK
+        # Looked at beyond ``until`` so the SMS names where a block ends (a week at most).
+        for block in team_blocks(snapshot, team.id, now, until + BLOCK_SEEN):
+            if block.began_before or block.start <= now or block.start >= until:
                 continue
             phone = _phone(snapshot.people.get(block.person))
             if phone is None:
@@ -219,7 +223,7 @@ def tell_changes(session: Session, now: datetime) -> int:
         _cursor(session, CHANGES, now).version = current
         return 0
     made = 0
-    start, end = _floor(now), now + NOTICE_DAYS
+    start, end = _floor(ensure_utc(now)), now + NOTICE_DAYS
     last = min(current, cursor.version + MAX_VERSIONS)
     for version in range(cursor.version + 1, last + 1):
         made += _tell_version(session, version, start, end, now)

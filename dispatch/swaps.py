@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core import texts
+from core.timeutil import ensure_utc
 from dispatch.models import AuditLog
 from dispatch.roster_models import Swap
 from dispatch.roster_sms import MessageKind, enqueue
@@ -171,7 +172,9 @@ class SwapRefused(Exception):
 
 
 def steps(start: datetime, end: datetime) -> Iterable[datetime]:
-    at = start
+    """Every quarter hour of [start, end), stepped in UTC (a wall-clock step would skip
+    or repeat the hour DST moves)."""
+    at = ensure_utc(start)
     while at < end:
         yield at
         at += STEP
@@ -393,6 +396,7 @@ def offer(
     """Offer [start, end) of ``person``'s block in ``team``; returns the swap and whether
     this call made it (a retried request gets the open offer it made before)."""
     _check_period(start, end, now)
+    start, end = ensure_utc(start), ensure_utc(end)
     if team not in snapshot.teams:
         raise SwapRefused("unknown_team", f"Onbekend team '{team}'.", field="team")
     if person not in snapshot.members.get(team, {}):
