@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -179,7 +178,12 @@ def pilot_cases() -> list[Case]:
             accept = 60 * joint  # 60 .. 1260 s
             cases.append(
                 Case(
-                    at, outcome, accept, accept + 900, declines=joint % 3 == 0, basisteam=basisteam
+                    at,
+                    outcome,
+                    accept,
+                    accept + 900,
+                    declines=int(joint % 3 == 0),
+                    basisteam=basisteam,
                 )
             )
         else:
@@ -216,7 +220,7 @@ def test_buckets_follow_the_pilots_definitions() -> None:
 
 def test_fold_ignores_a_consult_agreeing_and_combines_in_any_order() -> None:
     t = utc("2026-03-10T12:00Z")
-    events = [
+    events: list[tuple[str, dict[str, Any], datetime]] = [
         ("incident.received", {"basisteam": GV_NOORD, "case_type": "HG"}, t),
         ("dispatch.planned", {"region": REGION, "team": "vt-gv", "status": "paired"}, t),
         ("assignment.accepted", {"purpose": "consult"}, t + timedelta(seconds=5)),
