@@ -241,6 +241,11 @@ def print_plan(plan: Plan) -> None:
             typer.echo(f"  skipped {s.person}: " + "; ".join(r.text for r in s.reasons))
         if resp.team_line:
             typer.echo(f"  team line: {resp.team_line}")
+    if plan.police_call:
+        call = plan.police_call
+        typer.echo(f"police call the line themselves: {call.number} ({call.team}); nobody paged")
+    if plan.mandate:
+        typer.echo(f"mandate: {', '.join(plan.mandate.may) or '-'} {plan.mandate.note or ''}")
     for p in plan.partners:
         typer.echo(f"partner: {p.name} ({p.kind}) {p.phone or ''}")
     typer.echo(f"if nobody comes: {plan.expectation.text}")
@@ -275,11 +280,51 @@ def pair_cmd(
         snapshot,
         instant,
         national=(settings.national_fallback_name, settings.national_fallback_phone),
+        time_read=None if at else data.time_read,
     )
     if as_json:
         typer.echo(json.dumps(plan.to_dict(), indent=2, ensure_ascii=False))
     else:
         print_plan(plan)
+
+
+evaluation_app = typer.Typer(
+    help="The evaluation's facts, derived from events.", no_args_is_help=True
+)
+app.add_typer(evaluation_app, name="evaluation")
+
+
+@evaluation_app.command("rebuild")
+def evaluation_rebuild(
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Only compare the rebuild with the live facts; change nothing"
+        ),
+    ] = False,
+) -> None:
+    """Fold the whole event log into the evaluation's facts again (one transaction).
+    With --check, say whether that gives the facts already kept (exit 1 if not)."""
+    from dispatch import evaluation_store
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    factory = make_session_factory(engine)
+    with factory() as session:
+        before = evaluation_store.all_rows(session)
+        count = evaluation_store.rebuild(session)
+        after = evaluation_store.all_rows(session)
+        if check:
+            session.rollback()
+        else:
+            session.commit()
+    engine.dispose()
+    differ = len({r["dispatch_id"] for r in before} ^ {r["dispatch_id"] for r in after})
+    differ += sum(1 for a, b in zip(before, after, strict=False) if a != b)
+    if check:
+        typer.echo(f"{count} dispatch(es) folded; {differ} fact row(s) differ from the live ones")
+        raise typer.Exit(code=1 if differ else 0)
+    typer.echo(f"rebuilt the evaluation facts of {count} dispatch(es); {differ} row(s) changed")
 
 
 @app.command("purge")

@@ -12,17 +12,26 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
 
+from api import cli
+from core import migrate
+from core.db import make_engine, make_session_factory
+from core.settings import get_settings
 from core.timeutil import AMS
 from dispatch import evaluation, evaluation_store, paging, progress, service
 from dispatch.evaluation import Delta, Fact, bucket, combine, fold, percentile
 from dispatch.models import Dispatch, EvaluationFact, Event
 from dispatch.retention import purge
 from dispatch.schemas import IncidentCreate
+from oncall import service as oncall_service
+from oncall.schemas import ConfigSet
 from oncall.snapshot import ConfigSnapshot
 
 NATIONAL = ("Veilig Thuis (landelijk)", "0800-2000")
@@ -416,3 +425,49 @@ def test_facts_hold_nothing_retention_would_remove() -> None:
             "purpose", "outcome"}  # fmt: skip
     assert not read & PERSONAL_KEYS
     assert json.dumps(Delta().as_row(), default=str)
+
+
+def test_the_command_line_rebuild_and_the_migration_fill_the_facts_from_the_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, example_config: ConfigSet
+) -> None:
+    """On a database of its own (SQLite): ``samenop evaluation rebuild --check`` finds a
+    fact row changed by hand, ``rebuild`` puts it back; migration 0012, run again on an
+    existing log, fills the table with the same rows."""
+    url = f"sqlite:///{tmp_path / 'evaluation.db'}"
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    with factory() as s:
+        oncall_service.write_config(
+            session=s, config=example_config, now=utc("2026-01-01T00:00Z"), source="tests"
+        )
+        s.commit()
+    snapshot = ConfigSnapshot(example_config, 1)
+    for case in pilot_cases()[:12]:
+        drive(factory, snapshot, case)
+    with factory() as s:
+        live = evaluation_store.all_rows(s)
+    assert len(live) == 12
+    monkeypatch.setenv("SAMENOP_DATABASE_URL", url)
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        checked = runner.invoke(cli.app, ["evaluation", "rebuild", "--check"])
+        assert checked.exit_code == 0, checked.output
+        assert "12 dispatch(es) folded; 0 fact row(s) differ" in checked.output
+        with factory() as s:
+            s.execute(update(EvaluationFact).values(declines=99))
+            s.commit()
+        checked = runner.invoke(cli.app, ["evaluation", "rebuild", "--check"])
+        assert checked.exit_code == 1 and "12 fact row(s) differ" in checked.output
+        rebuilt = runner.invoke(cli.app, ["evaluation", "rebuild"])
+        assert rebuilt.exit_code == 0, rebuilt.output
+        with factory() as s:
+            assert evaluation_store.all_rows(s) == live
+    finally:
+        get_settings.cache_clear()
+    migrate.downgrade(url, "0011")
+    migrate.upgrade(url)
+    with factory() as s:
+        assert evaluation_store.all_rows(s) == live
+    engine.dispose()
