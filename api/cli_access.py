@@ -20,6 +20,7 @@ from core.clock import SystemClock
 from core.db import make_engine, make_session_factory, session_scope
 from core.settings import get_settings
 from dispatch import service as dispatch_service
+from notifications.mail import check_address
 
 keys_app = typer.Typer(help="API keys: named, scoped to a role and regions.", no_args_is_help=True)
 accounts_app = typer.Typer(help="Accounts for the pages and the API.", no_args_is_help=True)
@@ -29,6 +30,9 @@ RegionsOpt = Annotated[
     list[str] | None, typer.Option("--region", help="A region id (repeat); none: every region")
 ]
 BasisteamsOpt = Annotated[list[str] | None, typer.Option("--basisteam", help="A basisteam id")]
+EmailOpt = Annotated[
+    str | None, typer.Option("--email", help="Where the planners' daily digest goes")
+]
 ACTOR = "cli:" + (os.environ.get("SUDO_USER") or os.environ.get("USER") or "unknown")
 
 
@@ -36,6 +40,16 @@ def _factory():  # type: ignore[no-untyped-def]
     settings = get_settings()
     migrate.upgrade(settings.database_url)
     return make_session_factory(make_engine(settings.database_url))
+
+
+def _address(email: str | None) -> str | None:
+    if email is None:
+        return None
+    try:
+        return check_address(email)
+    except ValueError as exc:
+        typer.echo(f"refused: email: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
 
 
 def _fail(exc: access.AccessError) -> typer.Exit:
@@ -168,12 +182,14 @@ def accounts_create(
     oidc_subject: Annotated[
         str | None, typer.Option(help="Signs in through the identity provider as this subject")
     ] = None,
+    email: EmailOpt = None,
 ) -> None:
     """Make an account (the first admin is made this way)."""
+    address = _address(email)
     password = None if oidc_subject and not password_stdin else _password(password_stdin)
     try:
         with session_scope(_factory()) as session:
-            access.create_account(
+            account = access.create_account(
                 session,
                 username=username,
                 role=role,
@@ -186,10 +202,28 @@ def accounts_create(
                 person_id=person,
                 oidc_subject=oidc_subject,
             )
+            account.email = address
             _audit(session, "account.create", "account", username)
     except access.AccessError as exc:
         raise _fail(exc) from exc
     typer.echo(f"account '{username}' ({role.value}) made")
+
+
+@accounts_app.command("email")
+def accounts_email(
+    username: str,
+    email: Annotated[str, typer.Argument(help='The address; "" removes it')],
+) -> None:
+    """Set where the account's daily digest of coverage gaps goes (planners, admins)."""
+    address = _address(email) if email else None
+    with session_scope(_factory()) as session:
+        account = session.scalar(select(Account).where(Account.username == username))
+        if account is None:
+            typer.echo(f"no account '{username}'", err=True)
+            raise typer.Exit(code=2)
+        account.email = address
+        _audit(session, "account.email", "account", username)
+    typer.echo(f"e-mail of '{username}' {'set' if address else 'removed'}")
 
 
 @accounts_app.command("list")

@@ -415,16 +415,13 @@ class DigestSchedule:
             )
         day = ensure_utc(now).astimezone(AMS).date()
         with self.sessions() as session:
-            states = dict(
-                session.execute(
-                    select(DigestSend.region, DigestSend.state).where(DigestSend.day == day)
-                ).tuples()
-            )
-            attempts = dict(
-                session.execute(
-                    select(DigestSend.region, DigestSend.attempts).where(DigestSend.day == day)
-                ).tuples()
-            )
+            found = session.execute(
+                select(DigestSend.region, DigestSend.state, DigestSend.attempts).where(
+                    DigestSend.day == day
+                )
+            ).all()
+        states = {region: state for region, state, _ in found}
+        attempts = {region: count for region, _, count in found}
         settled = all(
             states.get(r.id) in FINAL
             or (states.get(r.id) == "failed" and attempts.get(r.id, 0) >= MAX_ATTEMPTS)

@@ -14,6 +14,8 @@ from access.models import Account, ApiKey, WebSession
 from access.principal import Principal, Role
 from api import audit, auth
 from api.deps import Admin, AppClock, DbSession, Snapshot, Staff, State, Worker
+from api.errors import InvalidInput
+from notifications.mail import check_address
 from oncall.personal import person_periods
 
 router = APIRouter(prefix="/api/v1", tags=["access"])
@@ -35,6 +37,9 @@ class AccountIn(Scope):
     display_name: str = Field(default="", max_length=200)
     person_id: str | None = Field(default=None, min_length=1, max_length=64)
     oidc_subject: str | None = Field(default=None, min_length=1, max_length=255)
+    email: str | None = Field(
+        default=None, max_length=254, description="Where the planners' daily digest goes"
+    )
 
 
 class AccountPatch(BaseModel):
@@ -45,11 +50,15 @@ class AccountPatch(BaseModel):
     active: StrictBool | None = None  # true/false, as documented (not 0 or "yes")
     password: str | None = Field(default=None, min_length=12, max_length=256)
     display_name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(
+        default=None, max_length=254, description="The digest's address; empty: removed"
+    )
 
 
 class AccountRead(BaseModel):
     username: str
     display_name: str
+    email: str | None = None
     role: str
     regions: list[str] | None
     basisteams: list[str]
@@ -109,6 +118,7 @@ def _account_read(a: Account) -> AccountRead:
     return AccountRead(
         username=a.username,
         display_name=a.display_name,
+        email=a.email,
         role=a.role,
         regions=a.regions,
         basisteams=list(a.basisteams or ()),
@@ -151,6 +161,16 @@ def _audit(
 ) -> None:
     """Who (and in which role), from where: in the same transaction as the change."""
     audit.note(session, request, who, action, kind, oid)
+
+
+def _email(value: str) -> str | None:
+    """An address as stored ("" removes it); 422 naming the field otherwise."""
+    if value == "":
+        return None
+    try:
+        return check_address(value)
+    except ValueError as exc:
+        raise InvalidInput("email", str(exc)) from exc
 
 
 def _get_account(session: Any, username: str) -> Account:
@@ -246,6 +266,7 @@ def create_account(
     request: Request,
 ) -> AccountRead:
     now = clock.now()
+    email = _email(body.email) if body.email is not None else None
     try:
         account = access.create_account(
             session,
@@ -266,6 +287,7 @@ def create_account(
         if code == 409:
             raise HTTPException(409, detail=str(exc)) from exc
         raise _refused(exc) from exc
+    account.email = email
     _audit(session, request, caller, "account.create", "account", account.username)
     session.commit()
     return _account_read(account)
@@ -299,6 +321,8 @@ def update_account(
         raise _refused(exc) from exc
     if body.display_name is not None:
         account.display_name = body.display_name
+    if body.email is not None:
+        account.email = _email(body.email)
     if body.active is not None:
         account.active = body.active
     if (
