@@ -47,6 +47,9 @@ PLAN_KEYS = {
     "expectation",
     "rules",
     "reasons",
+    "police_call",
+    "mandate",
+    "time_read",
 }
 
 
