@@ -227,22 +227,26 @@ Entry = tuple[str, str, str, str | None]  # person, layer, source, source id
 
 def _on_call_at(
     at: datetime,
-    clocks: Sequence[_RotationClock],
-    shifts: Sequence[tuple[Shift, str]],
-    overrides: Sequence[Override],
+    rotating: Sequence[tuple[Layer, str, str] | None],
+    shifts: Sequence[tuple[datetime, datetime, Shift, str]],
+    overrides: Sequence[tuple[datetime, datetime, Override]],
 ) -> list[Entry]:
-    """Who is on call at ``at``, as ``oncall.rotation.on_call`` decides it."""
+    """Who is on call at ``at``, as ``oncall.rotation.on_call`` decides it.
+
+    ``rotating`` is each rotation's (layer, person, rotation id) at ``at`` (None: nobody),
+    in configuration order; shifts and overrides come with their UTC start and end,
+    shifts by start, overrides in precedence order (start, then configuration order)."""
     # A place: [origin, person or None, source, source id]
     layers: dict[Layer, list[list[str | None]]] = {Layer.PRIMARY: [], Layer.BACKUP: []}
-    for clock in clocks:
-        person = clock.person_at(at)
-        if person is not None:
-            layers[clock.rotation.layer].append([person, person, "rotation", clock.rotation.id])
-    for shift, key in shifts:
-        if ensure_utc(shift.start) <= at < ensure_utc(shift.end):
+    for slot in rotating:
+        if slot is not None:
+            layer, person, rotation_id = slot
+            layers[layer].append([person, person, "rotation", rotation_id])
+    for lo, hi, shift, key in shifts:
+        if lo <= at < hi:
             layers[shift.layer].append([shift.person, shift.person, "shift", key])
-    for override in overrides:
-        if not ensure_utc(override.start) <= at < ensure_utc(override.end):
+    for lo, hi, override in overrides:
+        if not lo <= at < hi:
             continue
         places = layers[override.layer]
         holding = [p for p in places if p[1] == override.person]
@@ -267,11 +271,11 @@ def _on_call_at(
     seen: set[str] = set()
     for layer in (Layer.PRIMARY, Layer.BACKUP):
         for place in layers[layer]:
-            person = place[1]
-            if person is None or person in seen:
+            holder = place[1]
+            if holder is None or holder in seen:
                 continue
-            seen.add(person)
-            entries.append((person, layer.value, str(place[2]), place[3]))
+            seen.add(holder)
+            entries.append((holder, layer.value, str(place[2]), place[3]))
     return entries
 
 
@@ -332,40 +336,54 @@ def _walk(
     coverage: bool = True,
     check: Callable[[], None] | None = None,
 ) -> _Walk:
-    rotations = [r for r in snapshot.config.rotations if r.team == team]
+    rotations = list(snapshot._rotations.get(team, ()))  # configuration order
     clocks = [_RotationClock(r) for r in rotations]
     shifts_all = _team_shifts(snapshot, team)  # sorted by start, config order among equals
-    shifts = [(s, key_of("shifts", s)) for s in _overlapping(shifts_all, start, end)]
+    shifts = [
+        (ensure_utc(s.start), ensure_utc(s.end), s, key_of("shifts", s))
+        for s in _overlapping(shifts_all, start, end)
+    ]
     order = snapshot._override_order
     overrides = sorted(
-        _overlapping(_team_overrides(snapshot, team), start, end),
-        key=lambda o: (ensure_utc(o.start), order.get(o.id, 0)),
+        (
+            (ensure_utc(o.start), ensure_utc(o.end), o)
+            for o in _overlapping(_team_overrides(snapshot, team), start, end)
+        ),
+        key=lambda item: (item[0], order.get(item[2].id, 0)),
     )
     rules = _needing_rules(snapshot, team) if coverage else []
     tests = [(r, _rule_test(snapshot, team, r)) for r in rules]
 
+    # Every instant where something may change; per rotation and for the rules, the
+    # instants where *they* may change (they are evaluated only there).
     days = _local_days(start, end)
+    midnights = _midnights(days)
     edges: set[datetime] = {start}
+    clock_edges: list[set[datetime]] = []
     for clock in clocks:
-        edges |= clock.handoffs(start, end)
-    edges |= _window_edges((w for r in rotations for w in (r.windows or ())), days)
-    spans = [(s.start, s.end) for s, _ in shifts] + [(o.start, o.end) for o in overrides]
-    for lo, hi in spans:
-        edges.add(ensure_utc(lo))
-        edges.add(ensure_utc(hi))
+        own = clock.handoffs(start, end)
+        if clock.rotation.windows:
+            own |= _window_edges(clock.rotation.windows, days) | midnights
+        own.add(start)
+        clock_edges.append(own)
+        edges |= own
+    for lo, hi, _, _ in shifts:
+        edges.update((lo, hi))
+    for lo, hi, _ in overrides:
+        edges.update((lo, hi))
+    rule_edges: set[datetime] = {start}
     if rules:
-        edges |= _window_edges((w for r in rules for w in r.windows), days)
+        rule_edges |= _window_edges((w for r in rules for w in r.windows), days)
         if any(r.hours in (Hours.OFFICE_HOURS, Hours.AFTER_HOURS) for r in rules):
-            edges |= _window_edges(snapshot.office_hours(team), days)
-            edges |= _midnights(days)
-        if any(r.hours is Hours.WINDOWS for r in rules):
-            edges |= _midnights(days)
-    if any(r.windows for r in rotations):
-        edges |= _midnights(days)
+            rule_edges |= _window_edges(snapshot.office_hours(team), days)
+        if any(r.hours is not Hours.ALWAYS for r in rules):
+            rule_edges |= midnights
+        edges |= rule_edges
     points = sorted(e for e in edges if start <= e < end)
     for clock in clocks:
         if end > clock.start and (clock.until is None or start < clock.until):
             clock.seek(max(start, clock.start))
+    rotating: list[tuple[Layer, str, str] | None] = [None] * len(clocks)
 
     blocks: list[Block] = []
     needs: list[Need] = []
@@ -376,6 +394,7 @@ def _walk(
     gap_state: tuple[int, int] | None = None
     gap_since = start
     gap_rules: set[str] = set()
+    needing: tuple[CoverageRule, ...] = ()
     reach = {p: is_reachable(snapshot, team, p) for p in snapshot.members.get(team, {})}
 
     def reachable(person: str) -> bool:
@@ -393,7 +412,13 @@ def _walk(
     for n, at in enumerate(points):
         if check is not None and n % 64 == 0:
             check()
-        entries = _on_call_at(at, clocks, shifts, overrides)
+        for i, clock in enumerate(clocks):
+            if at in clock_edges[i]:
+                person = clock.person_at(at)
+                rotating[i] = (
+                    None if person is None else (clock.rotation.layer, person, clock.rotation.id)
+                )
+        entries = _on_call_at(at, rotating, shifts, overrides)
         current = set(entries)
         for entry in [e for e in open_blocks if e not in current]:
             close(entry, open_blocks.pop(entry), at)
@@ -401,7 +426,8 @@ def _walk(
             open_blocks.setdefault(entry, at)
         if not coverage:
             continue
-        needing = tuple(r for r, test in tests if test(at))
+        if at in rule_edges:
+            needing = tuple(r for r, test in tests if test(at))
         state = (tuple(r.id for r in needing), max((r.staff for r in needing), default=0))
         if state != need_state:
             if need_state is not None and need_state[0]:
