@@ -41,9 +41,10 @@ def _open(title: str, desc: str, width: int, height: int) -> tuple[str, list[str
 
 
 def _axis(parts: list[str], top: int, left: int, right: int, base: int, plot_h: int) -> None:
-    for i in range(5):
-        value = top * i // 4
-        y = base - plot_h * i / 4
+    lines = top if top <= 5 else 5  # top is 1, 2 or 5 × 10^n: whole steps either way
+    for i in range(lines + 1):
+        value = top * i // lines
+        y = base - plot_h * i / lines
         parts.append(
             f'<line class="grid" x1="{left}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}"/>'
             f'<text class="tick" x="{left - 4}" y="{y + 4:.1f}" text-anchor="end">{value}</text>'

@@ -393,6 +393,7 @@ def charts(report: evaluation.Report) -> dict[str, Any]:
                 (two[0], [s.incidents for _d, s in report.by_day]),
                 (two[1], [s.applied for _d, s in report.by_day]),
             ],
+            width=1100,
         ),
     }
 

@@ -213,3 +213,22 @@ def test_operators_do_not_get_the_page(
     sign_in(client, "operator-gv")
     assert client.get("/evaluatie").status_code == 403
     assert client.get(URL, params=MARCH).status_code == 403
+
+
+def test_charts_escape_their_text_and_step_their_axis_in_whole_numbers() -> None:
+    from api import svg
+
+    chart = svg.bar_chart("<b>", "a & b", ["<x>", "y"], [("n<", [2, 1]), ("m", [0, 1])])
+    assert "<b>" not in chart and "&lt;b&gt;" in chart and "a &amp; b" in chart
+    assert "&lt;x&gt;: 2 n&lt;" in chart
+    ticks = re.findall(r'class="tick"[^>]*>(\d+)<', str(chart))
+    assert ticks == ["0", "1", "2"]
+    ticks = re.findall(
+        r'class="tick"[^>]*>(\d+)<', str(svg.bar_chart("t", "d", ["a"], [("n", [37])]))
+    )
+    assert ticks == ["0", "10", "20", "30", "40", "50"]
+    assert inline_code(f"<html><body>{chart}</body></html>") == []
+    line = svg.line_chart("t", "d", ["01-03", "02-03"], [("n", [0, 3])])
+    assert 'points="36.0,' in line and "<title" in line
+    bars = svg.hbar_chart("t", "d", [("samen ter plaatse", 21), ("geen consult", 0)])
+    assert bars.count("<rect") == 2 and ">21<" in bars
