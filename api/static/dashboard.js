@@ -2,14 +2,21 @@
 //
 // The page starts from the list the server rendered into it, then follows /ws: a
 // "snapshot" replaces everything, every "event" carries the dispatch's full current
-// summary, which replaces that incident's row. Rows are rebuilt only when their summary
+// summary, which replaces that incident's rows. Rows are rebuilt only when their summary
 // changed; the time since the report ticks every second.
 //
-// Each open incident has the control room's action buttons that fit its summary. A
-// click posts the action as JSON to /api/v1/incidents/<id>/actions (the sign-in cookie
-// counts); the answer's summary is shown at once and the websocket event confirms it.
-// A request in flight and a refusal (in Dutch) are kept per incident, so a row rebuilt
-// by a new summary keeps showing them.
+// Each incident is a <tbody> of two rows: the facts (household, where paging stands,
+// contact, alarms, the actions that apply now) and below them the police's pocket card
+// "Veiligheid voorop", a checklist the control room ticks (each tick an action, so it is
+// an event every dashboard sees and it survives a reload). Only the actions that apply
+// to the summary are shown (the server has the last word); a click posts the action as
+// JSON to /api/v1/incidents/<id>/actions (the sign-in cookie counts). A request in
+// flight, a refusal (in Dutch) and what was typed or opened are kept per incident, so a
+// row rebuilt by a new summary keeps them, and keeps the focus where it was.
+//
+// A new incident, or a new alarm on one, puts a count in the page title until someone
+// uses the page, and can sound a short tone (Web Audio) and raise a browser
+// notification: each a setting of this dashboard (localStorage), off until switched on.
 (function () {
   "use strict";
 
@@ -17,34 +24,48 @@
   var el = S.el;
   var DATA = S.pageData("dashboard-data");
   var L = DATA.labels;
+  var C = L.control;
   var CLOSED_KEEP_MS = 2 * 3600 * 1000; // closed incidents stay in view this long
   var UNANSWERED_S = 180; // when a summary does not say (unanswered_after_seconds)
   var FINISHED_PAGING = { accepted: 1, no_responder: 1, partial: 1 };
   var ERROR_KEEP_MS = 10000; // a refusal stays in its row this long
   var BEFORE_ACCEPT = { melding: 1, paging: 1 };
-  var CLOSE_OUTCOMES = [
-    "joint_on_scene",
-    "phone_consult",
-    "video_consult",
-    "no_consult",
-    "no_responder",
+  var CHECKLIST = [
+    "kindcheck",
+    "doorvragen",
+    "bewijs",
+    "registraties",
+    "vt_melding",
+    "warme_overdracht",
+    "veilig_vertrekken",
   ];
+  var FORENSIC = ["forensisch_arts", "forensische_opsporing"];
+  var SETTINGS_KEY = "samenop.dashboard.alerts";
 
   var incidents = new Map(); // dispatch id -> summary
-  var rows = new Map(); // dispatch id -> {summary, alarms, ui, tr}
+  var rows = new Map(); // dispatch id -> {summary, alarms, ui, group}
   var busy = new Map(); // dispatch id -> the action whose request is in flight
   var errors = new Map(); // dispatch id -> {text, until}: the last refusal
-  var choices = new Map(); // dispatch id -> {consult, outcome}: the selects' values
-  var tbody = document.querySelector("#dispatches tbody");
+  var choices = new Map(); // dispatch id -> what was chosen, typed or opened in its rows
+  var table = document.getElementById("dispatches");
   var empty = document.getElementById("empty");
   var count = document.getElementById("count");
   var filter = document.getElementById("basisteam-filter");
   var indicator = document.getElementById("live");
+  var headers = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) {
+    return th.textContent.trim();
+  });
   var renderQueued = false;
 
-  function label(table, key) {
+  function label(tableName, key) {
     if (key === null || key === undefined || key === "") return "—";
-    return (L[table] && L[table][key]) || key;
+    return (L[tableName] && L[tableName][key]) || key;
+  }
+
+  function fill(text, values) {
+    return String(text).replace(/\{(\w+)\}/g, function (m, key) {
+      return values[key] !== undefined ? values[key] : m;
+    });
   }
 
   function place(id) {
@@ -68,6 +89,12 @@
 
   function teamName(a) {
     return a.team_name || DATA.teams[a.team] || a.team || "";
+  }
+
+  function anyAccepted(d) {
+    return (d.assignments || []).some(function (a) {
+      return a.purpose !== "consult" && a.status === "accepted";
+    });
   }
 
   // --- alarms ---------------------------------------------------------------------
@@ -105,6 +132,7 @@
       var minutes = Math.max(0, Math.floor((nowMs - Date.parse(since)) / 60000));
       alarms.push({
         kind: "unanswered",
+        position: position,
         since: since,
         message: L.alarm.unanswered
           .replace("{who}", personName(a))
@@ -118,35 +146,235 @@
   // its alarms changed with the time.
   function stale(row, d, alarms) {
     return (
-      !row || row.summary !== d || row.alarms !== JSON.stringify(alarms) || row.ui !== uiKey(d.id)
+      !row ||
+      row.summary !== d ||
+      row.alarms !== JSON.stringify(alarms) ||
+      row.ui !== uiKey(d.id)
+    );
+  }
+
+  // --- attention: the title, a tone, a notification ----------------------------------
+
+  var BASE_TITLE = document.title;
+  var known = new Set(); // incidents this page has seen arrive
+  var alarmKeys = new Map(); // dispatch id -> the alarms it had at the last render
+  var attention = new Set(); // incidents new, or with a new alarm, since the page was used
+  var settings = loadSettings();
+  var audio = null;
+
+  function loadSettings() {
+    try {
+      var saved = JSON.parse(window.localStorage.getItem(SETTINGS_KEY) || "{}");
+      return { sound: saved.sound === true, notify: saved.notify === true };
+    } catch (err) {
+      return { sound: false, notify: false };
+    }
+  }
+
+  function saveSettings() {
+    try {
+      window.localStorage.setItem(SETTINGS_KEY, JSON.stringify(settings));
+    } catch (err) {
+      /* private mode: the setting lasts as long as the page */
+    }
+  }
+
+  function showTitle() {
+    document.title = attention.size ? "(" + attention.size + ") " + BASE_TITLE : BASE_TITLE;
+  }
+
+  function tone() {
+    var Ctx = window.AudioContext || window.webkitAudioContext;
+    if (!Ctx) return;
+    try {
+      audio = audio || new Ctx();
+      if (audio.state === "suspended") audio.resume();
+      [0, 0.22].forEach(function (offset) {
+        var start = audio.currentTime + offset;
+        var osc = audio.createOscillator();
+        var gain = audio.createGain();
+        osc.type = "sine";
+        osc.frequency.value = 880;
+        gain.gain.setValueAtTime(0.0001, start);
+        gain.gain.exponentialRampToValueAtTime(0.25, start + 0.02);
+        gain.gain.exponentialRampToValueAtTime(0.0001, start + 0.18);
+        osc.connect(gain).connect(audio.destination);
+        osc.start(start);
+        osc.stop(start + 0.2);
+      });
+    } catch (err) {
+      /* no sound device: the title still says it */
+    }
+  }
+
+  function notify(title, body, id) {
+    if (!("Notification" in window) || Notification.permission !== "granted") return;
+    try {
+      var note = new Notification(title, { body: body, tag: "samenop-" + id });
+      note.onclick = function () {
+        window.focus();
+        note.close();
+      };
+    } catch (err) {
+      /* some browsers only notify from a service worker */
+    }
+  }
+
+  // Something needs the control room: a new incident or a new alarm on one.
+  function raise(d, what, text) {
+    attention.add(d.id);
+    showTitle();
+    if (settings.sound) tone();
+    if (settings.notify) {
+      var title = fill(what === "new" ? C.notify_new : C.notify_alarm, { reference: d.reference });
+      notify(title, text, d.id);
+    }
+  }
+
+  function alarmKey(a) {
+    return a.kind + (a.position !== undefined ? ":" + a.position : "");
+  }
+
+  // Compare what the incident has now with what it had: new incidents and new alarms
+  // raise the alert (not those already there when the page opened).
+  function watch(d, alarms, first) {
+    var keys = new Set(alarms.map(alarmKey));
+    var before = alarmKeys.get(d.id);
+    alarmKeys.set(d.id, keys);
+    if (first) {
+      known.add(d.id);
+      return;
+    }
+    if (!known.has(d.id)) {
+      known.add(d.id);
+      if (d.stage !== "closed") {
+        raise(d, "new", label("case_type", d.case_type) + " · " + areaOf(d));
+      }
+      return;
+    }
+    var fresh = alarms.filter(function (a) {
+      return !before || !before.has(alarmKey(a));
+    });
+    if (fresh.length && d.stage !== "closed") {
+      raise(d, "alarm", fresh[0].message || fresh[0].lead || label("paging", fresh[0].kind));
+    }
+  }
+
+  // Using the page (a click or a key) is seeing what it says.
+  function seen() {
+    if (!attention.size || document.visibilityState !== "visible") return;
+    attention.clear();
+    showTitle();
+    queueRender();
+  }
+
+  function setUpSettings() {
+    var sound = document.getElementById("alert-sound");
+    var notifyBox = document.getElementById("alert-notify");
+    var note = document.getElementById("alert-note");
+    if (!sound || !notifyBox) return;
+    sound.checked = settings.sound;
+    notifyBox.checked = settings.notify && "Notification" in window;
+    sound.addEventListener("change", function () {
+      settings.sound = sound.checked;
+      saveSettings();
+      if (sound.checked) tone(); // a click may start the sound; and a sample of it
+    });
+    notifyBox.addEventListener("change", function () {
+      note.textContent = "";
+      if (!notifyBox.checked) {
+        settings.notify = false;
+        saveSettings();
+        return;
+      }
+      if (!("Notification" in window)) {
+        notifyBox.checked = false;
+        note.textContent = C.notify_unsupported;
+        return;
+      }
+      var decided = function (permission) {
+        var granted = permission === "granted";
+        notifyBox.checked = granted;
+        settings.notify = granted;
+        saveSettings();
+        if (!granted) note.textContent = C.notify_denied;
+      };
+      if (Notification.permission !== "default") {
+        decided(Notification.permission);
+      } else {
+        var asked = Notification.requestPermission(decided);
+        if (asked && asked.then) asked.then(decided);
+      }
+    });
+    // A browser starts sound only after a gesture: the first click on the page.
+    document.addEventListener(
+      "pointerdown",
+      function () {
+        if (settings.sound && audio && audio.state === "suspended") audio.resume();
+      },
+      { once: true }
     );
   }
 
   // --- control-room actions ---------------------------------------------------------
 
-  var C = L.control;
-
   function uiKey(id) {
     var error = errors.get(id);
-    return (busy.get(id) || "") + "|" + (error ? error.text : "");
+    return (
+      (busy.get(id) || "") +
+      "|" +
+      (error ? error.text : "") +
+      "|" +
+      (attention.has(id) ? "new" : "")
+    );
   }
 
   function choice(id) {
-    if (!choices.has(id)) choices.set(id, { consult: "phone", outcome: "" });
+    if (!choices.has(id)) {
+      choices.set(id, {
+        consult: "phone",
+        outcome: "",
+        helped: "",
+        missing: "",
+        card: null,
+        evaluation: false,
+      });
+    }
     return choices.get(id);
+  }
+
+  // The outcomes a close may have now (the rules of dispatch.lifecycle, as far as the
+  // summary shows them).
+  function outcomesFor(d) {
+    var accepted = anyAccepted(d);
+    var out = [];
+    if (d.arrived_at) out.push("joint_on_scene");
+    ["phone", "video"].forEach(function (kind) {
+      if (d.consult_kind === kind || (!d.consult_kind && accepted)) out.push(kind + "_consult");
+    });
+    out.push("no_consult");
+    var nobody = d.paging_state === "no_responder" || !(d.assignments || []).length;
+    if (nobody && !d.police_call) out.push("no_responder");
+    return out;
   }
 
   // Which actions fit the summary now (the server has the last word).
   function actionsFor(d) {
     if (d.stage === "closed") return {};
+    var accepted = anyAccepted(d);
+    var stage = d.stage || "melding";
+    var nobody = d.paging_state === "no_responder" || !(d.assignments || []).length;
     return {
-      safe_to_enter: !BEFORE_ACCEPT[d.stage || "melding"] && !d.safe_at, // once accepted
+      // once someone accepted, until it was said
+      safe_to_enter: !BEFORE_ACCEPT[stage] && !d.safe_at && !d.police_call,
       // "Half bezet": one of two found; the control room says whether they go alone
       half_staffed: d.paging_state === "partial" && !d.half_staffed_decision,
       consult: !d.consult_kind,
-      police_left: !d.police_left_at,
-      cancel: true,
-      close: true,
+      // only after the worker arrived or a consult (else the server refuses it)
+      police_left: !d.police_left_at && !!(d.arrived_at || d.consult_kind),
+      cancel: !d.arrived_at,
+      // not before anyone accepted, consulted, or paging found nobody
+      close: accepted || !!d.consult_kind || nobody || !BEFORE_ACCEPT[stage],
     };
   }
 
@@ -170,9 +398,9 @@
     render();
   }
 
-  function act(d, body) {
+  function act(d, body, done) {
     if (busy.has(d.id)) return;
-    busy.set(d.id, body.action);
+    busy.set(d.id, body.action === "checklist" ? "checklist:" + body.item : body.action);
     errors.delete(d.id);
     render();
     var failed = null;
@@ -181,8 +409,11 @@
         var payload = answer.payload;
         if (!answer.ok) {
           failed = refusal(answer.status, payload, body);
-        } else if (payload && payload.id === d.id && incidents.has(d.id)) {
-          incidents.set(d.id, payload);
+        } else {
+          if (payload && payload.id === d.id && incidents.has(d.id)) {
+            incidents.set(d.id, payload);
+          }
+          if (done) done();
         }
       })
       .catch(function () {
@@ -199,7 +430,7 @@
     var button = el("button", {
       type: "button",
       class: "action action-" + action,
-      dataset: { action: action },
+      dataset: { action: action, focus: "action-" + action },
       disabled: !!pending,
       "aria-busy": pending === action ? "true" : null,
       text: pending === action ? C.busy : text,
@@ -210,9 +441,21 @@
 
   function choiceSelect(d, name, title, options) {
     var picked = choice(d.id);
+    if (
+      !options.some(function (o) {
+        return o[0] === picked[name];
+      })
+    ) {
+      picked[name] = options[0][0];
+    }
     var select = el(
       "select",
-      { name: name, "aria-label": title, disabled: busy.has(d.id) },
+      {
+        name: name,
+        "aria-label": title,
+        disabled: busy.has(d.id),
+        dataset: { focus: "select-" + name },
+      },
       options.map(function (o) {
         return el("option", { value: o[0], selected: picked[name] === o[0], text: o[1] });
       })
@@ -223,6 +466,47 @@
     return select;
   }
 
+  // The evaluation note: two optional texts sent with the close (never shown again here).
+  function evaluationFields(d) {
+    var picked = choice(d.id);
+    var fields = ["helped", "missing"].map(function (name) {
+      var id = "eval-" + name + "-" + d.id;
+      var area = el("textarea", {
+        id: id,
+        name: name,
+        rows: 2,
+        maxlength: 2000,
+        disabled: busy.has(d.id),
+        dataset: { focus: "eval-" + name },
+      });
+      area.value = picked[name];
+      area.addEventListener("input", function () {
+        picked[name] = area.value;
+      });
+      return el("div", { class: "field" }, el("label", { for: id, text: C[name] }), area);
+    });
+    var details = el(
+      "details",
+      { class: "evaluation", open: picked.evaluation },
+      el("summary", { text: C.evaluation, dataset: { focus: "eval-summary" } }),
+      el("p", { class: "hint", text: C.evaluation_hint }),
+      fields
+    );
+    details.addEventListener("toggle", function () {
+      picked.evaluation = details.open;
+    });
+    return details;
+  }
+
+  function closeBody(d) {
+    var picked = choice(d.id);
+    var body = { action: "close", outcome: picked.outcome };
+    var helped = picked.helped.trim();
+    var missing = picked.missing.trim();
+    if (helped || missing) body.evaluation_note = { helped: helped, missing: missing };
+    return body;
+  }
+
   function actionsCell(d) {
     var can = actionsFor(d);
     var parts = [];
@@ -230,7 +514,11 @@
       parts.push(
         el(
           "div",
-          { class: "action-group half-staffed", role: "group", "aria-label": C.half_staffed_question },
+          {
+            class: "action-group half-staffed",
+            role: "group",
+            "aria-label": C.half_staffed_question,
+          },
           actionButton(d, "half_staffed_alone", C.half_staffed_alone, function () {
             act(d, { action: "half_staffed", decision: "alone" });
           }),
@@ -273,21 +561,28 @@
       parts.push(
         el(
           "div",
-          { class: "action-group" },
+          { class: "action-group close-group" },
           choiceSelect(
             d,
             "outcome",
             C.outcome,
             [["", C.choose_outcome]].concat(
-              CLOSE_OUTCOMES.map(function (o) {
+              outcomesFor(d).map(function (o) {
                 return [o, label("outcome", o)];
               })
             )
           ),
+          evaluationFields(d),
           actionButton(d, "close", C.close, function () {
-            var outcome = choice(d.id).outcome;
-            if (!outcome) showError(d.id, C.outcome_missing);
-            else act(d, { action: "close", outcome: outcome });
+            if (!choice(d.id).outcome) {
+              showError(d.id, C.outcome_missing);
+              return;
+            }
+            act(d, closeBody(d), function () {
+              var picked = choice(d.id);
+              picked.helped = picked.missing = "";
+              picked.evaluation = false;
+            });
           })
         )
       );
@@ -301,12 +596,151 @@
         })
       );
     }
+    if (!parts.length && d.stage !== "closed") {
+      parts.push(el("p", { class: "none-now", text: C.none_now }));
+    }
     var error = errors.get(d.id);
     if (error) parts.push(el("p", { class: "action-error", role: "alert", text: error.text }));
-    return el("td", { class: "actions" }, parts);
+    return cell(
+      8,
+      "actions",
+      parts.length
+        ? el(
+            "div",
+            { role: "group", "aria-label": fill(C.actions_for, { reference: d.reference }) },
+            parts
+          )
+        : null
+    );
+  }
+
+  // --- the pocket card "Veiligheid voorop" ---------------------------------------------
+
+  function checkItem(d, item) {
+    var ticked = (d.checklist || {})[item];
+    var closed = d.stage === "closed";
+    var pending = busy.get(d.id);
+    var id = "check-" + item + "-" + d.id;
+    var box = el("input", {
+      type: "checkbox",
+      id: id,
+      checked: !!ticked,
+      disabled: closed || !!pending,
+      "aria-busy": pending === "checklist:" + item ? "true" : null,
+      dataset: { item: item, focus: "check-" + item },
+    });
+    box.addEventListener("change", function () {
+      act(d, { action: "checklist", item: item, done: box.checked });
+    });
+    var hint = C["hint." + item];
+    var when = ticked
+      ? ticked.by
+        ? fill(C.ticked_by, { time: S.clock(ticked.at), who: String(ticked.by).replace(/^\w+:/, "") })
+        : fill(C.ticked, { time: S.clock(ticked.at) })
+      : null;
+    return el(
+      "li",
+      { class: "check" + (ticked ? " done" : ""), dataset: { item: item } },
+      box,
+      el(
+        "label",
+        { for: id },
+        el("span", { class: "check-label", text: C["checklist." + item] || item }),
+        hint ? el("small", { class: "check-hint", text: hint }) : null,
+        when ? el("small", { class: "check-when", text: when }) : null
+      )
+    );
+  }
+
+  function checklistRow(d) {
+    var picked = choice(d.id);
+    var items = CHECKLIST.concat(d.forensic ? FORENSIC : []);
+    var done = items.filter(function (i) {
+      return (d.checklist || {})[i];
+    }).length;
+    var open = picked.card === null ? d.stage !== "closed" : picked.card;
+    var details = el(
+      "details",
+      { class: "pocket-card", open: open },
+      el(
+        "summary",
+        { dataset: { focus: "card-summary" } },
+        el("strong", { text: C.checklist_title }),
+        " ",
+        el("small", { text: C.checklist_sub }),
+        " · ",
+        el("span", {
+          class: "checklist-count",
+          text: fill(C.checklist_done, { done: done, total: items.length }),
+        })
+      ),
+      el("ul", { class: "checklist" }, CHECKLIST.map(function (i) {
+        return checkItem(d, i);
+      })),
+      d.forensic
+        ? el(
+            "div",
+            { class: "forensic" },
+            el("ul", { class: "checklist" }, FORENSIC.map(function (i) {
+              return checkItem(d, i);
+            }))
+          )
+        : null
+    );
+    details.addEventListener("toggle", function () {
+      picked.card = details.open;
+    });
+    var extra = [];
+    if (d.forensic && d.stage !== "closed") {
+      extra.push(el("p", { class: "forensic-prompt", role: "note", text: C.forensic }));
+    }
+    if (d.mandate && ((d.mandate.may || []).length || d.mandate.note)) {
+      extra.push(
+        el(
+          "p",
+          { class: "mandate" },
+          el("strong", { text: C.mandate + ": " }),
+          (d.mandate.may || [])
+            .map(function (m) {
+              return m.text || m.key;
+            })
+            .join(", "),
+          d.mandate.note ? el("span", { class: "mandate-note", text: " " + d.mandate.note }) : null
+        )
+      );
+    }
+    return el(
+      "tr",
+      { class: "incident-detail", dataset: { id: d.id } },
+      el("td", { colspan: headers.length || 9 }, extra, details)
+    );
   }
 
   // --- rendering ------------------------------------------------------------------
+
+  // A cell that names its column (the phone layout shows each cell as "column: value").
+  function cell(index, cls) {
+    var td = el("td", { class: cls, dataset: { label: headers[index] || "" } });
+    appendTo(td, Array.prototype.slice.call(arguments, 2));
+    return td;
+  }
+
+  function appendTo(node, child) {
+    if (child === null || child === undefined || child === false) return;
+    if (Array.isArray(child)) {
+      child.forEach(function (c) {
+        appendTo(node, c);
+      });
+    } else if (typeof child === "string" || typeof child === "number") {
+      node.appendChild(document.createTextNode(String(child)));
+    } else {
+      node.appendChild(child);
+    }
+  }
+
+  function areaOf(d) {
+    return place(d.municipality) || place(d.basisteam) || "—";
+  }
 
   function stageCell(d) {
     var parts = [
@@ -334,7 +768,10 @@
         el("div", { text: L.misc.handover + ": " + label("handover", d.handover.target) })
       );
     }
-    return el("td", { class: "stage" }, parts);
+    if ((d.evaluation_noted || []).length) {
+      parts.push(el("div", { class: "evaluation-noted", text: C.evaluation_noted }));
+    }
+    return cell(4, "stage", parts);
   }
 
   function assignmentItem(a) {
@@ -360,18 +797,36 @@
       personName(a),
       " ",
       el("small", {
-        text: (teamName(a) !== personName(a) ? "(" + teamName(a) + ") " : "") + "— " + details.join(" · "),
+        text:
+          (teamName(a) !== personName(a) ? "(" + teamName(a) + ") " : "") +
+          "— " +
+          details.join(" · "),
       })
     );
   }
 
   function pagingCell(d) {
+    if (d.police_call && d.police_call.number) {
+      // nobody is paged: the police phone the line themselves
+      var link = S.telLink(d.police_call.number, { class: "tel police-call-number" });
+      return cell(
+        5,
+        "paging police-call",
+        el(
+          "strong",
+          { class: "police-call-lead" },
+          C.police_call.replace("{number}", "").trim() + " ",
+          link
+        ),
+        d.police_call.note ? el("div", { class: "police-call-note", text: d.police_call.note }) : null
+      );
+    }
     var list = (d.assignments || []).filter(function (a, i) {
       return a.status !== "planned" || i < 3;
     });
-    return el(
-      "td",
-      { class: "paging" },
+    return cell(
+      5,
+      "paging",
       el("strong", { class: "paging-state", text: label("paging", d.paging_state) }),
       el("ul", { class: "assignments" }, list.map(assignmentItem))
     );
@@ -401,13 +856,13 @@
         )
       );
     }
-    return el("td", { class: "contact" }, items);
+    return cell(6, "contact", items);
   }
 
   function alarmCell(alarms) {
-    return el(
-      "td",
-      { class: "alarms" },
+    return cell(
+      7,
+      "alarms",
       alarms.map(function (a) {
         return el(
           "strong",
@@ -431,13 +886,33 @@
     );
   }
 
-  function buildRow(d, alarms) {
-    var area = place(d.municipality) || place(d.basisteam) || "—";
+  // What the police told about the household: roles and ages, and the flags.
+  function householdBlock(d) {
+    var h = d.household || {};
+    var persons = (h.persons || []).map(function (p) {
+      return p.text;
+    });
+    var flags = (h.flags || []).map(function (f) {
+      return el("li", { class: "flag flag-" + f.flag, text: f.text });
+    });
+    if (!persons.length && !flags.length) {
+      return el("div", { class: "household none", text: C.household_none });
+    }
+    return el(
+      "div",
+      { class: "household" },
+      el("span", { class: "visually-hidden", text: C.household + ": " }),
+      persons.length ? el("div", { class: "persons", text: persons.join(", ") }) : null,
+      flags.length ? el("ul", { class: "flags" }, flags) : null
+    );
+  }
+
+  function mainRow(d, alarms) {
+    var area = areaOf(d);
     var team = basisteamOf(d);
     var sub = [d.municipality && team ? place(team) : null, place(d.region)]
       .filter(Boolean)
       .join(" · ");
-    var kind = label("case_type", d.case_type);
     var classes = [
       "incident",
       "stage-" + (d.stage || "melding"),
@@ -445,6 +920,8 @@
       "status-" + d.status,
     ];
     if (alarms.length) classes.push("has-alarm");
+    if (attention.has(d.id)) classes.push("is-new");
+    var mode = d.mode ? fill(C.planned_mode, { mode: label("mode", d.mode) }) : null;
     return el(
       "tr",
       {
@@ -457,10 +934,15 @@
           basisteam: basisteamOf(d),
         },
       },
-      el("td", { class: "reference" }, el("code", { text: d.reference })),
-      el(
-        "td",
-        { class: "reported" },
+      cell(
+        0,
+        "reference",
+        el("code", { text: d.reference }),
+        attention.has(d.id) ? el("span", { class: "badge-new", text: C.new }) : null
+      ),
+      cell(
+        1,
+        "reported",
         S.clock(d.reported_at),
         el("br"),
         el("small", {
@@ -468,15 +950,21 @@
           title: L.misc.elapsed,
           dataset: { since: d.reported_at || "" },
           text: S.since(d.reported_at),
-        })
+        }),
+        d.time_read && d.time_read.text
+          ? el("small", { class: "time-read", text: d.time_read.text })
+          : null
       ),
-      el("td", { class: "area" }, area, sub ? [el("br"), el("small", { text: sub })] : null),
-      el(
-        "td",
-        { class: "kind" },
-        kind,
-        el("br"),
-        el("small", { text: d.mode ? label("mode", d.mode) : label("status", d.status) })
+      cell(2, "area", area, sub ? [el("br"), el("small", { text: sub })] : null),
+      cell(
+        3,
+        "kind",
+        el("div", { class: "case-type", text: label("case_type", d.case_type) }),
+        el("small", {
+          class: "planned-mode",
+          text: mode || label("status", d.status),
+        }),
+        householdBlock(d)
       ),
       stageCell(d),
       pagingCell(d),
@@ -484,6 +972,35 @@
       alarmCell(alarms),
       actionsCell(d)
     );
+  }
+
+  function buildGroup(d, alarms) {
+    return el(
+      "tbody",
+      { class: "incident-group", dataset: { id: d.id } },
+      mainRow(d, alarms),
+      checklistRow(d)
+    );
+  }
+
+  // Replacing a group must not take the focus away from someone using it.
+  function replaceKeepingFocus(old, fresh) {
+    var active = document.activeElement;
+    var key = active && old.contains(active) && active.dataset ? active.dataset.focus : null;
+    var start = key && "selectionStart" in active ? active.selectionStart : null;
+    var end = key && "selectionEnd" in active ? active.selectionEnd : null;
+    old.replaceWith(fresh);
+    if (!key) return;
+    var again = fresh.querySelector("[data-focus='" + key + "']");
+    if (!again || again.disabled) return;
+    again.focus();
+    if (start !== null && typeof again.setSelectionRange === "function") {
+      try {
+        again.setSelectionRange(start, end);
+      } catch (err) {
+        /* not a text field */
+      }
+    }
   }
 
   function order(a, b) {
@@ -496,36 +1013,43 @@
     return a.reference < b.reference ? 1 : -1;
   }
 
+  var firstRender = true;
+
   function render() {
     renderQueued = false;
     var nowMs = Date.now();
     var wanted = filter ? filter.value : "";
     var list = Array.from(incidents.values()).sort(order);
-    var seen = new Set();
+    var seenIds = new Set();
     var shown = 0;
     list.forEach(function (d) {
       var alarms = alarmsOf(d, nowMs);
+      watch(d, alarms, firstRender);
       var row = rows.get(d.id);
       if (stale(row, d, alarms)) {
-        var tr = buildRow(d, alarms);
-        if (row) row.tr.replaceWith(tr);
-        row = { summary: d, alarms: JSON.stringify(alarms), ui: uiKey(d.id), tr: tr };
+        var group = buildGroup(d, alarms);
+        if (row) replaceKeepingFocus(row.group, group);
+        row = { summary: d, alarms: JSON.stringify(alarms), ui: uiKey(d.id), group: group };
         rows.set(d.id, row);
       }
       var visible = !wanted || basisteamOf(d) === wanted;
-      row.tr.hidden = !visible;
+      row.group.hidden = !visible;
       if (visible) shown += 1;
-      tbody.appendChild(row.tr); // moves it into sorted place
-      seen.add(d.id);
+      if (table.lastElementChild !== row.group) table.appendChild(row.group); // sorted place
+      seenIds.add(d.id);
     });
     rows.forEach(function (row, id) {
-      if (!seen.has(id)) {
-        row.tr.remove();
+      if (!seenIds.has(id)) {
+        row.group.remove();
         rows.delete(id);
         errors.delete(id);
         choices.delete(id);
+        alarmKeys.delete(id);
+        attention.delete(id);
       }
     });
+    firstRender = false;
+    showTitle();
     empty.hidden = shown > 0;
     empty.textContent = wanted ? L.misc.empty_filtered : L.misc.empty;
     count.textContent = String(shown);
@@ -560,7 +1084,7 @@
       });
       if (changed) render();
     }
-    var cells = tbody.querySelectorAll("[data-since]");
+    var cells = table.querySelectorAll("[data-since]");
     for (var i = 0; i < cells.length; i++) {
       cells[i].textContent = S.since(cells[i].dataset.since, nowMs);
     }
@@ -606,6 +1130,9 @@
       render();
     });
   }
+  setUpSettings();
+  document.addEventListener("pointerdown", seen);
+  document.addEventListener("keydown", seen);
   render();
   setInterval(tick, 1000);
 

@@ -6,6 +6,7 @@ posted through the API and must show on the page after signing in.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -38,6 +39,14 @@ OPERATOR = ["--role", "operator", "--password-stdin"]
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
+    with running_server(tmp_path) as base:
+        yield base
+
+
+@contextlib.contextmanager
+def running_server(tmp_path: Path) -> Iterator[str]:
+    """``samenop serve`` on a fresh SQLite database with the shipped regions and an
+    operator account "meldkamer"; yields its base URL and stops it by its pid."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
