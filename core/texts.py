@@ -480,6 +480,8 @@ WORKER_PAGE_NL: dict[str, str] = {
     "Geen namen of adressen.",
     "helped": "Welke informatie hielp?",
     "missing": "Wat ontbrak?",
+    "close_intro": "Sluit af als de directe veiligheid is hersteld. Wat je over de "
+    "informatie kwijt wilt, helpt de regio de aanpak te verbeteren.",
 }
 # Household flags on the worker's page, the ones that matter for going in first.
 WORKER_FLAG_ORDER: tuple[str, ...] = (
@@ -644,13 +646,6 @@ DIGEST_NL: dict[str, str] = {
     "footer": "Dit bericht is automatisch verstuurd door Samen op in acuut. Het bevat geen "
     "gegevens over meldingen. Aanpassen kan op de planningspagina.",
 }
-
-PIKET_NL: dict[str, str] = {
-    "nobody": "niemand",
-    "at": "Piket op {time}; werkt zichzelf bij bij elke overdracht en wijziging.",
-    "live": "live",
-}
-
 
 def duration_nl(minutes: int) -> str:
     """'45 min', '3 u', '2 u 30 min', '1 d 4 u'."""

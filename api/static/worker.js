@@ -155,10 +155,11 @@
     // follow the stage to its step: always after the worker's own action, otherwise
     // unless they chose another step or are typing in this one
     if (opts && opts.own) {
+      // (the event may have moved the page already: focus follows what the worker saw)
+      if (target && target !== opts.from) setTimeout(focusPanel, 0, target);
       if (target && target !== shown) {
         shown = target;
         pinned = false;
-        if (opts.focus !== false) setTimeout(focusPanel, 0, target);
       }
     } else if (shown === null) {
       shown = target;
@@ -309,6 +310,7 @@
     showError(form, "");
     button.disabled = true;
     var optimistic = OPTIMISTIC[action];
+    var from = shown; // the step the worker acted on
     say("");
     if (optimistic) {
       pending[action] = true;
@@ -341,7 +343,7 @@
         delete pending[action];
         button.disabled = false;
         form.reset();
-        if (answer.payload && answer.payload.id) render(answer.payload, { own: true });
+        if (answer.payload && answer.payload.id) render(answer.payload, { own: true, from: from });
         else render(current);
       })
       .catch(function () {
