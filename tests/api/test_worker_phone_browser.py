@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Page, Route, ViewportSize, sync_playwright
 from sqlalchemy import select
 
 from core.db import make_session_factory
@@ -123,7 +123,7 @@ def test_worker_first_hour_on_a_phone(browser: Browser, stack: Stack, tmp_path: 
     assert link is not None
 
     context = browser.new_context(
-        viewport=PHONE,
+        viewport=ViewportSize(width=PHONE["width"], height=PHONE["height"]),
         device_scale_factor=2,
         is_mobile=True,
         has_touch=True,
