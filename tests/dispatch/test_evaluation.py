@@ -250,6 +250,10 @@ def test_fold_ignores_a_consult_agreeing_and_combines_in_any_order() -> None:
         cut = rng.randrange(len(shuffled) + 1)
         assert combine(fold(shuffled[:cut]), fold(shuffled[cut:])) == whole
         assert combine(fold(shuffled[cut:]), fold(shuffled[:cut])) == whole
+    one_by_one = Delta()
+    for event in events:
+        one_by_one = combine(one_by_one, evaluation.fold_one(*event))
+    assert one_by_one == whole
     assert fold([]) == Delta()
     assert fold([("lifecycle.cancel", {}, t)]).outcome == "cancelled"
 
