@@ -29,6 +29,7 @@ from api.routers import (
     planning_edits,
     respond,
     stream,
+    swaps,
     twilio,
     vonage,
     worker_pages,
@@ -90,6 +91,7 @@ def create_app(
                 poll_seconds=settings.stream_poll_seconds,
                 heartbeat_seconds=settings.stream_heartbeat_seconds,
                 max_queue=settings.stream_queue,
+                snapshots=state.snapshots,
             )
             await state.hub.start()
         try:
@@ -162,6 +164,9 @@ def create_app(
     app.include_router(stream.router)
     app.include_router(evaluation.router)
     app.include_router(worker_pages.router)
+    app.include_router(swaps.router)
+    app.include_router(swaps.link_router)
+    app.include_router(swaps.pages)
     app.include_router(ical.router)
     app.include_router(planning.router)
     app.include_router(planning_edits.router)

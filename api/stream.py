@@ -26,7 +26,7 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -36,9 +36,14 @@ from core import metrics
 from core.bus import Bus
 from core.clock import Clock
 from core.logs import FaultLog
+from core.texts import LAYER_NL, TEAM_KIND_NL
 from dispatch import live
 from dispatch.live import EventRow as Row
 from dispatch.live import last_event_id
+from oncall.calendar import team_blocks
+from oncall.phones import display_phone
+from oncall.service import SnapshotCache, get_version
+from oncall.snapshot import ConfigSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +70,12 @@ class Subscription:
     # The viewer's own area (None: everywhere): a dispatch outside it never reaches them.
     allowed_regions: frozenset[str] | None = None
     allowed_basisteams: frozenset[str] | None = None
+    # Only the "Piket nu" table (``piket=only``): no incidents at all.
+    piket: bool = False
 
     def matches(self, dispatch_id: str | None, region: str | None, basisteam: str | None) -> bool:
+        if self.piket:
+            return False
         if self.incident is not None and dispatch_id != self.incident:
             return False
         if self.allowed_regions is not None or self.allowed_basisteams is not None:
@@ -199,6 +208,66 @@ def summaries_for(session: Session, rows: Sequence[Row], now: datetime) -> dict[
     return live.summaries(session, ids, now) if ids else {}
 
 
+# --- "Piket nu": who is on call, pushed at every handover and configuration change ------
+
+PIKET_HORIZON = timedelta(hours=24)  # looked ahead for the next handover; then looked again
+PIKET_CHECK_SECONDS = 1.0  # the configuration version is read at most this often
+
+
+def wants_piket(conn: Connection) -> bool:
+    """A dashboard's "Piket nu" follows its own connection (``/ws?piket=only``)."""
+    return conn.subscription.piket
+
+
+def piket_table(snapshot: ConfigSnapshot, now: datetime) -> list[dict[str, Any]]:
+    """Every team with who is on call now (as the dashboard renders it)."""
+    teams = []
+    for team in snapshot.config.teams:
+        people = []
+        for entry in snapshot.on_call(team.id, now).entries:
+            person = snapshot.people.get(entry.person)
+            people.append(
+                {
+                    "name": person.name if person else entry.person,
+                    "layer": entry.layer.value,
+                    "layer_nl": LAYER_NL.get(entry.layer.value, entry.layer.value),
+                    "until": entry.until.isoformat() if entry.until else None,
+                }
+            )
+        teams.append(
+            {
+                "id": team.id,
+                "name": team.name,
+                "kind": TEAM_KIND_NL.get(team.kind.value, team.kind.value),
+                "phone": display_phone(team.phone) if team.phone else None,
+                "people": people,
+            }
+        )
+    return teams
+
+
+def next_handover(snapshot: ConfigSnapshot, now: datetime) -> datetime:
+    """The first instant after ``now`` at which anyone's piket starts or ends in any
+    team (handovers, windows, shifts, overrides), or the horizon when none is nearer."""
+    horizon = now + PIKET_HORIZON
+    found = horizon
+    for team in snapshot.config.teams:
+        for block in team_blocks(snapshot, team.id, now, horizon):
+            if now < block.start < found:
+                found = block.start
+            if now < block.end < found:
+                found = block.end
+    return found
+
+
+@dataclass
+class _Piket:
+    version: int
+    next_at: datetime
+    table: str  # the teams and their people, to tell whether anything changed
+    text: str  # the message
+
+
 class Hub:
     """Tails the event log for this process and fans each new event out once."""
 
@@ -212,7 +281,14 @@ class Hub:
         heartbeat_seconds: float = 15.0,
         max_queue: int = 1000,
         stall_seconds: float = STALL_SECONDS,
+        snapshots: SnapshotCache | None = None,
     ) -> None:
+        self.snapshots = snapshots or SnapshotCache()
+        # The "Piket nu" message as last built: rebuilt when the configuration version
+        # moves or the next handover passes, and only while a dashboard is connected.
+        self._piket: _Piket | None = None
+        self._piket_seq = 0
+        self._piket_checked = 0.0  # loop time of the last version check
         self.max_queue = max_queue
         self.stall_seconds = stall_seconds
         self.replay_limit = REPLAY_LIMIT
@@ -330,12 +406,12 @@ class Hub:
             total = 0
             while True:
                 rows, summaries = await asyncio.to_thread(self._fetch, self.position)
-                if not rows:
-                    return total
-                self.fan_out(rows, summaries)
-                self.position = rows[-1].id
-                total += len(rows)
+                if rows:
+                    self.fan_out(rows, summaries)
+                    self.position = rows[-1].id
+                    total += len(rows)
                 if len(rows) < BATCH:
+                    await self._piket_round()
                     return total
 
     async def _join(self, conn: Connection) -> None:
@@ -347,6 +423,8 @@ class Hub:
                 self._stale = False
             self.connections.add(conn)
             metrics.current().websocket_clients.inc()
+            if wants_piket(conn) and self._piket is not None:
+                conn.offer(0, self._piket.text)  # sent after its backlog
 
     def fan_out(self, rows: Sequence[Row], summaries: dict[str, Any]) -> None:
         conns = list(self.connections)
@@ -365,6 +443,58 @@ class Hub:
                         shared = event_message(row, summary)
                     text = shared
                 self._offer(conn, row.id, text)
+
+    def _build_piket(self, known: _Piket | None) -> _Piket | None:
+        """A new "Piket nu" message when the version moved or a handover passed (one
+        primary-key read otherwise); None when the last one still holds."""
+        now = self.clock.now()
+        with self.sessions() as session:
+            version = get_version(session=session)
+            if known is not None and known.version == version and now < known.next_at:
+                return None
+            snapshot = self.snapshots.get(session=session)
+        next_at = next_handover(snapshot, now)
+        teams = piket_table(snapshot, now)
+        table = _dumps({"teams": teams})
+        if known is not None and known.table == table:
+            # Nothing a dashboard shows changed: keep the message, look again later.
+            return _Piket(snapshot.version, next_at, table, known.text)
+        self._piket_seq += 1
+        message = {
+            "type": "piket",
+            "seq": self._piket_seq,
+            "version": snapshot.version,
+            "at": now.isoformat(),
+            "next": next_at.isoformat(),
+            "teams": teams,
+        }
+        return _Piket(snapshot.version, next_at, table, _dumps(message))
+
+    async def _piket_round(self, joining: bool = False) -> None:
+        """Rebuild and send "Piket nu" to the dashboards when it changed (the caller
+        holds the drain lock; nothing runs without a dashboard connected). A dashboard
+        ``joining`` gets the current table from ``_join``, so it is made current first."""
+        targets = [c for c in self.connections if wants_piket(c)]
+        if not targets and not joining:
+            return
+        moment = asyncio.get_running_loop().time()
+        known = self._piket
+        if (
+            not joining
+            and known is not None
+            and moment - self._piket_checked < PIKET_CHECK_SECONDS
+            and self.clock.now() < known.next_at
+        ):
+            return  # a burst of events: the version was read less than a second ago
+        self._piket_checked = moment
+        built = await asyncio.to_thread(self._build_piket, known)
+        if built is None:
+            return
+        changed = self._piket is None or self._piket.table != built.table
+        self._piket = built
+        if changed:
+            for conn in targets:
+                self._offer(conn, 0, built.text)
 
     def _offer(self, conn: Connection, event_id: int, text: str) -> None:
         if not conn.offer(event_id, text):
@@ -397,6 +527,8 @@ class Hub:
         """Messages to send before going live (a replay or a snapshot), and the last
         event id they cover."""
         sub = conn.subscription
+        if sub.piket:
+            return [], 0  # the table only: it comes from the queue (see ``_join``)
         now = self.clock.now()
         with self.sessions() as session:
             end = last_event_id(session)
@@ -436,6 +568,9 @@ class Hub:
     async def serve(self, conn: Connection, after: int | None) -> None:
         """Replay or snapshot, then live until the client goes; the socket is accepted."""
         await self.started.wait()
+        if wants_piket(conn):
+            async with self._drain_lock:
+                await self._piket_round(joining=True)
         await self._join(conn)
         pump: asyncio.Task[None] | None = None
         conn.handler = asyncio.current_task()

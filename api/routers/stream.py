@@ -113,6 +113,10 @@ async def stream(websocket: WebSocket) -> None:
         basisteams=frozenset(params.getlist("basisteam")),
         incident=params.get("incident") or None,
     )
+    # The dashboard's "Piket nu" table on a connection of its own, without incidents.
+    piket = params.get("piket") == "only"
+    if piket:
+        subscription = Subscription(piket=True)
     places = (*subscription.regions, *subscription.basisteams, subscription.incident or "")
     if len(places) > 101 or any(len(p) > 64 for p in places):  # ids fit their columns
         await _refuse(websocket, CLOSE_BAD_SUBSCRIPTION, "region/basisteam/incident: too long")
@@ -145,13 +149,14 @@ async def stream(websocket: WebSocket) -> None:
                 "sign in, or pass ticket=<from POST /api/v1/stream/tickets>",
             )
             return
-        if principal.role not in (Role.OPERATOR, Role.ADMIN):
+        may = (Role.OPERATOR, Role.ADMIN, Role.PLANNER) if piket else (Role.OPERATOR, Role.ADMIN)
+        if principal.role not in may:
             await _refuse(
                 websocket, CLOSE_FORBIDDEN, f"role '{principal.role}' may not follow incidents"
             )
             return
         viewer = Viewer(role="control_room", name=principal.actor)
-        if not principal.unbounded:
+        if not principal.unbounded and not piket:
             subscription = Subscription(
                 regions=subscription.regions,
                 basisteams=subscription.basisteams,

@@ -83,6 +83,8 @@
           }
           break;
         default:
+          // Other messages (such as "piket", the on-call table) go to the page as they are.
+          if (opts.onMessage) opts.onMessage(msg);
           break;
       }
     }

@@ -1,0 +1,129 @@
+""" "Piket nu" live in a real browser (Debian's Chromium driven by Playwright).
+
+The app runs over real HTTP with its stream hub and a clock the test moves (see
+``tests.api.live``). Signed in as the control room, the table first shows what the
+server rendered; an override made through the API then shows without a reload, and so
+does the handover when the clock passes it. A dashboard's piket connection carries no
+incidents, and a planner may follow it too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from core.db import make_session_factory
+from core.timeutil import AMS
+from oncall.schemas import ConfigSet
+from tests.accounts import PASSWORD, make_account
+from tests.api.live import Live, start_live
+from tests.api.test_dashboard_browser import ARGS, CHROMIUM
+from tests.api.test_scenarios import GV_NOORD, incident
+
+TEAM = "cit-haaglanden"
+BEFORE = datetime(2026, 3, 10, 10, 58, tzinfo=AMS)  # the night desk until 11:00
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory, example_config: ConfigSet) -> Iterator[Live]:
+    yield from start_live("sqlite", tmp_path_factory.mktemp("piket"), example_config)
+
+
+def names_at(live: Live, at: datetime) -> list[str]:
+    with live.app_state.sessions() as s:
+        snapshot = live.app_state.snapshots.get(session=s)
+    return [snapshot.people[p].name for p in snapshot.on_call(TEAM, at).people()]
+
+
+def sign_in(page: Page, base: str, username: str) -> None:
+    page.goto(base + "/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(base + "/")
+
+
+def test_piket_nu_follows_an_override_and_a_handover_without_reload(live: Live) -> None:
+    assert Path(CHROMIUM).exists(), "Debian's chromium is required (apt-get install chromium)"
+    live.clock.set(BEFORE)
+    make_account(make_session_factory(live.app_state.engine), "meldkamer-piket")
+    night = names_at(live, BEFORE)
+    assert night, "somebody is on the night desk"
+    replacement = "Linda de Graaf"  # on the day desk from 11:00, not at night
+    assert replacement not in night
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page()
+            sign_in(page, live.url, "meldkamer-piket")
+            cell = page.locator(f"#oncall tr[data-team='{TEAM}'] td").nth(2)
+            expect(cell).to_have_text(", ".join(night))
+            # The script's own connection delivers the table (its first message).
+            expect(page.locator("#piket")).to_have_attribute("data-live", "on", timeout=10_000)
+            seq = page.locator("#piket").get_attribute("data-seq")
+
+            # An override through the API: the new person shows, no reload.
+            override = {
+                "id": "piket-live-test",
+                "team": TEAM,
+                "kind": "replace",
+                "person": "dh-linda-de-graaf",
+                "replaces": "dh-maarten-vos" if "Maarten Vos" in night else "dh-nadia-chaouch",
+                "start": (BEFORE - timedelta(hours=1)).isoformat(),
+                "end": (BEFORE + timedelta(minutes=30)).isoformat(),
+            }
+            made = live.http.post("/api/v1/overrides", json=override)
+            assert made.status_code == 201, made.text
+            expect(cell).to_contain_text(replacement, timeout=10_000)
+            assert page.locator("#piket").get_attribute("data-seq") != seq
+            page_loads = page.evaluate("performance.getEntriesByType('navigation').length")
+            assert page_loads == 1
+
+            # The handover at 11:00: move the clock past it; the desk people show.
+            after = BEFORE + timedelta(minutes=31)
+            desk = names_at(live, after)
+            assert desk and set(desk) != set(night) | {replacement}
+            live.clock.set(after)
+            expect(cell).to_have_text(", ".join(desk), timeout=10_000)
+            expect(page.locator("#piket-at")).to_contain_text("11:29")
+            assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
+        finally:
+            browser.close()
+    live.http.delete("/api/v1/overrides/piket-live-test")
+
+
+def test_the_piket_connection_carries_no_incidents_and_planners_may_follow_it(
+    live: Live,
+) -> None:
+    live.clock.set(BEFORE)
+    live.post(**incident(basisteam=GV_NOORD, reported_at="2026-03-10T10:57"))
+    key = live.http.post(
+        "/api/v1/keys", json={"name": "planner-piket", "role": "planner", "regions": ["den-haag"]}
+    ).json()["secret"]
+    ticket = live.http.post("/api/v1/stream/tickets", headers={"X-API-Key": key}).json()["ticket"]
+    url = live.url.replace("http://", "ws://") + f"/ws?piket=only&ticket={ticket}"
+    with connect(url) as ws:
+        first = json.loads(ws.recv(timeout=5))
+        assert first == {"type": "caught_up", "last_id": 0}
+        table = json.loads(ws.recv(timeout=5))
+        assert table["type"] == "piket"
+        assert {t["id"] for t in table["teams"]} >= {TEAM, "vt-gv"}
+        live.post(**incident(basisteam=GV_NOORD, reported_at="2026-03-10T10:58"))
+        # Nothing about incidents arrives (pings aside) while the roster stays.
+        with pytest.raises(TimeoutError):
+            while True:
+                message = json.loads(ws.recv(timeout=2.5))
+                assert message["type"] == "ping", message
+    # Without piket=only a planner is refused as before.
+    ticket = live.http.post("/api/v1/stream/tickets", headers={"X-API-Key": key}).json()["ticket"]
+    refused = live.url.replace("http://", "ws://") + f"/ws?ticket={ticket}"
+    with connect(refused) as ws, pytest.raises(ConnectionClosed) as closed:
+        ws.recv(timeout=5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
