@@ -52,6 +52,7 @@ RELEVANT = frozenset(
         "lifecycle.close",
         "lifecycle.cancel",
         "dispatch.no_responder",
+        "dispatch.police_call",
     }
 )
 # Where an outcome goes in the table, in the order the table shows them.
@@ -197,6 +198,8 @@ def fold(events: Iterable[tuple[str, Mapping[str, Any], datetime]]) -> Delta:
             once("outcome", outcome)
         elif kind == "dispatch.no_responder":
             unanswered += 1
+        elif kind == "dispatch.police_call":  # said again where nobody is paged
+            police = True
     return Delta(**v, declines=declines, unanswered=unanswered, police_call=police)
 
 

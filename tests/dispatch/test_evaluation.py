@@ -475,3 +475,27 @@ def test_the_command_line_rebuild_and_the_migration_fill_the_facts_from_the_log(
     with factory() as s:
         assert evaluation_store.all_rows(s) == live
     engine.dispose()
+
+
+def test_police_calling_the_line_is_an_outcome_of_its_own(
+    sessions: sessionmaker[Session], loaded: int, example_snapshot: ConfigSnapshot
+) -> None:
+    """Meierij after hours: the police call VT's line themselves and nobody is paged.
+    Counted as "politie belde zelf" whether or not it was closed (with the consult the
+    control room recorded), unless it was cancelled; never as the joint approach."""
+    night = [utc("2026-03-10T21:00Z"), utc("2026-03-11T21:00Z"), utc("2026-03-12T21:00Z")]
+    driven = [
+        drive(sessions, example_snapshot, Case(at, outcome, basisteam="meierij"))
+        for at, outcome in zip(night, ("phone_consult", "open", "cancelled"), strict=True)
+    ]
+    with sessions() as s:
+        plans = [s.get(Dispatch, d.dispatch_id).status for d in driven]  # type: ignore[union-attr]
+        facts = evaluation_store.facts(
+            s, "meierij", *evaluation.period_bounds(date(2026, 3, 1), date(2026, 3, 31))
+        )
+    assert plans == ["police_call"] * 3
+    report = evaluation.report("meierij", date(2026, 3, 1), date(2026, 3, 31), facts)
+    outcomes = {k: v for k, v in report.total.outcomes.items() if v}
+    assert outcomes == {"police_call": 2, "cancelled": 1}
+    assert report.total.applied == 0 and report.total.declines == 0
+    assert report.total.unanswered == 0  # nobody was paged, so nobody failed to answer
