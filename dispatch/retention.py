@@ -15,7 +15,10 @@ events: every time (reported, received, planned, paged, accepted, arrived, close
 the outcome, region, basisteam, team, case type and mode, each stage and its outcome
 (measures taken, the handover's target), the reason codes, and every assignment's status
 (so declines and unanswered pages still count). Workers and callers stay as ids, as in
-the audit log, which keeps ids only and is never touched.
+the audit log, which keeps ids only and is never touched. The evaluation's facts
+(``evaluation_facts``, dispatch.evaluation_store) hold ids, times and counts only and
+are left alone; they read no key scrubbed here, so a rebuild from the scrubbed events
+gives the same rows (tests/dispatch/test_evaluation.py).
 
 SMS replies (a worker's number and free text) and webhook receipts are deleted on the
 same schedule; receipts may go sooner.
