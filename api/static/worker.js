@@ -117,9 +117,10 @@
     return all("section.step[data-panel='" + panel + "']:not([hidden]) form").some(engaged);
   }
 
-  function say(text) {
+  function say(text, isError) {
     notice.textContent = text || "";
     notice.hidden = !text;
+    notice.classList.toggle("is-error", !!isError);
   }
 
   function focusPanel(panel) {
@@ -193,7 +194,7 @@
     closed.hidden = d.stage !== "closed";
     closed.textContent =
       d.stage === "closed" ? L.misc.closed + ": " + label("outcome", d.outcome) + "." : "";
-    if (d.stage === "closed") say("");
+    if (d.stage === "closed" && !notice.classList.contains("is-error")) say("");
 
     renderStepper(d, target);
 
@@ -320,19 +321,28 @@
     }
     function restore(text) {
       button.disabled = false;
-      if (optimistic) {
-        // back where it was, with the reason, on the step it belongs to
-        delete pending[action];
-        say("");
-        if (section.dataset.panel !== shown) {
-          shown = section.dataset.panel;
-          pinned = true;
-        }
-        render(current);
-        section.hidden = false;
+      if (!optimistic) {
+        showError(form, text);
+        return;
       }
+      delete pending[action];
+      if (!available(current)[action]) {
+        // the incident moved on meanwhile (the live event said so): no button to bring
+        // back, only the reason
+        render(current);
+        say(text, true);
+        return;
+      }
+      // back where it was, with the reason, on the step it belongs to
+      say("");
+      if (section.dataset.panel !== shown) {
+        shown = section.dataset.panel;
+        pinned = true;
+      }
+      render(current);
+      section.hidden = false;
       showError(form, text);
-      if (optimistic) button.focus();
+      button.focus();
     }
     S.postAction("/w/" + TOKEN + "/actions", bodyOf(form))
       .then(function (answer) {

@@ -279,3 +279,52 @@ def test_worker_first_hour_on_a_phone(browser: Browser, stack: Stack, tmp_path: 
     assert dark != light and luminance(dark[0]) < 0.2 < luminance(dark[1]), dark
     phone.screenshot(path=str(tmp_path / "worker-closed.png"), full_page=True)
     context.close()
+
+
+def test_arrival_refused_because_the_incident_was_cancelled_meanwhile(
+    browser: Browser, stack: Stack
+) -> None:
+    """The server refuses "ter plaatse" (409): the control room cancelled while the
+    request was on its way. The page says why and does not bring the button back."""
+    d = stack.post("W-2", basisteam="ijmond", reported_at="2026-03-10T14:00", persons=HOUSEHOLD)
+    r = stack.http.post(f"/api/v1/incidents/{d['id']}/assignments/1/accept")
+    assert r.status_code == 200, r.text
+    number = d["assignments"][0]["phone"]
+    sms = wait_for(
+        lambda: [m.body for m in stack.fake.messages(number) if "/w/" in m.body],
+        "the SMS confirming the accept, with the step page's link",
+    )[0]
+    link = re.search(r"https?://\S+/w/[A-Za-z0-9_-]+", sms)
+    assert link is not None
+    context = browser.new_context(
+        viewport=ViewportSize(width=PHONE["width"], height=PHONE["height"]),
+        is_mobile=True,
+        has_touch=True,
+        timezone_id="Europe/Amsterdam",
+        locale="nl-NL",
+    )
+    phone = context.new_page()
+    phone.goto(link.group(0))
+    phone.wait_for_selector("#live[data-state='live']")
+    phone.fill("#eta-minutes", "5")
+    phone.tap("text=Ik ben onderweg")
+    stage_is(phone, "onderweg")
+
+    held: list[Route] = []
+    phone.route("**/actions", lambda route: held.append(route))
+    phone.tap("#arrived")
+    arrived = phone.locator("section[data-action='ter_plaatse']")
+    assert arrived.is_hidden()
+    while not held:
+        phone.wait_for_timeout(20)
+    stack.act(d["id"], "cancel")
+    stage_is(phone, "afgesloten")  # the live event comes first
+    held[0].continue_()
+    notice = phone.locator("#notice.is-error")
+    notice.wait_for()
+    assert notice.inner_text() == (
+        "'ter plaatse' kan nu niet worden vastgelegd (huidige stap: afgesloten)."
+    )
+    assert arrived.is_hidden()
+    assert phone.locator("#closed").inner_text() == "Afgesloten: geannuleerd door de politie."
+    context.close()
