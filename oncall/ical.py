@@ -23,19 +23,22 @@ from icalendar.prop import vDuration
 
 from core.texts import ICAL_NL, LAYER_NL
 from core.timeutil import AMS, ensure_utc
-from oncall.calendar import MAX_SPAN, Block, person_blocks, team_blocks
+from oncall.calendar import MAX_SPAN, Block, team_blocks, teams_of_person
 from oncall.scope import wall_to_utc
 from oncall.snapshot import ConfigSnapshot
 
 BACK = timedelta(days=28)
 AHEAD = timedelta(days=84)
-LOOKBACK = timedelta(days=14)  # looked up, not shown: keeps early starts (and UIDs) still
+LOOKBACK = timedelta(days=7)  # looked up, not shown: keeps early starts (and UIDs) still
 CHUNK = timedelta(days=56)  # within oncall.calendar's MAX_SPAN
 PRODID = "-//Samen op in acuut//Piketrooster//NL"
 REFRESH = timedelta(minutes=15)
 assert CHUNK <= MAX_SPAN
 
 Fetch = Callable[[datetime, datetime], Sequence[Block]]
+# A team's blocks over [start, end): ``oncall.calendar.team_blocks``, or a cache of it
+# (a person's feed is their team's blocks, so the walk of a team serves all its people).
+TeamBlocks = Callable[[ConfigSnapshot, str, datetime, datetime], Sequence[Block]]
 
 
 def feed_window(now: datetime) -> tuple[datetime, datetime]:
@@ -153,14 +156,34 @@ def _title(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def person_feed(snapshot: ConfigSnapshot, person: str, now: datetime) -> bytes:
+def person_blocks(
+    snapshot: ConfigSnapshot,
+    person: str,
+    start: datetime,
+    end: datetime,
+    blocks: TeamBlocks = team_blocks,
+) -> list[Block]:
+    """``oncall.calendar.person_blocks``, from the blocks of the person's teams."""
+    out = [
+        b
+        for team in teams_of_person(snapshot, person)
+        for b in blocks(snapshot, team, start, end)
+        if b.person == person
+    ]
+    out.sort(key=lambda b: (b.start, b.team))
+    return out
+
+
+def person_feed(
+    snapshot: ConfigSnapshot, person: str, now: datetime, blocks: TeamBlocks = team_blocks
+) -> bytes:
     """One person's blocks in every team (KeyError for an unknown person)."""
     found = snapshot.people.get(person)
     if found is None:
         raise KeyError(person)
     stamp = _stamp(now)
     cal = _calendar(ICAL_NL["person_calendar"].format(name=found.name))
-    for block in _shown(lambda lo, hi: person_blocks(snapshot, person, lo, hi), now):
+    for block in _shown(lambda lo, hi: person_blocks(snapshot, person, lo, hi, blocks), now):
         team = snapshot.teams.get(block.team)
         team_name = team.name if team else block.team
         summary = ICAL_NL["person_event"].format(layer=_title(_layer(block)), team=team_name)
@@ -168,14 +191,16 @@ def person_feed(snapshot: ConfigSnapshot, person: str, now: datetime) -> bytes:
     return cal.to_ical()
 
 
-def team_feed(snapshot: ConfigSnapshot, team: str, now: datetime) -> bytes:
+def team_feed(
+    snapshot: ConfigSnapshot, team: str, now: datetime, blocks: TeamBlocks = team_blocks
+) -> bytes:
     """Everyone's blocks in one team (KeyError for an unknown team)."""
     found = snapshot.teams.get(team)
     if found is None:
         raise KeyError(team)
     stamp = _stamp(now)
     cal = _calendar(ICAL_NL["team_calendar"].format(team=found.name))
-    for block in _shown(lambda lo, hi: team_blocks(snapshot, team, lo, hi), now):
+    for block in _shown(lambda lo, hi: blocks(snapshot, team, lo, hi), now):
         person = snapshot.people.get(block.person)
         name = person.name if person else block.person
         summary = ICAL_NL["team_event"].format(layer=_title(_layer(block)), person=name)

@@ -14,9 +14,9 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Generic, TypeVar
 
 from fastapi import APIRouter, HTTPException, Path, Request, Response, status
 from pydantic import BaseModel, Field
@@ -33,7 +33,7 @@ from core.timeutil import AMS
 from dispatch import digest
 from dispatch import feed_models as feeds
 from oncall import ical
-from oncall.calendar import teams_of_person
+from oncall.calendar import Block, team_blocks, teams_of_person
 from oncall.snapshot import ConfigSnapshot
 
 router = APIRouter(tags=["oncall"])
@@ -82,37 +82,60 @@ def _read(row: feeds.CalendarFeed) -> FeedRead:
 # --- the feed itself -----------------------------------------------------------------
 
 
-class _FeedCache:
-    """Built feeds by (configuration version, kind, target, local day): a calendar app
-    polling every few minutes costs a dictionary lookup until the roster changes."""
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
-    def __init__(self, size: int = 512) -> None:
+
+class _Lru(Generic[K, V]):
+    """A small least-recently-used map, shared by the request threads."""
+
+    def __init__(self, size: int) -> None:
         self.size = size
         self._lock = threading.Lock()
-        self._items: OrderedDict[tuple[int, str, str, str], tuple[bytes, str]] = OrderedDict()
+        self._items: OrderedDict[K, V] = OrderedDict()
 
-    def get(self, key: tuple[int, str, str, str]) -> tuple[bytes, str] | None:
+    def get(self, key: K) -> V | None:
         with self._lock:
             found = self._items.get(key)
             if found is not None:
                 self._items.move_to_end(key)
             return found
 
-    def put(self, key: tuple[int, str, str, str], value: tuple[bytes, str]) -> None:
+    def put(self, key: K, value: V) -> None:
         with self._lock:
             self._items[key] = value
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
 
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
 
-CACHE = _FeedCache()
+
+# Built feeds by (configuration version, kind, target, local day): a calendar app
+# polling every few minutes costs a dictionary lookup until the roster changes.
+CACHE: _Lru[tuple[int, str, str, str], tuple[bytes, str]] = _Lru(512)
+# A team's blocks by (version, team, from, to): after a change, the first feed of a team
+# walks its roster and every other person of the team reuses that walk.
+TEAM_BLOCKS: _Lru[tuple[int, str, datetime, datetime], tuple[Block, ...]] = _Lru(256)
+
+
+def cached_team_blocks(
+    snapshot: ConfigSnapshot, team: str, start: datetime, end: datetime
+) -> tuple[Block, ...]:
+    key = (snapshot.version, team, start, end)
+    found = TEAM_BLOCKS.get(key)
+    if found is None:
+        found = team_blocks(snapshot, team, start, end)
+        TEAM_BLOCKS.put(key, found)
+    return found
 
 
 def build_feed(snapshot: ConfigSnapshot, kind: str, target: str, now: datetime) -> bytes:
     """The feed's bytes (KeyError when its person or team left the configuration)."""
     if kind == "person":
-        return ical.person_feed(snapshot, target, now)
-    return ical.team_feed(snapshot, target, now)
+        return ical.person_feed(snapshot, target, now, cached_team_blocks)
+    return ical.team_feed(snapshot, target, now, cached_team_blocks)
 
 
 def cached_feed(
