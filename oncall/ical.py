@@ -8,7 +8,7 @@ app, and an instant in the repeated October hour cannot be read twice.
 
 Every block keeps its UID while it exists: the UID is made of the team, the person, the
 layer and the block's start. To keep the start of a block that began before the window
-from moving with the window, blocks are looked up two weeks further back than shown.
+from moving with the window, blocks are looked up a week further back than shown.
 No incident data is ever in a feed: only who is on call when.
 """
 
@@ -30,7 +30,7 @@ from oncall.snapshot import ConfigSnapshot
 BACK = timedelta(days=28)
 AHEAD = timedelta(days=84)
 LOOKBACK = timedelta(days=7)  # looked up, not shown: keeps early starts (and UIDs) still
-CHUNK = timedelta(days=56)  # within oncall.calendar's MAX_SPAN
+CHUNK = timedelta(days=60)  # within oncall.calendar's MAX_SPAN: the window in two walks
 PRODID = "-//Samen op in acuut//Piketrooster//NL"
 REFRESH = timedelta(minutes=15)
 assert CHUNK <= MAX_SPAN
