@@ -1,9 +1,12 @@
 """The worker's step page (``/w/{token}``): phone-sized, Dutch, live.
 
 The signed worker link (``notifications.links.sign_worker``) is the only credential.
-The page shows the incident as the worker may see it (``dispatch.live.for_role``);
-``worker.js`` posts each step to ``POST /w/{token}/actions`` and follows the incident
-over ``/ws?token=<token>``.
+The page shows the incident as the worker may see it (``dispatch.live.for_role``): the
+household as the police gave it (roles, ages, flags; no names exist) and what the
+team may do in the first hour. The first hour is split into steps (``PANELS``) so a
+phone shows one at a time, each with the toolkit's points for it; ``worker.js`` posts
+each action to ``POST /w/{token}/actions`` (closing with an optional evaluation note)
+and follows the incident over ``/ws?token=<token>``.
 """
 
 from __future__ import annotations
@@ -29,9 +32,8 @@ router = APIRouter(
     dependencies=[auth.public("the worker's signed, expiring link is the credential")],
 )
 
-# The stages a worker follows on the page, in order.
-WORKER_STEPS = STAGES[STAGES.index("accepted") :]
-ALL_STAGES = ("melding", "paging", *WORKER_STEPS)
+# Every stage in order (the page compares stages by it).
+ALL_STAGES = STAGES
 # How a worker can close a joint response (cancelling is for the police).
 WORKER_OUTCOMES = ("joint_on_scene", "phone_consult", "video_consult", "no_consult")
 # The page's steps (panels), in order; the worker can open any, the stage picks one.
@@ -131,7 +133,6 @@ async def worker_page(token: str, request: Request) -> Response:
         "token": token,
         "position": position,
         "labels": labels,
-        "steps": WORKER_STEPS,
         "stages": ALL_STAGES,
         "panels": PANELS,
         "dispatch": view,
