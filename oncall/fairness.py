@@ -321,18 +321,22 @@ def counts(
         raise ValueError("'to' must be after 'from'")
     if end - start > MAX_QUARTER_SPAN:
         raise ValueError(f"look at most {MAX_QUARTER_SPAN.days} days at once")
-    shifts = _team_shifts(snapshot, team, start, end)
+    # A week before the range too: a shift that began before it is not counted again.
+    shifts = _team_shifts(snapshot, team, start - timedelta(days=7), end)
     out: dict[str, Counts] = {}
     for person in sorted(shifts):
-        spans = shifts[person]
+        whole = shifts[person]
+        spans = [(max(a, start), b) for a, b in whole if b > start]
+        if not spans:
+            continue
         days = sorted({d for a, b in spans for d in _local_dates(a, b)})
         nights = sum(1 for d in days if _touches(spans, *_night(d)))
         holidays = sum(1 for d in days if is_public_holiday(d))
-        saturdays = [s for s in _weekends(spans)]
+        saturdays = _weekends(spans)
         out[person] = Counts(
             person=person,
             hours=round(_clipped_hours(spans, start, end), 2),
-            shifts=sum(1 for a, _ in spans if a >= start or a == start),
+            shifts=sum(1 for a, _ in whole if a >= start),
             nights=nights,
             weekends=len(saturdays),
             holidays=holidays,

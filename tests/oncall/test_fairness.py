@@ -257,3 +257,11 @@ def test_ranges_are_checked() -> None:
         counts(s, "vt", local(2026, 1, 1), local(2026, 6, 1))
     with pytest.raises(ValueError, match="after"):
         candidates(s, "vt", local(2026, 11, 2), local(2026, 11, 2), now=local(2026, 11, 1))
+
+
+def test_a_shift_across_the_quarter_start_counts_once() -> None:
+    s = snap([shift("anna", "2026-03-31T20:00", "2026-04-01T08:00")], planning={})
+    q1, q2 = counts(s, "vt", *parse_quarter("2026-Q1")), counts(s, "vt", *parse_quarter("2026-Q2"))
+    assert (q1["anna"].shifts, q2["anna"].shifts) == (1, 0)
+    assert (q1["anna"].hours, q2["anna"].hours) == (4, 8)
+    assert (q1["anna"].nights, q2["anna"].nights) == (0, 1)
