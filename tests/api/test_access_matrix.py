@@ -121,6 +121,8 @@ def test_every_route_names_its_roles_or_why_it_is_public() -> None:
                 "/readyz",
                 "/ical/",
                 "/favicon.ico",
+                "/s/",  # the shifts page from a roster SMS's signed link
+                "/api/v1/swaps/link/",  # its actions, by the same link
             )
         )
         for p in public_paths

@@ -19,6 +19,7 @@ from dispatch.models import AuditLog
 from dispatch.roster_models import RosterMessage
 from oncall import service as oncall_service
 from tests.accounts import PASSWORD, make_account, sign_in
+from tests.dispatch.test_paging_flow import app_state
 from tests.dispatch.test_swaps import END, NOW, START, config, roster
 
 BODY = {"team": "vt-x", "layer": "primary", "start": START.isoformat(), "end": END.isoformat()}
@@ -179,7 +180,9 @@ def test_refuse_and_expire_reach_the_planner(
     second = anna.post("/api/v1/swaps", BODY).json()
     assert second["id"] != first["id"]
     clock.set(START - timedelta(hours=48))
-    client.app.state.samenop.driver.run_once()  # the sweep: nobody took it in time
+    driver = app_state(client).driver
+    assert driver is not None
+    driver.run_once()  # the sweep: nobody took it in time
     planner, cor = As(client, "plan-een"), As(client, "cor")  # (days later: new sessions)
     problems = planner.get("/api/v1/swaps/problems").json()
     assert [(p["swap"]["id"], p["label"]) for p in problems] == [(second["id"], "niet overgenomen")]
@@ -220,7 +223,7 @@ def test_the_link_in_a_roster_sms(
     users: dict[str, As], client: TestClient, sessions: sessionmaker[Session]
 ) -> None:
     users["anna"].post("/api/v1/swaps", BODY)
-    secret = client.app.state.samenop.settings.link_secret
+    secret = app_state(client).settings.link_secret
     with sessions() as s:
         message = s.scalars(
             select(RosterMessage).where(RosterMessage.key.like("swap:%:offered:offerer"))
