@@ -133,6 +133,15 @@ def test_incident_appears_on_dashboard_after_sign_in(server: str, tmp_path: Path
             text = row.inner_text()
             # Christmas night in Gooi en Vechtstreek: piket from home, consult first.
             assert "Hilversum" in text and "ter plaatse" in text and "consult:" in text
+            # the planned mode is said as planned, apart from the step it has reached
+            assert row.locator("td.kind .planned-mode").inner_text() == "gepland: ter plaatse"
+            assert row.locator("td.stage .stage-label").inner_text() == "wordt opgeroepen"
+            assert "ter plaatse" not in row.locator("td.stage").inner_text()
+            # nobody accepted yet: no "Politie vertrekt", no "Afsluiten"
+            buttons = row.locator("td.actions button").all_inner_texts()
+            assert buttons == ["Consult vastleggen", "Annuleren"]
+            # the household as the police gave it, in Dutch
+            assert row.locator("td.kind .household .persons").inner_text() == "slachtoffer (34)"
             # paging: the consult is being called, the worker waits for the consult's yes
             assert row.get_attribute("data-paging") == "consult"
             assert "consult wordt opgeroepen" in text and "nog niet gevraagd" in text

@@ -13,6 +13,7 @@ The service runs as a real process on SQLite with the shipped regions (the fixtu
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from tests.accounts import PASSWORD
 from tests.api.test_dashboard_browser import ARGS, CHROMIUM, KEY, running_server
@@ -110,8 +111,16 @@ def signed_in(context: BrowserContext, base: str) -> Page:
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_selector("#dispatches", state="attached")
-    page.wait_for_function("document.getElementById('live').dataset.state === 'live'")
+    expect(page.locator("#live")).to_have_attribute("data-state", "live")
     return page
+
+
+def until(page: Page, predicate: str, timeout: float = 10.0) -> None:
+    """Wait for a predicate, asked from here (the page's CSP forbids eval inside it)."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(predicate):
+        assert time.monotonic() < deadline, f"timed out waiting for {predicate}"
+        time.sleep(0.1)
 
 
 def row_of(page: Page, reference: str) -> Any:
@@ -177,7 +186,7 @@ def test_the_first_hour_on_a_desktop(server: str, browser: Browser, tmp_path: Pa
     page = signed_in(context, server)
     page.on("websocket", lambda ws: ws.on("framereceived", lambda f: frames.append(str(f))))
     page.reload()  # the stream from here on is recorded
-    page.wait_for_function("document.getElementById('live').dataset.state === 'live'")
+    expect(page.locator("#live")).to_have_attribute("data-state", "live")
     assert page.title() == BASE_TITLE
 
     # --- a new incident: its household, the title, only the actions that apply --------
@@ -185,7 +194,7 @@ def test_the_first_hour_on_a_desktop(server: str, browser: Browser, tmp_path: Pa
     ref = d["reference"]
     group = group_of(page, ref)
     row = row_of(page, ref)
-    page.wait_for_function(f"document.title === '(1) {BASE_TITLE}'")
+    expect(page).to_have_title(f"(1) {BASE_TITLE}")
     household = row.locator("td.kind .household")
     assert (
         household.locator(".persons").inner_text() == "slachtoffer (34), kind (6), verdachte (38)"
@@ -207,7 +216,7 @@ def test_the_first_hour_on_a_desktop(server: str, browser: Browser, tmp_path: Pa
     assert group.get_by_role("checkbox", name=re.compile("^Forensisch arts ingezet")).count() == 1
     # a click is seeing it: the title goes back
     page.mouse.click(5, 5)
-    page.wait_for_function(f"document.title === '{BASE_TITLE}'")
+    expect(page).to_have_title(BASE_TITLE)
 
     # --- the pocket card: tick, reload, still ticked ---------------------------------
     kindcheck = group.get_by_role("checkbox", name=re.compile("^Doe de kindcheck"))
@@ -228,20 +237,12 @@ def test_the_first_hour_on_a_desktop(server: str, browser: Browser, tmp_path: Pa
         f"{server}/api/v1/incidents/{ref}/assignments/1/accept", headers=HEADERS, timeout=10
     )
     assert r.status_code == 200, r.text
-    page.wait_for_function(
-        f"""() => Array.from(document.querySelectorAll(
-              "tbody.incident-group:has(tr[data-reference='{ref}']) td.actions button"))
-            .some((b) => b.textContent === 'Veilig om binnen te komen')"""
-    )
     group = group_of(page, ref)
+    expect(group.get_by_role("button", name="Veilig om binnen te komen")).to_be_visible()
     assert "Politie vertrekt" not in visible_actions(group)  # no arrival, no consult yet
     assert "Afsluiten" in visible_actions(group)
     group.get_by_role("button", name="Consult vastleggen").click()
-    page.wait_for_function(
-        f"""() => Array.from(document.querySelectorAll(
-              "tbody.incident-group:has(tr[data-reference='{ref}']) td.actions button"))
-            .some((b) => b.textContent === 'Politie vertrekt')"""
-    )
+    expect(group.get_by_role("button", name="Politie vertrekt")).to_be_visible()
     assert "Consult vastleggen" not in visible_actions(group_of(page, ref))
     page.screenshot(path=str(tmp_path / "first-hour-desktop.png"), full_page=True)
 
@@ -267,17 +268,17 @@ def test_the_first_hour_on_a_desktop(server: str, browser: Browser, tmp_path: Pa
     # --- a tone and a notification on a new incident, when switched on ----------------
     page.get_by_label("Geluid").check()
     page.get_by_label("Browsermelding").check()
-    page.wait_for_function("window.__tones > 0")  # switching it on plays a sample
+    until(page, "() => window.__tones > 0")  # switching it on plays a sample
     tones = page.evaluate("window.__tones")
     page.reload()
     assert page.get_by_label("Geluid").is_checked()  # kept for this dashboard
     assert page.get_by_label("Browsermelding").is_checked()
-    page.wait_for_function("document.getElementById('live').dataset.state === 'live'")
+    expect(page.locator("#live")).to_have_attribute("data-state", "live")
     tones = page.evaluate("window.__tones")
     second = post(server)
     row_of(page, second["reference"])
-    page.wait_for_function(f"document.title === '(1) {BASE_TITLE}'")
-    page.wait_for_function(f"window.__tones > {tones}")
+    expect(page).to_have_title(f"(1) {BASE_TITLE}")
+    until(page, f"() => window.__tones > {tones}")
     notes = page.evaluate("window.__notes")
     assert [n["title"] for n in notes] == [f"Nieuwe melding {second['reference']}"]
     assert "Hilversum" in notes[0]["body"]
@@ -349,4 +350,48 @@ def test_the_first_hour_on_a_phone(server: str, browser: Browser, tmp_path: Path
     page.reload()
     group = group_of(page, ref)
     assert group.get_by_role("checkbox", name=re.compile("^Verzamel bewijsmateriaal")).is_checked()
+    context.close()
+
+
+def test_what_the_plan_says_and_an_alarm(server: str, browser: Browser, tmp_path: Path) -> None:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = signed_in(context, server)
+    # Meierij after office hours: the police call VT's line themselves, nobody is paged
+    night = post(server, municipality="Boxtel", reported_at="2026-03-10T22:00")
+    assert night["plan"]["police_call"], night["plan"]
+    row = row_of(page, night["reference"])
+    paging = row.locator("td.paging")
+    assert paging.locator(".police-call-lead").inner_text().startswith("Bel zelf: 0800")
+    assert paging.locator("a.tel").get_attribute("href") == "tel:" + night["plan"]["police_call"][
+        "number"
+    ].replace(" ", "")
+    assert paging.locator(".paging-state").count() == 0  # no paging state: nobody is paged
+    assert "Veilig om binnen te komen" not in visible_actions(group_of(page, night["reference"]))
+    # the autumn clock change: 02:30 came twice; the row says how it was read
+    twice = post(server, municipality="Boxtel", reported_at="2026-10-25T02:30")
+    assert twice["plan"]["time_read"]["why"] == "ambiguous"
+    read = row_of(page, twice["reference"]).locator("td.reported .time-read")
+    assert read.inner_text() == twice["plan"]["time_read"]["text"]
+    # in office hours the interventieteam goes, and the page says what it may do
+    day = post(server, municipality="Boxtel", reported_at="2026-03-10T11:00", **FAMILY)
+    group = group_of(page, day["reference"])
+    mandate = group.locator("p.mandate")
+    assert mandate.inner_text().startswith("Mag in het eerste uur: eerste veiligheidsbeoordeling")
+    assert "eerdere dossiers van Veilig Thuis raadplegen" in mandate.inner_text()
+
+    # an alarm: everybody declined, nobody is left
+    page.mouse.click(5, 5)  # the new incidents are seen
+    expect(page).to_have_title(BASE_TITLE)
+    for a in day["assignments"]:
+        httpx.post(
+            f"{server}/api/v1/incidents/{day['reference']}/assignments/{a['position']}/decline",
+            headers=HEADERS,
+            timeout=10,
+        )
+    page.wait_for_selector(
+        f"tr.incident[data-reference='{day['reference']}'] .alarm-no_responder", timeout=15_000
+    )
+    expect(page).to_have_title(f"(1) {BASE_TITLE}")
+    assert group_of(page, day["reference"]).locator(".badge-new").count() == 1
+    page.screenshot(path=str(tmp_path / "first-hour-plan.png"), full_page=True)
     context.close()
