@@ -22,6 +22,7 @@ from core.db import make_engine, make_session_factory, session_scope
 from core.logs import FaultLog
 from core.queue import redis_queue
 from core.settings import Settings, get_settings
+from dispatch import reminders, roster_sms
 from dispatch.delivery import PagingContext, deliver
 from dispatch.digest import digest_schedule
 from dispatch.driver import Driver
@@ -128,6 +129,23 @@ class RQWaker:
             )
 
 
+    def arm_roster(self, message_ids: list[str]) -> None:
+        """Roster SMS were committed (``dispatch.roster_sms``): a job each, now. Lost
+        jobs are the sweeper's, as for pages."""
+        try:
+            for message_id in message_ids:
+                self.queue.enqueue_call(
+                    deliver_roster_message,
+                    args=(message_id,),
+                    job_id=f"{self.queue.name}-roster-{message_id}",
+                    result_ttl=0,
+                )
+        except RedisError as exc:
+            self.faults.failed(exc)
+        else:
+            self.faults.ok()
+
+
 def not_before(moment: datetime) -> datetime:
     """``moment`` rounded up to the second. RQ keeps scheduled times in whole seconds and
     drops the fraction, so a job armed for 12:00:05.9 could run at 12:00:05, find nothing
@@ -177,6 +195,11 @@ def runtime() -> PagingContext:
 def deliver_page(page_id: str) -> None:
     """Send one page (a no-op when it is not due or somebody else has it)."""
     deliver(runtime(), page_id)
+
+
+def deliver_roster_message(message_id: str) -> None:
+    """Send one roster SMS (a no-op when it is not due or somebody else has it)."""
+    roster_sms.deliver(runtime(), message_id, reminders.check)
 
 
 def hang_up_call(provider_id: str, provider: str | None = None) -> None:
