@@ -77,9 +77,14 @@
   // The step of the page that fits the stage: where the next action is.
   function stagePanel(d) {
     var me = mine(d);
+    var accepted = me.status === "accepted";
+    var arrived = !!me.arrived_at || !!pending.ter_plaatse;
+    // on the way while the joint response goes on (a colleague is there already): this
+    // worker's next action is still to arrive
+    if (d.stage !== "closed" && accepted && me.enroute_at && !arrived) return "onderweg";
     switch (d.stage) {
       case "ter_plaatse":
-        return "motorkapoverleg";
+        return accepted && !arrived && !d.consult_kind ? "onderweg" : "motorkapoverleg";
       case "motorkapoverleg":
         return "veiligheid";
       case "onderzoek":

@@ -328,3 +328,54 @@ def test_arrival_refused_because_the_incident_was_cancelled_meanwhile(
     assert arrived.is_hidden()
     assert phone.locator("#closed").inner_text() == "Afgesloten: geannuleerd door de politie."
     context.close()
+
+
+def worker_link_by_sms(stack: Stack, number: str) -> str:
+    """The step page's link from the SMS that confirms an accept."""
+    sms = wait_for(
+        lambda: [m.body for m in stack.fake.messages(number) if "/w/" in m.body],
+        f"the SMS to {number} confirming the accept",
+    )[0]
+    link = re.search(r"https?://\S+/w/[A-Za-z0-9_-]+", sms)
+    assert link is not None
+    return link.group(0)
+
+
+def test_second_worker_on_the_way_keeps_the_arrival_step(browser: Browser, stack: Stack) -> None:
+    """CIT Den Haag goes in pairs: when the colleague is there first, the worker still on
+    the way keeps "Ik ben ter plaatse" on screen; the page moves on once they arrive."""
+    d = stack.post("W-3", basisteam="laak", reported_at="2026-11-21T12:00")
+    assert d["staff_needed"] == 2
+    numbers = {}
+    for a in d["assignments"][:2]:
+        r = stack.http.post(f"/api/v1/incidents/{d['id']}/assignments/{a['position']}/accept")
+        assert r.status_code == 200, r.text
+        numbers[a["position"]] = a["phone"]
+    first = worker_link_by_sms(stack, numbers[1])
+    context = browser.new_context(
+        viewport=ViewportSize(width=PHONE["width"], height=PHONE["height"]),
+        is_mobile=True,
+        has_touch=True,
+        timezone_id="Europe/Amsterdam",
+        locale="nl-NL",
+    )
+    phone = context.new_page()
+    phone.goto(worker_link_by_sms(stack, numbers[2]))
+    phone.wait_for_selector("#live[data-state='live']")
+    phone.fill("#eta-minutes", "25")
+    phone.tap("text=Ik ben onderweg")
+    stage_is(phone, "onderweg")
+
+    # the colleague reports from their own phone: on the way, then there
+    for step in ({"action": "onderweg", "eta_minutes": 5}, {"action": "ter_plaatse"}):
+        r = stack.http.post(first.replace(stack.base, "") + "/actions", json=step)
+        assert r.status_code == 200, r.text
+    stage_is(phone, "ter plaatse")
+    assert shown_panel(phone) == "onderweg"
+    assert phone.locator("#arrived").is_visible()
+    phone.tap("#arrived")
+    phone.wait_for_function("() => document.activeElement.id === 'titel-motorkapoverleg'")
+    assert shown_panel(phone) == "motorkapoverleg"
+    assert phone.locator("section[data-action='ter_plaatse']").is_hidden()
+    assert phone.locator("text=Motorkapoverleg gestart").is_visible()
+    context.close()
