@@ -11,6 +11,8 @@ from functools import cache
 from itertools import pairwise
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bench.national import build_national
 from core.timeutil import AMS
@@ -364,3 +366,132 @@ def test_example_snapshot_calendar_matches(example_snapshot: ConfigSnapshot) -> 
         _assert_matches(example_snapshot, cal, _instants(lo, hi, rng, 80)[::2])
     cal = team_calendar(SNAP, "vt-zl", local(2026, 5, 30), local(2026, 6, 10))
     _assert_matches(SNAP, cal, _instants(local(2026, 5, 30), local(2026, 6, 10), rng, 200))
+
+
+# --- random rosters -----------------------------------------------------------------
+
+_PEOPLE = ["p1", "p2", "p3", "p4"]
+_CLOCKS = ["00:00", "01:30", "02:00", "02:30", "03:00", "07:00", "09:00", "17:00", "22:00"]
+_DAYS = [["all"], ["weekdays"], ["weekend"], ["sun"], ["sat"], ["mon", "fri"]]
+# Around both DST changes and Easter/Koningsdag (2026-03-29, 04-05/06, 04-27, 10-25).
+_ANCHORS = [local(2026, 3, 27), local(2026, 4, 3), local(2026, 4, 25), local(2026, 10, 23)]
+
+
+@st.composite
+def _windows(draw: st.DrawFn) -> list[dict[str, object]]:
+    out = []
+    for _ in range(draw(st.integers(1, 2))):
+        start, end = draw(st.sampled_from(_CLOCKS)), draw(st.sampled_from([*_CLOCKS, "24:00"]))
+        if start == end:
+            end = "24:00" if start != "00:00" else "09:00"
+        out.append({"days": draw(st.sampled_from(_DAYS)), "start": start, "end": end})
+    return out
+
+
+@st.composite
+def _rosters(draw: st.DrawFn) -> tuple[ConfigSnapshot, datetime]:
+    anchor = draw(st.sampled_from(_ANCHORS))
+    rotations = []
+    for n in range(draw(st.integers(1, 3))):
+        kind = draw(st.sampled_from(["daily", "weekly", "hours"]))
+        handoff: dict[str, object] = {"every": kind}
+        if kind == "hours":
+            handoff["hours"] = draw(st.sampled_from([6, 8, 12, 24, 36]))
+        else:
+            handoff["at"] = draw(st.sampled_from(_CLOCKS[:-1]))
+        start = anchor - timedelta(days=draw(st.integers(0, 20)), hours=draw(st.integers(0, 23)))
+        rotation: dict[str, object] = {
+            "id": f"rot{n}",
+            "team": "t",
+            "layer": draw(st.sampled_from(["primary", "backup"])),
+            "participants": draw(st.lists(st.sampled_from(_PEOPLE), min_size=1, max_size=3)),
+            "start": start.isoformat(),
+            "handoff": handoff,
+            "holidays": draw(st.sampled_from(["open", "closed"])),
+        }
+        if draw(st.booleans()):
+            rotation["windows"] = draw(_windows())
+        if draw(st.booleans()):
+            rotation["until"] = (anchor + timedelta(hours=draw(st.integers(1, 90)))).isoformat()
+        rotations.append(rotation)
+
+    def span() -> tuple[str, str]:
+        lo = anchor + timedelta(minutes=30 * draw(st.integers(0, 200)))
+        hi = lo + timedelta(minutes=30 * draw(st.integers(1, 100)))
+        return lo.isoformat(), hi.isoformat()
+
+    shifts = []
+    for _ in range(draw(st.integers(0, 2))):
+        lo, hi = span()
+        shifts.append(
+            {
+                "team": "t",
+                "person": draw(st.sampled_from(_PEOPLE)),
+                "start": lo,
+                "end": hi,
+                "layer": draw(st.sampled_from(["primary", "backup"])),
+            }
+        )
+    overrides = []
+    for n in range(draw(st.integers(0, 4))):
+        lo, hi = span()
+        kind = draw(st.sampled_from(["add", "remove", "replace"]))
+        person = draw(st.sampled_from(_PEOPLE))
+        item: dict[str, object] = {
+            "id": f"ov{n}",
+            "team": "t",
+            "kind": kind,
+            "person": person,
+            "start": lo,
+            "end": hi,
+            "layer": draw(st.sampled_from(["primary", "backup"])),
+        }
+        if kind == "replace":
+            item["replaces"] = draw(st.sampled_from([p for p in _PEOPLE if p != person]))
+        overrides.append(item)
+    rules = [
+        {"id": "r-always", "team": "t", "hours": "always", "staff": draw(st.integers(1, 2))},
+        {
+            "id": "r-office",
+            "team": "t",
+            "hours": draw(st.sampled_from(["office_hours", "after_hours"])),
+        },
+        {
+            "id": "r-win",
+            "team": "t",
+            "windows": draw(_windows()),
+            "staff": 2,
+            "holidays": draw(st.sampled_from(["open", "closed"])),
+        },
+    ]
+    config = ConfigSet.model_validate(
+        {
+            "regions": [{"id": "r", "name": "R"}],
+            "teams": [{"id": "t", "kind": "veilig_thuis", "name": "T", "region": "r"}],
+            "people": [
+                {
+                    "id": p,
+                    "name": p.upper(),
+                    "phones": [f"06123456{i:02d}"] if i != 3 else [],
+                    "memberships": [{"team": "t"}] if i != 2 else [],
+                }
+                for i, p in enumerate(_PEOPLE)
+            ],
+            "rotations": rotations,
+            "shifts": shifts,
+            "overrides": overrides,
+            "rules": rules,
+        }
+    )
+    return ConfigSnapshot(config), anchor
+
+
+@settings(max_examples=60, deadline=None)
+@given(_rosters(), st.randoms(use_true_random=False))
+def test_random_rosters_match_on_call(
+    roster: tuple[ConfigSnapshot, datetime], rng: random.Random
+) -> None:
+    snapshot, anchor = roster
+    lo, hi = anchor, anchor + timedelta(days=5)
+    cal = team_calendar(snapshot, "t", lo, hi)
+    _assert_matches(snapshot, cal, _instants(lo, hi, rng, 40)[::4])
