@@ -379,7 +379,7 @@ _ANCHORS = [local(2026, 3, 27), local(2026, 4, 3), local(2026, 4, 25), local(202
 
 @st.composite
 def _windows(draw: st.DrawFn) -> list[dict[str, object]]:
-    out = []
+    out: list[dict[str, object]] = []
     for _ in range(draw(st.integers(1, 2))):
         start, end = draw(st.sampled_from(_CLOCKS)), draw(st.sampled_from([*_CLOCKS, "24:00"]))
         if start == end:
