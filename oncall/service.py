@@ -373,22 +373,27 @@ INCREMENTAL_SECTIONS = frozenset({"people", "rotations", "shifts", "overrides"})
 
 
 class _Documents:
-    """The stored document of the newest version this process wrote or read, so the
-    next edit builds its document from it instead of from the whole configuration."""
+    """The stored document of the newest version this process wrote, kept with the very
+    configuration value it describes, so the next edit builds its document from it
+    instead of from the whole configuration. It is used only for that same value (the
+    snapshot cache hands it out), never for another configuration that happens to
+    carry the same version number (a database restored or rolled back)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._version = -1
+        self._config: s.ConfigSet | None = None
         self._document: dict[str, Any] | None = None
 
-    def get(self, version: int) -> dict[str, Any] | None:
+    def get(self, version: int, config: s.ConfigSet) -> dict[str, Any] | None:
         with self._lock:
-            return self._document if self._version == version else None
+            if self._version == version and self._config is config:
+                return self._document
+            return None
 
-    def put(self, version: int, document: dict[str, Any]) -> None:
+    def put(self, version: int, config: s.ConfigSet, document: dict[str, Any]) -> None:
         with self._lock:
-            if version >= self._version:
-                self._version, self._document = version, document
+            self._version, self._config, self._document = version, config, document
 
 
 DOCUMENTS = _Documents()
@@ -595,7 +600,7 @@ def write_touched(
             raise ValueError(f"section '{t.section}' is not written one object at a time")
         # changing a shift's start changes its key: the old row goes, the new one comes
         _WRITERS[t.section](session, t.before, t.after)
-    previous_doc = DOCUMENTS.get(previous_version)
+    previous_doc = DOCUMENTS.get(previous_version, previous)
     if previous_doc is None:
         previous_doc = changes.document(previous)
     document = _document_after(previous_doc, current, touched)

@@ -353,7 +353,7 @@ def run_edit(
         key = next(iter(next(iter(prepared.applied.keys.values()), [])), "")
         audit.note(session, request, caller, action, object_type, key, detail, region=region)
         session.commit()
-        oncall_service.DOCUMENTS.put(version, document)
+        oncall_service.DOCUMENTS.put(version, prepared.applied.config, document)
         state.snapshots.put(ConfigSnapshot(prepared.applied.config, version))
         return result.model_copy(
             update={

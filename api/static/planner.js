@@ -522,12 +522,19 @@
   }
 
   function removeButton(label, url) {
-    var b = el("button", { type: "button", text: "Verwijderen" });
-    b.setAttribute("aria-label", "Verwijderen: " + label);
+    var b = el("button", { type: "button", text: L["delete"] });
+    b.setAttribute("aria-label", L["delete"] + ": " + label);
     b.addEventListener("click", function () {
       change("DELETE", url);
     });
     return b;
+  }
+
+  function name(id) {
+    var found = data.people.filter(function (p) {
+      return p.id === id;
+    })[0];
+    return found ? found.name : id;
   }
 
   function renderEditors() {
@@ -536,8 +543,8 @@
     var ovList = document.getElementById("override-list");
     ovList.textContent = "";
     data.overrides.forEach(function (o) {
-      var who = o.person + (o.replaces ? " voor " + o.replaces : "");
-      var label = o.kind + ": " + who + ", " + span(o.start, o.end) + (o.reason ? " (" + o.reason + ")" : "");
+      var who = name(o.person) + (o.replaces ? " " + L["for"] + " " + name(o.replaces) : "");
+      var label = (L["kind_" + o.kind] || o.kind) + ": " + who + ", " + span(o.start, o.end) + (o.reason ? " (" + o.reason + ")" : "");
       ovList.appendChild(
         el("li", { "data-id": o.id }, [label + " ", removeButton(label, "/api/v1/planning/overrides/" + encodeURIComponent(o.id))])
       );
@@ -545,7 +552,7 @@
     var shList = document.getElementById("shift-list");
     shList.textContent = "";
     data.shifts.forEach(function (s) {
-      var label = s.person + " (" + L[s.layer || "primary"] + "), " + span(s.start, s.end);
+      var label = name(s.person) + " (" + L[s.layer || "primary"] + "), " + span(s.start, s.end);
       shList.appendChild(
         el("li", { "data-key": s.key }, [
           label + " ",
@@ -556,8 +563,8 @@
     var rotList = document.getElementById("rotation-list");
     rotList.textContent = "";
     data.rotations.forEach(function (r) {
-      var edit = el("button", { type: "button", text: "Wijzigen" });
-      edit.setAttribute("aria-label", "Rooster " + r.id + " wijzigen");
+      var edit = el("button", { type: "button", text: L.edit });
+      edit.setAttribute("aria-label", L.edit_rotation.replace("{id}", r.id));
       edit.addEventListener("click", function () {
         openRotation(r);
       });
@@ -571,8 +578,8 @@
     var tbody = document.querySelector("#people tbody");
     tbody.textContent = "";
     data.people.forEach(function (p) {
-      var edit = el("button", { type: "button", text: "Wijzigen" });
-      edit.setAttribute("aria-label", p.name + " wijzigen");
+      var edit = el("button", { type: "button", text: L.edit });
+      edit.setAttribute("aria-label", L.edit_person.replace("{name}", p.name));
       edit.addEventListener("click", function () {
         openPerson(p);
       });
@@ -581,8 +588,8 @@
           el("td", { text: p.name }),
           el("td", {}, [el("code", { text: p.id })]),
           el("td", { text: (p.phones || []).join(", ") || "—" }),
-          el("td", { text: p.role || "" }),
-          el("td", { text: p.active ? "ja" : "nee" }),
+          el("td", { text: L["role_" + p.role] || p.role || "" }),
+          el("td", { text: p.active ? L.yes : L.no }),
           el("td", {}, [edit, " ", removeButton(p.name, "/api/v1/planning/people/" + encodeURIComponent(p.id))]),
         ])
       );
@@ -660,7 +667,7 @@
     document.getElementById("person-reset").addEventListener("click", function () {
       document.getElementById("p-id").readOnly = false;
       document.getElementById("p-existing").value = "";
-      document.getElementById("person-form-title").textContent = "Persoon toevoegen";
+      document.getElementById("person-form-title").textContent = L.add_person;
     });
     document.getElementById("person-form").addEventListener("submit", function (event) {
       event.preventDefault();
@@ -764,7 +771,7 @@
           ])
         );
       });
-      document.getElementById("counts-title").textContent = "Verdeling " + result.data.quarter;
+      document.getElementById("counts-title").textContent = L.counts_title.replace("{quarter}", result.data.quarter);
       var breaches = document.getElementById("breaches");
       breaches.textContent = "";
       result.data.breaches.forEach(function (b) {

@@ -5,7 +5,6 @@ exactly one change, and another region's planner is refused with nothing changed
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -60,15 +59,6 @@ def planner(sessions: sessionmaker[Session]) -> dict[str, str]:
 @pytest.fixture
 def other(sessions: sessionmaker[Session]) -> dict[str, str]:
     return {"X-API-Key": make_key(sessions, "planner-dh", Role.PLANNER, regions=["den-haag"])}
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches() -> Iterator[None]:
-    """Each test's database starts from its own rolled-back state: no document of an
-    earlier test's version may be reused."""
-    oncall_service.DOCUMENTS.put(10**9, {})
-    yield
-    oncall_service.DOCUMENTS.put(10**9 + 1, {})
 
 
 def version(session: Session) -> int:
