@@ -216,6 +216,16 @@ def _visible_region(caller: Principal, snapshot: ConfigSnapshot, region: str) ->
         raise HTTPException(status_code=404, detail=f"no region '{region}'")
 
 
+def _team_people(snapshot: ConfigSnapshot, team_id: str) -> list[str]:
+    """Members and everyone a roster of the team names (the call-outs that matter)."""
+    people = dict.fromkeys(snapshot.members.get(team_id, {}))
+    people.update(dict.fromkeys(p for p, _ in gaps.unreachable(snapshot, team_id)))
+    for rotation in snapshot.config.rotations:
+        if rotation.team == team_id:
+            people.update(dict.fromkeys(rotation.participants))
+    return list(people)
+
+
 def _names(snapshot: ConfigSnapshot) -> dict[str, str]:
     return {p.id: p.name for p in snapshot.config.people}
 
@@ -280,13 +290,15 @@ def _least_reachable(cal: calendar.TeamCalendar, lo: datetime, hi: datetime) -> 
 
 
 def night_callouts(
-    session: Session, teams: Sequence[str], start: datetime, end: datetime
+    session: Session, people: Sequence[str], start: datetime, end: datetime
 ) -> list[tuple[str, datetime]]:
-    """Accepted call-outs at night (00:00-07:00 local) of the teams around [start, end):
-    four weeks before it (the rest rule looks back) up to its end."""
+    """Accepted call-outs at night (00:00-07:00 local) of these people, for any team,
+    from four weeks before [start, end) (the rest rule looks back) up to its end."""
+    if not people:
+        return []
     rows = session.execute(
         select(Assignment.person_id, Assignment.answered_at).where(
-            Assignment.team_id.in_(list(teams)),
+            Assignment.person_id.in_(list(people)),
             Assignment.status == AssignmentStatus.ACCEPTED.value,
             Assignment.person_id.is_not(None),
             Assignment.answered_at >= start - fairness.FOUR_WEEKS,
@@ -452,7 +464,7 @@ async def gap_candidates(
     visible_team(caller, snapshot, team_id)
     now = clock.now()
     lo, hi = _range(start, end, now, MAX_CANDIDATE_DAYS)
-    callouts = night_callouts(session, [team_id], lo, hi)
+    callouts = night_callouts(session, _team_people(snapshot, team_id), lo, hi)
     session.close()
 
     def job(deadline: work.Deadline) -> list[CandidateRead]:
@@ -501,7 +513,7 @@ async def team_fairness(
         lo, hi = fairness.parse_quarter(label)
     except ValueError as exc:
         raise InvalidInput("quarter", str(exc)) from exc
-    callouts = night_callouts(session, [team_id], lo, hi)
+    callouts = night_callouts(session, _team_people(snapshot, team_id), lo, hi)
     session.close()
 
     def job(deadline: work.Deadline) -> FairnessRead:

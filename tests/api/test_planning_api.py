@@ -3,6 +3,7 @@ that a planner of one region cannot read another region's team."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +16,9 @@ from access.principal import Role
 from api.app import create_app
 from core.clock import ManualClock
 from core.settings import Settings
+from core.timeutil import AMS
+from dispatch.models import Assignment, Dispatch, Incident
+from dispatch.states import AssignmentStatus
 from oncall import service as oncall_service
 from oncall.schemas import ConfigSet
 from tests.accounts import make_key
@@ -299,4 +303,77 @@ def test_the_coverage_gaps_route_says_needed_and_available(planning_client: Any)
     assert [(g["start"], g["end"], g["needed"], g["available"], g["rules"]) for g in out] == [
         ("2026-10-27T23:00:00Z", "2026-10-28T08:00:00Z", 1, 0, ["vt-altijd"]),
         ("2026-10-28T12:00:00Z", "2026-10-28T21:00:00Z", 2, 1, ["vt-samen"]),
+    ]
+
+
+def _night_callout(sessions: sessionmaker[Session], person: str, at: datetime) -> None:
+    """An assignment ``person`` accepted at ``at`` (as the paging flow leaves it)."""
+    with sessions() as s:
+        incident = Incident(
+            id=str(uuid.uuid4()),
+            source="test",
+            external_id=uuid.uuid4().hex,
+            request_hash="x" * 64,
+            reported_at=at,
+            received_at=at,
+            case_type="HG",
+            persons=[],
+            flags=[],
+            police_unit="T-1",
+            police_callback="0612345600",
+        )
+        dispatch = Dispatch(
+            id=str(uuid.uuid4()),
+            incident_id=incident.id,
+            reference=f"SO-{uuid.uuid4().hex[:6].upper()}",
+            status="paired",
+            region_id="r1",
+            team_id="vt",
+            config_version=1,
+            planned_at=at,
+            plan={},
+            created_at=at,
+            updated_at=at,
+        )
+        assignment = Assignment(
+            dispatch_id=dispatch.id,
+            position=1,
+            purpose="respond",
+            team_id="vt",
+            person_id=person,
+            phone="+31612345671",
+            mode="on_scene",
+            layer="primary",
+            status=AssignmentStatus.ACCEPTED.value,
+            reasons=[],
+            answered_at=at,
+        )
+        s.add_all([incident, dispatch, assignment])
+        s.commit()
+
+
+def test_rest_after_a_night_call_out_from_the_database(
+    planning_client: Any, sessions: sessionmaker[Session], clock: ManualClock
+) -> None:
+    client, h = planning_client
+    clock.set(datetime(2026, 11, 2, 9, tzinfo=UTC))
+    # anna's days: 28 and 31 October (09:00-09:00). Called out at 03:00 on the 31st, her
+    # shift at 09:00 comes 6 hours later (11 needed).
+    _night_callout(sessions, "anna", datetime(2026, 10, 31, 3, 0, tzinfo=AMS))
+    out = _get(client, h["planner"], f"{BASE}/teams/{R1_TEAM}/fairness", quarter="2026-Q4")
+    rest = [b for b in out["breaches"] if b["code"] == "min_rest_after_night"]
+    assert [(b["person"], b["start"]) for b in rest] == [("anna", "2026-10-31T08:00:00Z")]
+    assert "6 uur rust" in rest[0]["text"] and "minimaal 11 uur" in rest[0]["text"]
+    # cor, called out at 03:00 on the 29th, is not a candidate for 10:00-12:00 that day
+    # (7 hours later); anna is not either (a shift more than 8 in 4 weeks).
+    url = f"{BASE}/teams/{R1_TEAM}/gaps/candidates"
+    gap = {"start": "2026-10-29T10:00", "end": "2026-10-29T12:00"}
+    assert [c["person"] for c in _get(client, h["planner"], url, **gap)] == ["eva", "fien", "cor"]
+    _night_callout(sessions, "cor", datetime(2026, 10, 29, 3, 0, tzinfo=AMS))
+    assert [c["person"] for c in _get(client, h["planner"], url, **gap)] == ["eva", "fien"]
+    # A call-out in the evening (22:00) is not a night call-out.
+    _night_callout(sessions, "bas", datetime(2026, 10, 29, 22, 0, tzinfo=AMS))
+    out = _get(client, h["planner"], f"{BASE}/teams/{R1_TEAM}/fairness", quarter="2026-Q4")
+    assert not [
+        b for b in out["breaches"] if b["code"] == "min_rest_after_night" and b["person"] == "bas"
     ]
