@@ -199,7 +199,8 @@ def deliver_page(page_id: str) -> None:
 
 def deliver_roster_message(message_id: str) -> None:
     """Send one roster SMS (a no-op when it is not due or somebody else has it)."""
-    roster_sms.deliver(runtime(), message_id, reminders.check)
+    ctx = runtime()
+    roster_sms.deliver(ctx, message_id, reminders.checker(ctx))
 
 
 def hang_up_call(provider_id: str, provider: str | None = None) -> None:

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Select, and_, exists, literal, or_, select
 from sqlalchemy.orm import Session
@@ -56,7 +57,15 @@ MAX_VERSIONS = 50  # versions told per sweep (a backlog is caught up over severa
 LISTED = 3  # blocks named in a change notice (then "en nog N")
 CHANGES, REMINDERS = "changes", "reminders"
 
-_SNAPSHOTS = SnapshotCache()  # the sweep's own, per process
+# The sweep's snapshots, one cache per database (sessions factory) of this process.
+_CACHES: WeakKeyDictionary[Any, SnapshotCache] = WeakKeyDictionary()
+
+
+def snapshots(ctx: PagingContext) -> SnapshotCache:
+    cache = _CACHES.get(ctx.sessions)
+    if cache is None:
+        cache = _CACHES[ctx.sessions] = SnapshotCache()
+    return cache
 
 
 @dataclass(frozen=True)
@@ -142,11 +151,16 @@ def plan_reminders(session: Session, snapshot: ConfigSnapshot, now: datetime) ->
     return made
 
 
-def check(session: Session, message: RosterMessage, now: datetime) -> str | None:
+def checker(ctx: PagingContext) -> roster_sms.Check:
+    """``check`` against this database's current configuration."""
+    cache = snapshots(ctx)
+    return lambda session, message, now: check(cache.get(session=session), message)
+
+
+def check(snapshot: ConfigSnapshot, message: RosterMessage) -> str | None:
     """Why a reminder due now is no longer true (its shift moved or went), or None."""
     if message.kind != MessageKind.REMINDER or message.shift_start is None:
         return None
-    snapshot = _SNAPSHOTS.get(session=session)
     team, person, start = message.team_id or "", message.person_id, message.shift_start
     if team not in snapshot.teams or person not in snapshot.on_call(team, start).people():
         return "shift moved: not on call at its start any more"
@@ -298,7 +312,7 @@ def plan(ctx: PagingContext) -> int:
     told = flows.run(ctx, lambda s: tell_changes(s, ctx.clock.now()))
 
     def remind(session: Session) -> int:
-        snapshot = _SNAPSHOTS.get(session=session)
+        snapshot = snapshots(ctx).get(session=session)
         return plan_reminders(session, snapshot, ctx.clock.now())
 
     return told + flows.run(ctx, remind)
@@ -306,7 +320,7 @@ def plan(ctx: PagingContext) -> int:
 
 def expire(ctx: PagingContext, swap_id: int) -> bool:
     def work(session: Session) -> bool:
-        snapshot = _SNAPSHOTS.get(session=session)
+        snapshot = snapshots(ctx).get(session=session)
         return swaps.expire(session, snapshot, swap_id, ctx.clock.now())
 
     return flows.run(ctx, work)
@@ -337,9 +351,10 @@ def run_due(
     if expiring:  # an expiry tells the offerer
         with ctx.sessions() as session:
             sending = [*sending, *roster_sms.due_ids(session, ctx.clock.now())]
+    wanted = checker(ctx)
     for message_id in dict.fromkeys(sending):
         try:
-            status = roster_sms.deliver(ctx, message_id, check)
+            status = roster_sms.deliver(ctx, message_id, wanted)
         except Exception as exc:
             _SEND_FAULTS.failed(exc, message=message_id)
         else:

@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
+from dispatch import roster_sms
 from dispatch.models import (
     Alarm,
     Assignment,
@@ -199,4 +200,7 @@ def purge(
     session.execute(delete(InboundSms).where(InboundSms.received_at < before))
     receipts = max(before, receipts_before) if receipts_before else before
     session.execute(delete(WebhookReceipt).where(WebhookReceipt.received_at < receipts))
+    # Roster SMS (a phone number, colleagues' names) and swaps over (their notes and a
+    # planner's reason) on the same schedule (dispatch.roster_sms, dispatch.swaps).
+    roster_sms.purge(session, before)
     return total

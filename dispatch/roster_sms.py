@@ -36,14 +36,14 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, and_, or_, select, update
+from sqlalchemy import Select, Table, and_, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core.timeutil import ensure_utc
 from dispatch import flows
 from dispatch.delivery import PagingContext
-from dispatch.roster_models import RosterMessage
+from dispatch.roster_models import RosterMessage, Swap
 from notifications.provider import DeliveryRejected, ProviderUnavailable, Sent, SmsRequest
 
 log = logging.getLogger("samenop.roster_sms")
@@ -392,4 +392,21 @@ def ids_of_swap(session: Session, swap_id: int) -> list[str]:
                 RosterMessage.status == MessageStatus.SCHEDULED,
             )
         )
+    )
+
+
+def purge(session: Session, before: datetime) -> None:
+    """Retention (``dispatch.retention``): roster SMS settled before ``before`` go (they
+    hold a phone number and colleagues' names); swaps whose period ended before it keep
+    their ids and states (the planners' history) but lose their free text."""
+    settled = (MessageStatus.SENT, MessageStatus.FAILED, MessageStatus.CANCELLED)
+    session.execute(
+        delete(RosterMessage).where(
+            RosterMessage.created_at < before, RosterMessage.status.in_(settled)
+        )
+    )
+    session.execute(
+        update(Swap)
+        .where(Swap.end < before, or_(Swap.note.is_not(None), Swap.reason.is_not(None)))
+        .values(note=None, reason=None)
     )

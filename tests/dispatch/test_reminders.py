@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import ManualClock
 from core.timeutil import AMS
-from dispatch import flows, reminders, roster_sms
+from dispatch import flows, reminders, retention, roster_sms
 from dispatch.delivery import PagingContext
 from dispatch.driver import Driver
 from dispatch.paging import Wake
@@ -252,3 +252,17 @@ def test_team_blocks_across_the_dst_change() -> None:
         (sunday, timedelta(hours=21), False),  # cut at the window's end (Mon 06:00)
     ]
     assert spans[0][0] != spans[1][0] != spans[2][0]
+
+
+def test_retention_removes_settled_roster_sms(
+    driver: Driver, clock: ManualClock, session: Session
+) -> None:
+    driver.drain()
+    clock.set(datetime(2026, 12, 8, 21, 0, tzinfo=AMS))
+    driver.drain()
+    statuses = {r.person_id: r.status for r in rows(session, "reminder")}
+    assert statuses["anna"] == "sent"
+    retention.purge(session=session, before=clock.now() + timedelta(seconds=1))
+    left = {r.person_id: r.status for r in rows(session, "reminder")}
+    assert "anna" not in left  # sent: gone with its phone number
+    assert set(left.values()) <= {"scheduled"}  # what is still to go stays
