@@ -702,6 +702,7 @@ DASHBOARD_NL: dict[str, str] = {
     "planned_mode": "gepland: {mode}",
     "stage_now": "nu",
     "police_call": "Bel zelf: {number}",
+    "time_read_short": "tijd bij de klokwissel: zie hieronder",
     "mandate": "Mag in het eerste uur",
     "actions_for": "Acties voor melding {reference}",
     "none_now": "geen actie nu",

@@ -691,6 +691,10 @@
       picked.card = details.open;
     });
     var extra = [];
+    if (d.time_read && d.time_read.text) {
+      // the report's local time fell in the clock change: how it was read
+      extra.push(el("p", { class: "time-read", role: "note", text: d.time_read.text }));
+    }
     if (d.forensic && d.stage !== "closed") {
       extra.push(el("p", { class: "forensic-prompt", role: "note", text: C.forensic }));
     }
@@ -952,7 +956,7 @@
           text: S.since(d.reported_at),
         }),
         d.time_read && d.time_read.text
-          ? el("small", { class: "time-read", text: d.time_read.text })
+          ? el("small", { class: "time-flag", text: C.time_read_short })
           : null
       ),
       cell(2, "area", area, sub ? [el("br"), el("small", { text: sub })] : null),

@@ -238,6 +238,8 @@
   // A phone number for people (06 12345678) and for tel: links (+31612345678).
   function phoneText(e164) {
     if (!e164) return "";
+    var free = /^(?:\+31|0)(800|900)(\d+)$/.exec(String(e164).replace(/[\s-]/g, ""));
+    if (free) return "0" + free[1] + " " + free[2]; // service numbers: 0800 2000
     var m = /^\+316(\d{8})$/.exec(e164);
     if (m) return "06 " + m[1];
     m = /^\+31(\d+)$/.exec(e164);

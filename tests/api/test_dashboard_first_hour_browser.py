@@ -313,6 +313,12 @@ def test_the_dark_theme_follows_the_device(server: str, browser: Browser, tmp_pa
         assert luminance(bg) < 0.2, (selector, bg)  # dark surfaces, not white boxes
         assert contrast(fg, bg) >= 4.5, (selector, fg, bg, contrast(fg, bg))
     page.screenshot(path=str(tmp_path / "first-hour-dark.png"), full_page=True)
+    # a tablet, both ways round: no sideways scrolling
+    for width, height in ((1024, 768), (768, 1024)):
+        page.set_viewport_size({"width": width, "height": height})
+        scrolled = page.evaluate("document.documentElement.scrollWidth")
+        assert scrolled <= width, f"{width} px wide: the page scrolls to {scrolled} px"
+    page.screenshot(path=str(tmp_path / "first-hour-tablet.png"), full_page=True)
     context.close()
 
 
@@ -361,7 +367,7 @@ def test_what_the_plan_says_and_an_alarm(server: str, browser: Browser, tmp_path
     assert night["plan"]["police_call"], night["plan"]
     row = row_of(page, night["reference"])
     paging = row.locator("td.paging")
-    assert paging.locator(".police-call-lead").inner_text().startswith("Bel zelf: 0800")
+    assert paging.locator(".police-call-lead").inner_text() == "Bel zelf: 0800 2000"
     assert paging.locator("a.tel").get_attribute("href") == "tel:" + night["plan"]["police_call"][
         "number"
     ].replace(" ", "")
@@ -370,8 +376,10 @@ def test_what_the_plan_says_and_an_alarm(server: str, browser: Browser, tmp_path
     # the autumn clock change: 02:30 came twice; the row says how it was read
     twice = post(server, municipality="Boxtel", reported_at="2026-10-25T02:30")
     assert twice["plan"]["time_read"]["why"] == "ambiguous"
-    read = row_of(page, twice["reference"]).locator("td.reported .time-read")
+    read = group_of(page, twice["reference"]).locator("p.time-read")
     assert read.inner_text() == twice["plan"]["time_read"]["text"]
+    flag = row_of(page, twice["reference"]).locator("td.reported .time-flag")
+    assert flag.inner_text() == "tijd bij de klokwissel: zie hieronder"
     # in office hours the interventieteam goes, and the page says what it may do
     day = post(server, municipality="Boxtel", reported_at="2026-03-10T11:00", **FAMILY)
     group = group_of(page, day["reference"])
