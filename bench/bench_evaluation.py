@@ -39,6 +39,9 @@ if str(ROOT) not in sys.path:
 from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import Table, func, insert, select  # noqa: E402
 
+from access import service as access  # noqa: E402
+from access.models import Account  # noqa: E402
+from access.principal import Role  # noqa: E402
 from api.app import create_app  # noqa: E402
 from bench.machine import print_machine, wait_quiet  # noqa: E402
 from bench.national import build_national  # noqa: E402
@@ -52,6 +55,7 @@ from oncall import service as oncall_service  # noqa: E402
 
 TARGET_S = 1.0
 KEY = "bench-evaluation-key"
+PASSWORD = "bench evaluation password 1"
 YEAR = 2026
 INCIDENTS = cast(Table, Incident.__table__)
 DISPATCHES = cast(Table, Dispatch.__table__)
@@ -133,9 +137,9 @@ def generate(url: str, per_day: int) -> None:
         s.commit()
     rng = random.Random(2026)
     teams_of: dict[str, list[str]] = {}
-    for team in config.teams:
-        if team.region:
-            teams_of.setdefault(team.region, []).append(team.id)
+    for tm in config.teams:
+        if tm.region:
+            teams_of.setdefault(tm.region, []).append(tm.id)
     basisteams_of: dict[str, list[str]] = {}
     for b in config.basisteams:
         basisteams_of.setdefault(b.region, []).append(b.id)
@@ -229,9 +233,10 @@ def _time(client: TestClient, path: str, params: dict[str, str], repeat: int) ->
     out = []
     for _ in range(repeat):
         t0 = time.perf_counter()
-        r = client.get(path, params=params)
+        r = client.get(path, params=params, follow_redirects=False)
         out.append(time.perf_counter() - t0)
         assert r.status_code == 200, r.text[:300]
+        assert len(r.content) > 500, r.text[:300]  # the whole year, not a redirect
     return out
 
 
@@ -268,7 +273,27 @@ def main() -> None:
         run_delivery=False,
         run_stream=False,
     )
+    engine = make_engine(url)
+    with make_session_factory(engine)() as s:
+        if s.scalar(select(Account.id).where(Account.username == "bench-planner")) is None:
+            access.create_account(
+                s,
+                username="bench-planner",
+                role=Role.PLANNER,
+                password=PASSWORD,
+                now=datetime.now(UTC),
+                by="bench",
+            )
+            s.commit()
+    engine.dispose()
     with TestClient(app, headers={"X-API-Key": KEY}) as client:
+        # the page is for a signed-in planner (every region: an account given no bound)
+        signed = client.post(
+            "/login",
+            data={"username": "bench-planner", "password": PASSWORD},
+            follow_redirects=False,
+        )
+        assert signed.status_code == 303, signed.text
         regions = sorted(client.get("/api/v1/config").json()["regions"], key=lambda r: r["id"])
         region = regions[0]["id"]
         params = {"region": region, "start": f"{YEAR}-01-01", "end": f"{YEAR}-12-31"}

@@ -21,10 +21,10 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, case, delete, func, insert, or_, select
+from sqlalchemy import String, Table, case, delete, func, insert, or_, select, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -128,31 +128,52 @@ def all_rows(session: Session) -> list[dict[str, Any]]:
     return [dict(row._mapping) for row in result]
 
 
+def _instant(value: Any) -> datetime | None:
+    """A stored UTC time as read raw (SQLite: ISO text; PostgreSQL: a datetime)."""
+    if value is None or isinstance(value, datetime):
+        return value.astimezone(UTC) if value is not None and value.tzinfo else value
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
 def facts(session: Session, region_id: str, first: datetime, after: datetime) -> list[Fact]:
-    """The region's incidents reported from ``first`` up to (not including) ``after``."""
+    """The region's incidents reported from ``first`` up to (not including) ``after``.
+
+    A year of a region is thousands of rows: on SQLite the three times are read as the
+    stored text and parsed here (``datetime.fromisoformat``), several times faster than
+    the column type's own conversion."""
     c = FACTS.c
+    raw = session.get_bind().dialect.name == "sqlite"
+
+    def col(column: Any) -> Any:
+        return type_coerce(column, String) if raw else column
+
     query = select(
         c.dispatch_id,
-        c.received_at,
+        col(c.received_at),
         c.team_id,
         c.outcome,
         c.police_call,
-        c.first_accept_at,
-        c.arrived_at,
+        col(c.first_accept_at),
+        col(c.arrived_at),
         c.declines,
         c.unanswered,
     ).where(c.region_id == region_id, c.received_at >= first, c.received_at < after)
-    return [
-        Fact(
-            dispatch_id=r[0],
-            received_at=r[1],
-            team_id=r[2],
-            outcome=r[3],
-            police_call=bool(r[4]),
-            first_accept_at=r[5],
-            arrived_at=r[6],
-            declines=int(r[7] or 0),
-            unanswered=int(r[8] or 0),
+    out = []
+    for r in session.execute(query):
+        received = _instant(r[1])
+        if received is None:
+            continue
+        out.append(
+            Fact(
+                dispatch_id=r[0],
+                received_at=received,
+                team_id=r[2],
+                outcome=r[3],
+                police_call=bool(r[4]),
+                first_accept_at=_instant(r[5]),
+                arrived_at=_instant(r[6]),
+                declines=int(r[7] or 0),
+                unanswered=int(r[8] or 0),
+            )
         )
-        for r in session.execute(query)
-    ]
+    return out
