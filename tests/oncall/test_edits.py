@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session
@@ -147,7 +148,7 @@ def test_undo_puts_the_touched_objects_back_and_sees_later_changes(
     assert "anouk-extra" not in {
         o.id for o in edits.applied(after2.config, touched, NOW).config.overrides
     }
-    later = [
+    later: list[tuple[int, dict[str, Any]]] = [
         (3, {"overrides": {"changed": {first.id: ["reason"]}}}),
         (4, {"people": {"added": ["x"]}}),
     ]
