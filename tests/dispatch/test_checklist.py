@@ -312,3 +312,25 @@ def test_an_empty_note_stores_nothing(
     r = actions(client, d["reference"], action="close", outcome="no_consult", evaluation_note=blank)
     assert r.status_code == 200 and r.json()["evaluation_noted"] == []
     run(client)
+
+
+# --- what the plan says about the first hour, in the summary -----------------------------
+
+
+def test_the_summary_says_what_the_plan_says_about_the_first_hour(
+    client: TestClient, clock: ManualClock, session: Session
+) -> None:
+    at(clock, "2026-10-25T03:30")
+    night = post(client, municipality="Boxtel", reported_at="2026-10-25T02:30")
+    summary = summary_now(client, session, night["id"])
+    assert summary["police_call"] == night["plan"]["police_call"]
+    assert summary["police_call"]["number"].startswith("+31800")
+    assert summary["assignments"] == [] and summary["alarms"] == []
+    assert summary["time_read"]["why"] == "ambiguous"
+    assert summary["time_read"]["text"] == night["plan"]["time_read"]["text"]
+    at(clock, "2026-03-10T11:00")
+    day = post(client, municipality="Boxtel", reported_at="2026-03-10T11:00")
+    mandate = summary_now(client, session, day["id"])["mandate"]
+    assert [m["key"] for m in mandate["may"]] == day["plan"]["mandate"]["may"]
+    assert mandate["may"][0]["text"] == "eerste veiligheidsbeoordeling maken"
+    assert summary_now(client, session, day["id"])["police_call"] is None
