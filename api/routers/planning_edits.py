@@ -285,6 +285,7 @@ def run_edit(
     dry_run: bool,
     accept_warnings: bool,
     undo_of: int | None = None,
+    locked_check: Callable[[Session], None] | None = None,
 ) -> EditResult:
     """Check, show and (unless a dry run) save one change; see the module docstring."""
     state = request.app.state.samenop
@@ -324,6 +325,8 @@ def run_edit(
         if locked != prepared.version:
             session.rollback()
             continue
+        if locked_check is not None:
+            locked_check(session)  # what must still hold, now that nothing can move
         source = f"planner by {caller.actor}"
         if prepared.warnings:
             rules = sorted({str(w["code"]) for w in prepared.warnings})
@@ -752,7 +755,9 @@ def delete_override(
 # --- undo ------------------------------------------------------------------------------
 
 
-def _undo_of(session: Session, version: int, now: datetime) -> Callable[[ConfigSet], edits.Applied]:
+def _undo_of(
+    session: Session, version: int, now: datetime
+) -> tuple[Callable[[ConfigSet], edits.Applied], dict[str, set[str]]]:
     """What undoing ``version`` touches: read before the change is prepared (the stored
     versions never change once written)."""
     row = versions.get(session, version)
@@ -773,6 +778,17 @@ def _undo_of(session: Session, version: int, now: datetime) -> Callable[[ConfigS
         )
     previous = versions.get(session, version - 1) if version > 1 else None
     previous_doc: dict[str, Any] = previous.document if previous is not None else {}
+    changed_since(session, version, undone)
+
+    def edit_of(config: ConfigSet) -> edits.Applied:
+        touched = edits.revert(config, undone, previous_doc)
+        return edits.applied(config, touched, now)
+
+    return edit_of, undone
+
+
+def changed_since(session: Session, version: int, undone: dict[str, set[str]]) -> None:
+    """409 naming the later versions that changed any object ``version`` changed."""
     later = list(
         session.execute(
             select(ConfigVersion.version, ConfigVersion.diff)
@@ -797,12 +813,6 @@ def _undo_of(session: Session, version: int, now: datetime) -> Callable[[ConfigS
             },
         )
 
-    def edit_of(config: ConfigSet) -> edits.Applied:
-        touched = edits.revert(config, undone, previous_doc)
-        return edits.applied(config, touched, now)
-
-    return edit_of
-
 
 @router.post(
     "/changes/{version}/undo",
@@ -818,7 +828,7 @@ def undo_change(
     dry_run: DryRun = False,
     accept_warnings: AcceptWarnings = False,
 ) -> EditResult:
-    edit_of = _undo_of(session, version, request.app.state.samenop.clock.now())
+    edit_of, undone = _undo_of(session, version, request.app.state.samenop.clock.now())
     return run_edit(
         request,
         session,
@@ -829,6 +839,7 @@ def undo_change(
         dry_run=dry_run,
         accept_warnings=accept_warnings,
         undo_of=version,
+        locked_check=lambda locked: changed_since(locked, version, undone),
     )
 
 

@@ -109,7 +109,8 @@ def test_a_planner_fills_a_gap_from_the_candidates_and_undoes_it(
 
     page = browser.new_context(viewport={"width": 1024, "height": 1366}).new_page()  # a tablet
     sign_in(page, base, "planner-meierij")
-    page.goto(base + "/planner")
+    page.click("#nav-planner")  # the dashboard links to the planning
+    page.wait_for_url(base + "/planner")
     row = page.locator(f"table.overview tr[data-team='{TEAM}']")
     expect(row).to_have_count(1)
     red = row.locator("td.gap-cell")

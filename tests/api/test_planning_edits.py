@@ -426,3 +426,29 @@ def test_csv_import_dry_run_lists_every_error_and_saves_only_a_clean_file(
         ).status_code
         == 404
     )
+
+
+def test_the_planner_pages_show_only_the_planners_regions(
+    client: TestClient, sessions: sessionmaker[Session], loaded: int
+) -> None:
+    from tests.accounts import make_account, sign_in
+
+    anonymous = client.get("/planner", headers={"X-API-Key": ""}, follow_redirects=False)
+    assert anonymous.status_code in (303, 401)
+    make_account(sessions, "planner-gv", Role.PLANNER, regions=[GV])
+    make_account(sessions, "meldkamer-gv", Role.OPERATOR, regions=[GV])
+    client.headers.pop("X-API-Key")
+    sign_in(client, "meldkamer-gv")
+    assert client.get("/planner").status_code == 403
+    client.post("/logout", data={"csrf": ""})
+    client.cookies.clear()
+    sign_in(client, "planner-gv")
+    page = client.get("/planner")
+    assert page.status_code == 200, page.text
+    assert 'data-team="vt-gv"' in page.text and 'data-team="cit-haaglanden"' not in page.text
+    assert "<script>" not in page.text
+    team = client.get("/planner/teams/vt-gv", params={"start": "2026-12-21", "view": "month"})
+    assert team.status_code == 200
+    assert 'id="planner-data"' in team.text and "gv-anouk-de-vries" in team.text
+    assert client.get("/planner/teams/cit-haaglanden").status_code == 404
+    assert client.get("/planner/teams/vt-gv", params={"view": "jaar"}).status_code == 422
