@@ -640,9 +640,9 @@ DIGEST_NL: dict[str, str] = {
     "unreachable_heading": "Op het rooster zonder bereikbaarheid",
     "unreachable_none": "Iedereen op een rooster is bereikbaar.",
     "unreachable_line": "- {person} ({team}): {why}",
-    "swaps_heading": "Ruilaanbiedingen die niemand overnam",
-    "swaps_none": "Geen openstaande ruilaanbiedingen.",
-    "swap_line": "- {text}",
+    "swaps_heading": "Ruilen die op de planner wachten",
+    "swaps_none": "Geen ruilen die op de planner wachten.",
+    "swap_line": "- {label}: {team}, {who} ({layer}), {start} tot {end}",
     "footer": "Dit bericht is automatisch verstuurd door Samen op in acuut. Het bevat geen "
     "gegevens over meldingen. Aanpassen kan op de planningspagina.",
 }

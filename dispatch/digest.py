@@ -30,9 +30,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import Clock
 from core.settings import Settings
-from core.texts import DIGEST_NL, UNREACHABLE_NL, duration_nl
+from core.texts import DIGEST_NL, LAYER_NL, UNREACHABLE_NL, duration_nl
 from core.timeutil import AMS, ensure_utc
 from dispatch.feed_models import DigestSend, DigestSubscription
+from dispatch.swaps import Problem, open_problems
 from notifications.mail import Mail, Mailer, MailRefused, MailUncertain, smtp_mailer
 from oncall.calendar import Gap
 from oncall.gaps import find_gaps, unreachable
@@ -49,8 +50,8 @@ RETRY_AFTER = timedelta(minutes=5)
 STUCK_AFTER = timedelta(minutes=10)  # far beyond any SMTP timeout
 FINAL = frozenset({"sent", "uncertain", "empty"})
 
-# Swap offers nobody took, as Dutch lines, for a region (the swaps module supplies it).
-SwapLines = Callable[[Session, str, datetime], Sequence[str]]
+# Swaps waiting for a region's planner: offers nobody took, swaps to approve.
+SwapProblems = Callable[[Session, str, datetime], Sequence[Problem]]
 
 _accounts = table(
     "accounts",
@@ -122,11 +123,11 @@ class Digest:
     end: datetime
     gaps: tuple[Gap, ...]
     unreachable: tuple[Unreachable, ...]
-    swaps: tuple[str, ...] = field(default=())
+    swaps: tuple[Problem, ...] = field(default=())
 
 
 def region_digest(
-    snapshot: ConfigSnapshot, region: str, now: datetime, swaps: Sequence[str] = ()
+    snapshot: ConfigSnapshot, region: str, now: datetime, swaps: Sequence[Problem] = ()
 ) -> Digest:
     """What the region's planners should know this morning (pure)."""
     start = ensure_utc(now)
@@ -181,13 +182,33 @@ def _unreachable_line(snapshot: ConfigSnapshot, item: Unreachable) -> str:
     )
 
 
+def _name(snapshot: ConfigSnapshot, person: str) -> str:
+    found = snapshot.people.get(person)
+    return found.name if found else person
+
+
+def _swap_line(snapshot: ConfigSnapshot, problem: Problem) -> str:
+    team = snapshot.teams.get(problem.team)
+    who = _name(snapshot, problem.offerer)
+    if problem.taker:
+        who += f" → {_name(snapshot, problem.taker)}"
+    return DIGEST_NL["swap_line"].format(
+        label=problem.label,
+        team=team.name if team else problem.team,
+        who=who,
+        layer=LAYER_NL.get(problem.layer, problem.layer),
+        start=_when(problem.start),
+        end=_when(problem.end),
+    )
+
+
 def sections(snapshot: ConfigSnapshot, digest: Digest) -> list[tuple[str, list[str]]]:
     """(heading, lines) in the order the mail shows them."""
     gap_lines = [_gap_line(snapshot, g) for g in digest.gaps[:MAX_GAP_LINES]]
     if len(digest.gaps) > MAX_GAP_LINES:
         gap_lines.append(DIGEST_NL["gaps_more"].format(count=len(digest.gaps) - MAX_GAP_LINES))
     missing = [_unreachable_line(snapshot, u) for u in digest.unreachable]
-    swaps = [DIGEST_NL["swap_line"].format(text=s) for s in digest.swaps]
+    swaps = [_swap_line(snapshot, s) for s in digest.swaps]
     return [
         (DIGEST_NL["gaps_heading"], gap_lines or [DIGEST_NL["gaps_none"]]),
         (DIGEST_NL["unreachable_heading"], missing or [DIGEST_NL["unreachable_none"]]),
@@ -288,7 +309,7 @@ def send_region(
     now: datetime,
     *,
     sender: str,
-    swaps: SwapLines | None = None,
+    swaps: SwapProblems | None = None,
 ) -> str | None:
     """Send the region's digest of ``now``'s local day unless it was; the row's state
     afterwards (None when another process holds it or it was done already)."""
@@ -354,7 +375,7 @@ class DigestSchedule:
         *,
         at: str = "07:00",
         sender: str,
-        swaps: SwapLines | None = None,
+        swaps: SwapProblems | None = open_problems,
         check_every: timedelta = timedelta(minutes=1),
     ) -> None:
         self.sessions = sessions

@@ -25,6 +25,7 @@ from core.clock import ManualClock
 from core.timeutil import AMS
 from dispatch import digest
 from dispatch.feed_models import DigestSend, DigestSubscription
+from dispatch.roster_models import Swap
 from notifications.mail import SmtpMailer, check_address
 from oncall import service as oncall_service
 from oncall.gaps import find_gaps
@@ -33,6 +34,7 @@ from oncall.snapshot import ConfigSnapshot
 
 GV = "gooi-en-vechtstreek"
 MORNING = datetime(2026, 12, 1, 7, 5, tzinfo=AMS)  # Tuesday, after the 07:00 digest time
+SWAP = (datetime(2026, 12, 4, 17, 0, tzinfo=AMS), datetime(2026, 12, 5, 9, 0, tzinfo=AMS))
 HOLE = (datetime(2026, 12, 3, 10, 0, tzinfo=AMS), datetime(2026, 12, 3, 12, 0, tzinfo=AMS))
 
 
@@ -143,6 +145,24 @@ def world(
         landelijk = s.scalar(select(Account.id).where(Account.username == "planner-landelijk"))
         assert landelijk is not None
         s.add(DigestSubscription(account_id=landelijk, region=GV))
+        # An offer nobody took (Gooi) and one that ended already (not shown).
+        for n, (start, end) in enumerate([SWAP, (MORNING - timedelta(days=3), MORNING)]):
+            s.add(
+                Swap(
+                    team_id="vt-gv-piket",
+                    region_id=GV,
+                    layer="primary",
+                    start=start,
+                    end=end,
+                    offerer_id="gv-daan-bos",
+                    state="expired",
+                    needs_approval=False,
+                    expires_at=start,
+                    offered_by="tests",
+                    created_at=MORNING - timedelta(days=5 + n),
+                    updated_at=MORNING,
+                )
+            )
         s.commit()
         return oncall_service.SnapshotCache().get(session=s)
 
@@ -206,7 +226,11 @@ def test_each_region_gets_one_mail_with_its_gaps_to_its_planners(
     )
     assert any(line.startswith(hole) for line in gap_lines), gap_lines
     assert "- Ivo Peters (Vertrouwensarts piket VT Gooi en Vechtstreek): geen geldig " in text
-    assert "Geen openstaande ruilaanbiedingen." in text
+    swaps = [line for line in text.splitlines() if line.startswith("- niet overgenomen")]
+    assert swaps == [
+        "- niet overgenomen: Veilig Thuis Gooi en Vechtstreek (piket), Daan Bos (piket), "
+        "vr 04-12-2026 17:00 tot za 05-12-2026 09:00"
+    ]
     # Den Haag's planner-gv-2 gets Den Haag's too; nothing about incidents anywhere.
     [(to_dh, dh)] = inbox.to_region("Den Haag")
     assert to_dh == ["planner-gv-2@voorbeeld.nl"]
