@@ -4,23 +4,34 @@ that change nothing, audit rows, and the link in a roster SMS."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
+from playwright.sync_api import expect, sync_playwright
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from access.principal import Role
 from core.clock import ManualClock
-from dispatch import roster_sms
+from dispatch import reminders, roster_sms, swaps
 from dispatch.models import AuditLog
 from dispatch.roster_models import RosterMessage
 from oncall import service as oncall_service
+from oncall.loader import load_directory
+from oncall.snapshot import ConfigSnapshot
 from tests.accounts import PASSWORD, make_account, sign_in
+from tests.api.test_dashboard_browser import ARGS, CHROMIUM, KEY
+from tests.api.test_dashboard_browser import server as _server
+from tests.conftest import ROOT
 from tests.dispatch.test_paging_flow import app_state
 from tests.dispatch.test_swaps import END, NOW, START, config, roster
+
+server = _server  # the service as its own process, with the shipped regions
 
 BODY = {"team": "vt-x", "layer": "primary", "start": START.isoformat(), "end": END.isoformat()}
 
@@ -253,3 +264,90 @@ def test_the_shifts_page(users: dict[str, As]) -> None:
     assert page.status_code == 200
     assert "Mijn piketdiensten" in page.text and 'data-action="offer"' in page.text
     assert users["plan-een"].get("/shifts").status_code == 403
+
+
+# --- in a real browser -------------------------------------------------------------------
+
+
+def pick_swap(now: datetime) -> tuple[str, str, str, datetime]:
+    """From the shipped regions: a team, a worker with a block well ahead, and a
+    colleague who is free for all of it (found, not hard-coded: the date moves)."""
+    cfg = load_directory(ROOT / "regions")
+    snapshot = ConfigSnapshot(cfg, 1)
+    for team in cfg.teams:
+        ahead = timedelta(hours=swaps.planning_of(snapshot, team.id).swap_offer_hours + 24)
+        for block in reminders.team_blocks(
+            snapshot, team.id, now + ahead, now + timedelta(days=20)
+        ):
+            if block.began_before or block.layer != "primary":
+                continue
+            for other in snapshot.members.get(team.id, {}):
+                person = snapshot.people[other]
+                if other == block.person or not person.active or not person.phones:
+                    continue
+                if swaps.free_throughout(snapshot, other, block.start, block.end):
+                    return team.id, block.person, other, block.start
+    raise AssertionError("no swap to try in the shipped regions")
+
+
+def test_offer_and_take_in_chromium(server: str, tmp_path: Path) -> None:
+    """A worker offers a shift on /shifts, a colleague takes it on theirs; the roster
+    answers with the swap done (or waiting for the planner, where the team wants it)."""
+    team, offerer, taker, start = pick_swap(datetime.now(UTC))
+    for username, person in (("aanbieder", offerer), ("overnemer", taker)):
+        made = httpx.post(
+            server + "/api/v1/accounts",
+            headers={"X-API-Key": KEY},
+            json={
+                "username": username,
+                "role": "worker",
+                "password": PASSWORD,
+                "person_id": person,
+            },
+        )
+        assert made.status_code == 201, made.text
+    assert Path(CHROMIUM).exists(), "Debian's chromium is required"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page()
+            browser_sign_in(page, server, "aanbieder")
+            page.goto(server + "/shifts")
+            button = page.locator(
+                f"#my-shifts button[data-action=offer][data-team='{team}']"
+                f"[data-start='{start.isoformat()}']"
+            )
+            expect(button).to_have_count(1)
+            button.click()
+            expect(page.locator("#notice")).to_have_text("Je aanbod staat open.")
+            expect(page.locator("#my-swaps td.state")).to_have_text(["aangeboden"])
+            page.screenshot(path=str(tmp_path / "offered.png"))
+
+            other = browser.new_page()
+            browser_sign_in(other, server, "overnemer")
+            other.goto(server + "/shifts")
+            take = other.locator("#team-offers button[data-action=take]")
+            expect(take).to_have_count(1)
+            take.click()
+            expect(other.locator("#notice")).to_have_text(
+                re.compile("Je hebt de dienst overgenomen.|Overgenomen; de planner")
+            )
+            expect(other.locator("#my-swaps td.state")).to_have_text(
+                [re.compile("^(geruild|wacht op goedkeuring) \\(")]
+            )
+            other.screenshot(path=str(tmp_path / "taken.png"))
+        finally:
+            browser.close()
+    listed = httpx.get(server + "/api/v1/swaps", headers={"X-API-Key": KEY}).json()
+    [swap] = listed
+    assert (swap["offerer"], swap["taker"], swap["team"]) == (offerer, taker, team)
+    assert datetime.fromisoformat(swap["start"]) == start
+    assert swap["state"] in ("done", "taken")
+
+
+def browser_sign_in(page: Any, base: str, username: str) -> None:
+    page.goto(base + "/login")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(base + "/")
