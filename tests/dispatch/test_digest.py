@@ -21,7 +21,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from access.models import Account
 from access.principal import Role
+from api.app import create_app
 from core.clock import ManualClock
+from core.settings import Settings
 from core.timeutil import AMS
 from dispatch import digest
 from dispatch.feed_models import DigestSend, DigestSubscription
@@ -346,3 +348,19 @@ def test_an_admin_sets_an_accounts_address(client: TestClient) -> None:
     assert check_address("a@b.nl") == "a@b.nl"
     with pytest.raises(ValueError):
         check_address("a@b")
+
+
+def test_the_driver_checks_the_digest_only_with_a_mail_server_set(
+    settings: Settings, smtp: tuple[Inbox, int]
+) -> None:
+    _inbox, port = smtp
+    without = create_app(settings, run_delivery=False, run_stream=False)
+    assert without.state.samenop.driver.digest is None
+    with_mail = settings.model_copy(
+        update={"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_starttls": False}
+    )
+    app = create_app(with_mail, run_delivery=False, run_stream=False)
+    plan = app.state.samenop.driver.digest
+    assert isinstance(plan, digest.DigestSchedule)
+    assert plan.at.hour == 7 and plan.sender == "samenop@localhost"
+    assert isinstance(plan.mailer, SmtpMailer) and plan.mailer.port == port
