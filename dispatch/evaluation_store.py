@@ -36,11 +36,12 @@ COLUMNS = [c.name for c in FACTS.columns]
 _REBUILD_BATCH = 2000
 
 
-def _upsert(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert the rows, or combine each with the row already there (order-free)."""
-    dialect = session.get_bind().dialect.name
+def _build_upsert(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT DO UPDATE that combines the old row and the new values the
+    way ``evaluation.combine`` does. Built once per dialect (compiling it costs more than
+    running it, and it runs on intake's path)."""
     make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = make(FACTS).values(rows)
+    statement = make(FACTS)
     new = statement.excluded
     old = FACTS.c
     update: dict[str, Any] = {}
@@ -56,7 +57,19 @@ def _upsert(session: Session, rows: list[dict[str, Any]]) -> None:
     for name in SUMS:
         update[name] = old[name] + new[name]
     update["police_call"] = or_(old.police_call, new.police_call)
-    session.execute(statement.on_conflict_do_update(index_elements=[old.dispatch_id], set_=update))
+    return statement.on_conflict_do_update(index_elements=[old.dispatch_id], set_=update)
+
+
+_UPSERTS: dict[str, Any] = {}
+
+
+def _upsert(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert the rows, or combine each with the row already there (order-free)."""
+    dialect = session.get_bind().dialect.name
+    statement = _UPSERTS.get(dialect)
+    if statement is None:
+        statement = _UPSERTS[dialect] = _build_upsert(dialect)
+    session.execute(statement, rows)
 
 
 def project(session: Session, rows: Iterable[Mapping[str, Any]]) -> None:
