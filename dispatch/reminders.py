@@ -40,7 +40,7 @@ from dispatch import flows, roster_sms, swaps
 from dispatch.delivery import PagingContext
 from dispatch.roster_models import RosterCursor, RosterMessage
 from dispatch.roster_sms import MessageKind
-from oncall import versions
+from oncall import calendar, versions
 from oncall.models import ConfigState
 from oncall.schemas import ConfigSet, Person
 from oncall.service import SnapshotCache, get_version
@@ -84,22 +84,17 @@ def _floor(moment: datetime) -> datetime:
 
 def team_blocks(snapshot: ConfigSnapshot, team: str, start: datetime, end: datetime) -> list[Block]:
     """Who is on call in ``team`` during [start, end), as unbroken blocks per person and
-    layer (sampled every quarter hour, as rosters change on the quarter hour)."""
-    first = _floor(ensure_utc(start))  # stepped in UTC: wall-clock steps lose the DST hour
-    before = {(e.person, e.layer.value) for e in snapshot.on_call(team, first - STEP).entries}
-    opened: dict[tuple[str, str], datetime] = {}
-    out: list[Block] = []
-    at = first
-    while at < end:
-        now_on = {(e.person, e.layer.value) for e in snapshot.on_call(team, at).entries}
-        for key in now_on - opened.keys():
-            opened[key] = at
-        for key in [k for k in opened if k not in now_on]:
-            since = opened.pop(key)
-            out.append(Block(team, key[0], key[1], since, at, since == first and key in before))
-        at += STEP
-    for key, since in opened.items():
-        out.append(Block(team, key[0], key[1], since, at, since == first and key in before))
+    layer, cut at ``start``; ``began_before`` marks those already running then. (From
+    ``oncall.calendar``, which walks the roster's own boundaries in UTC.)"""
+    start = ensure_utc(start)
+    if team not in snapshot.teams or end <= start:
+        return []
+    found = calendar.team_blocks(snapshot, team, start - STEP, ensure_utc(end))
+    out = [
+        Block(b.team, b.person, b.layer, max(b.start, start), b.end, b.start < start)
+        for b in found
+        if b.end > start
+    ]
     return sorted(out, key=lambda b: (b.start, b.person, b.layer))
 
 

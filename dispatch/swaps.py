@@ -36,6 +36,7 @@ from core.timeutil import ensure_utc
 from dispatch.models import AuditLog
 from dispatch.roster_models import Swap
 from dispatch.roster_sms import MessageKind, enqueue
+from oncall import calendar
 from oncall import service as oncall_service
 from oncall.schemas import Layer, Override, OverrideKind, Planning
 from oncall.snapshot import ConfigSnapshot
@@ -183,20 +184,31 @@ def steps(start: datetime, end: datetime) -> Iterable[datetime]:
 def on_call_throughout(
     snapshot: ConfigSnapshot, team: str, person: str, layer: str, start: datetime, end: datetime
 ) -> bool:
-    """Whether ``person`` is on call in ``team`` at ``layer`` for all of [start, end)."""
-    wanted = Layer(layer)
-    return all(person in snapshot.on_call(team, at).people(wanted) for at in steps(start, end))
+    """Whether ``person`` is on call in ``team`` at ``layer`` for all of [start, end)
+    (their blocks, from ``oncall.calendar``, cover it without a gap)."""
+    if team not in snapshot.teams:
+        return False
+    start, end = ensure_utc(start), ensure_utc(end)
+    covered = start
+    for block in sorted(
+        (b for b in calendar.team_blocks(snapshot, team, start, end) if b.person == person),
+        key=lambda b: b.start,
+    ):
+        if block.layer != layer:
+            continue
+        if block.start > covered:
+            return False
+        covered = max(covered, block.end)
+        if covered >= end:
+            return True
+    return covered >= end
 
 
 def free_throughout(snapshot: ConfigSnapshot, person: str, start: datetime, end: datetime) -> bool:
     """Whether ``person`` is on call in none of their teams during [start, end)."""
-    row = snapshot.people.get(person)
-    if row is None:
+    if person not in snapshot.people:
         return False
-    teams = {m.team for m in row.memberships if m.team in snapshot.teams}
-    return not any(
-        person in snapshot.on_call(team, at).people() for team in teams for at in steps(start, end)
-    )
+    return not calendar.person_blocks(snapshot, person, ensure_utc(start), ensure_utc(end))
 
 
 def planning_of(snapshot: ConfigSnapshot, team: str) -> Planning:
