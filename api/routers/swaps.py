@@ -33,7 +33,7 @@ from core import texts
 from dispatch import roster_sms, swaps
 from dispatch.roster_models import RosterMessage, Swap
 from dispatch.swaps import SwapRefused
-from oncall.personal import person_periods
+from oncall import calendar
 from oncall.schemas import parse_local_datetime
 from oncall.snapshot import ConfigSnapshot
 
@@ -611,7 +611,7 @@ def page_data(
     their own swaps; ``base`` is where the page posts (the API or the link)."""
     # An ongoing block can be offered from the next quarter hour on.
     soon = now.replace(second=0, microsecond=0) + timedelta(minutes=15 - now.minute % 15)
-    periods = person_periods(snapshot, person, soon, soon + timedelta(days=SHIFT_DAYS))
+    periods = calendar.person_blocks(snapshot, person, soon, soon + timedelta(days=SHIFT_DAYS))
     teams = teams_of(snapshot, person)
     offers = swaps.listing(session, teams=teams, states=["offered"], since=now, limit=LIST_MAX)
     own = swaps.listing(session, person=person, since=now - timedelta(days=7), limit=LIST_MAX)
