@@ -245,6 +245,19 @@ def compose(snapshot: ConfigSnapshot, digest: Digest, *, sender: str, to: Sequen
 # --- sending, once ---------------------------------------------------------------------
 
 
+def _may_claim(row: DigestSend, now: datetime) -> bool:
+    """Whether ``_claim`` could take this existing row now (a cheap look first, so no
+    digest is computed for a row that is done, busy elsewhere or waiting for a retry).
+    A row stuck in ``sending`` is let through: ``_claim`` marks it uncertain."""
+    if row.state == "sending":
+        return now - row.claimed_at >= STUCK_AFTER
+    return (
+        row.state == "failed"
+        and row.attempts < MAX_ATTEMPTS
+        and now - row.claimed_at >= RETRY_AFTER
+    )
+
+
 def _claim(session: Session, region: str, day: date, now: datetime) -> DigestSend | None:
     """The region's row of the day, claimed as ``sending`` and committed; None when
     another process has it, it is done, or its attempts are used up."""
@@ -315,12 +328,21 @@ def send_region(
     afterwards (None when another process holds it or it was done already)."""
     day = ensure_utc(now).astimezone(AMS).date()
     with sessions() as session:
-        done = session.scalar(
-            select(DigestSend.state).where(DigestSend.region == region, DigestSend.day == day)
+        found = session.scalar(
+            select(DigestSend).where(DigestSend.region == region, DigestSend.day == day)
         )
-        if done in FINAL:
+        if found is not None and not _may_claim(found, now):
+            return None
+        if found is not None and found.state == "sending":  # its process stopped mid-send
+            _claim(session, region, day, now)  # marks it uncertain; never sent again
             return None
         to = recipients(session, region)
+        if not to:  # nobody to tell: no gaps computed for nobody
+            row = _claim(session, region, day, now)
+            if row is None:
+                return None
+            _finish(session, row.id, "empty", now)
+            return "empty"
         offers = list(swaps(session, region, now)) if swaps is not None else []
         session.rollback()  # let go of the database while the digest is computed
     digest = region_digest(snapshot, region, now, offers)
@@ -330,9 +352,6 @@ def send_region(
         if row is None:
             return None
         row_id = row.id
-        if not to:
-            _finish(session, row_id, "empty", now)
-            return "empty"
         session.execute(
             update(DigestSend)
             .where(DigestSend.id == row_id)
