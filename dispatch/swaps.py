@@ -472,7 +472,7 @@ def _check_period(start: datetime, end: datetime, now: datetime) -> None:
     for field, moment in (("start", start), ("end", end)):
         if moment.tzinfo is None:
             raise SwapRefused("naive", "Tijd zonder tijdzone.", field=field)
-        if moment.second or moment.microsecond or moment.minute % 15:
+        if moment.second or moment.microsecond or ensure_utc(moment).minute % 15:
             raise SwapRefused("quarter", texts.SWAP_REFUSED_NL["quarter"], field=field)
     if end <= start:
         raise SwapRefused("order", texts.SWAP_REFUSED_NL["order"], field="end")
