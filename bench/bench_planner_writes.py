@@ -179,14 +179,19 @@ async def planner(
 async def run_once(args: argparse.Namespace, base: str, round_no: int) -> dict[str, Any]:
     stop = asyncio.Event()
     out: dict[str, list[float]] = {}
-    background = asyncio.create_task(incidents_in_background(base, args.seed, args.rate, stop, out))
-    await asyncio.sleep(2.0)  # incidents flowing before the first save
+    background = None
+    if args.rate > 0:  # --rate 0: the saves alone, for comparison
+        background = asyncio.create_task(
+            incidents_in_background(base, args.seed, args.rate, stop, out)
+        )
+        await asyncio.sleep(2.0)  # incidents flowing before the first save
     bodies = override_bodies(args.seed, args.overrides + args.baseline, f"r{round_no}")
     planner_path = "/api/v1/planning/overrides?accept_warnings=true"
     new, new_errors = await planner(base, bodies[: args.overrides], planner_path, args.pause)
     old, old_errors = await planner(base, bodies[args.overrides :], "/api/v1/overrides", 0.2)
     stop.set()
-    await background
+    if background is not None:
+        await background
     return {
         "new": new,
         "new_errors": new_errors,
