@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_planner_writes.py [--overrides 150] [--rate 20]
                                                    [--baseline 5] [--repeat 1]
+                                                   [--in-process 30]
 
 Stores the national configuration (bench/national.py) in a fresh SQLite database (a
 temporary directory, removed at the end) and starts ``samenop serve`` on it in the
@@ -15,8 +16,10 @@ Printed: the override save's p50/p95/p99 (from just before the send to the full
 answer; the server commits before it answers), the incidents' latency during the
 run, and for comparison ``--baseline`` saves through the older ``POST
 /api/v1/overrides`` (``oncall.service.add_override``: the whole configuration read
-back and stored again). Target: p99 <= 100 ms for the planner's save. Exit code 0 either
-way; read the PASS/FAIL line.
+back and stored again). Target: p99 <= 100 ms for the planner's save. Then the server
+is stopped and ``--in-process`` saves go through the app in this process (no delivery
+loop, no sweep, no incidents): wall and CPU per save, the cost of the save path alone.
+Exit code 0 either way; read the PASS/FAIL line.
 """
 
 from __future__ import annotations
@@ -203,6 +206,33 @@ async def run_once(args: argparse.Namespace, base: str, round_no: int) -> dict[s
     }
 
 
+def in_process(url: str, seed: int, n: int) -> tuple[list[float], list[float]]:
+    """The same saves through the app in this process (no delivery loop, no sweep, no
+    incidents): wall and CPU milliseconds per save, the cost of the save path itself."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from core.settings import Settings
+
+    app = create_app(
+        Settings(environment="test", database_url=url, api_keys=[API_KEY]),
+        run_delivery=False,
+        run_stream=False,
+    )
+    wall: list[float] = []
+    cpu: list[float] = []
+    with TestClient(app, headers={"X-API-Key": API_KEY}) as client:
+        client.get("/api/v1/oncall")  # the snapshot, once
+        for body in override_bodies(seed, n, "inproc"):
+            t0, c0 = time.perf_counter(), time.process_time()
+            r = client.post("/api/v1/planning/overrides?accept_warnings=true", json=body)
+            wall.append((time.perf_counter() - t0) * 1000)
+            cpu.append((time.process_time() - c0) * 1000)
+            if r.status_code != 200:
+                raise SystemExit(f"in-process save failed: {r.status_code} {r.text[:200]}")
+    return wall, cpu
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--overrides", type=int, default=150)
@@ -211,6 +241,9 @@ def main() -> int:
     parser.add_argument("--pause", type=float, default=0.1, help="seconds between saves")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--in-process", type=int, default=30, help="saves through the app in this process"
+    )
     args = parser.parse_args()
     # A SIGTERM (timeout, Ctrl-C in a wrapper) still stops the server and removes the files.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -256,6 +289,13 @@ def main() -> int:
         if not all(verdicts):
             log = (tmp / "server.log").read_text(errors="replace").splitlines()
             print("server log (last lines):", *log[-15:], sep="\n  ")
+        stop_server(proc)
+        proc = None
+        if args.in_process:
+            wall, cpu = in_process(url, args.seed, args.in_process)
+            print(f"\n--- in process (TestClient; no sweep, no incidents), {args.in_process} saves")
+            print(f"wall: {_pct(wall)}")
+            print(f"CPU : {_pct(cpu)}")
     finally:
         if proc is not None:
             stop_server(proc)
