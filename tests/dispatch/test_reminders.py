@@ -142,6 +142,9 @@ def test_a_moved_shift_cancels_its_reminder_and_tells_who_moved(
     assert "wo 09-12" not in to_anna.split("/s/")[0]
     assert "wo 09-12 09:00 tot do 10-12 09:00 (VT Een)" in to_cor
     assert sent_to(twilio, PHONES["bram"]) == []  # Bram's shifts did not move
+    for body in (to_anna, to_cor):  # a period and a team; nothing about any incident
+        for word in ("SO-", "melding", "incident", "Eendorp", "adres", "leeftijd", "HG"):
+            assert word not in body, (word, body)
 
     clock.set(datetime(2026, 12, 8, 21, 0, tzinfo=AMS))
     driver.drain()
