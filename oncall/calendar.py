@@ -138,10 +138,32 @@ def _window_edges(windows: Iterable[Window], days: Sequence[date]) -> set[dateti
 
 
 def _midnights(days: Sequence[date]) -> set[datetime]:
+    """Local midnights (a holiday begins or ends) and the clock changes of these days.
+
+    At the October change the wall clock jumps back from 03:00 to 02:00, so a wall-clock
+    test ("before 02:30?") can change at that instant without any edge mapping to it."""
     out: set[datetime] = set()
     for day in days:
         out.update(_wall_instants(datetime.combine(day, time())))
+        out.update(_clock_changes(day))
     return out
+
+
+@lru_cache(maxsize=4096)
+def _clock_changes(day: date) -> tuple[datetime, ...]:
+    """UTC instants on ``day`` (local) where the offset changes (whole hours in Amsterdam)."""
+    midnight = wall_to_utc(datetime.combine(day, time()))
+    if (
+        midnight.astimezone(AMS).utcoffset()
+        == (midnight + timedelta(hours=26)).astimezone(AMS).utcoffset()
+    ):
+        return ()
+    found = []
+    for hour in range(1, 27):
+        at = midnight + timedelta(hours=hour)
+        if at.astimezone(AMS).utcoffset() != (at - timedelta(hours=1)).astimezone(AMS).utcoffset():
+            found.append(at)
+    return tuple(found)
 
 
 class _RotationClock:
