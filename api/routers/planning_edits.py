@@ -324,7 +324,10 @@ def run_edit(
                 "message": "the change breaks rest or fairness rules; nothing was changed. "
                 "Send it again with accept_warnings=true to save it anyway.",
                 "error": "warnings_not_accepted",
-                "warnings": prepared.warnings,
+                "errors": [
+                    {"field": f"warnings[{i}]", "rule": w["text"], "type": w["code"]}
+                    for i, w in enumerate(prepared.warnings)
+                ],
             },
         )
     if locked_check is not None:
@@ -808,7 +811,14 @@ def changed_since(session: Session, version: int, undone: dict[str, set[str]]) -
             detail={
                 "message": f"changed again since version {version} ({named}); nothing was changed",
                 "error": "changed_since",
-                "changed_since": clash,
+                "errors": [
+                    {
+                        "field": f"version {c['version']}",
+                        "rule": "; ".join(f"{s} {', '.join(k)}" for s, k in c["objects"].items()),
+                        "type": "changed_since",
+                    }
+                    for c in clash
+                ],
             },
         )
 

@@ -406,7 +406,7 @@
     if (acceptBox.checked) url = withQuery(url, "accept_warnings=true");
     api(p.method, url, p.body, p.contentType).then(function (result) {
       if (result.ok) return afterSave(result.data);
-      if (result.status === 409 && result.data && result.data.detail && result.data.detail.warnings) {
+      if (result.status === 409 && result.data && result.data.detail && result.data.detail.error === "warnings_not_accepted") {
         return fail(L.conflict_warnings);
       }
       fail(problem(result));

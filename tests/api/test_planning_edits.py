@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from access.principal import Role
+from api.errors import ErrorBody, ValidationErrorBody
 from dispatch.models import AuditLog
 from oncall import service as oncall_service
 from oncall.models import ConfigVersion
@@ -145,7 +146,10 @@ def test_warnings_must_be_accepted_and_are_recorded(
 
     refused = client.post("/api/v1/planning/overrides", json=extra, headers=planner)
     assert refused.status_code == 409, refused.text
-    assert refused.json()["detail"]["warnings"] == warnings
+    ErrorBody.model_validate(refused.json())  # as the OpenAPI document declares it
+    detail = refused.json()["detail"]
+    assert detail["error"] == "warnings_not_accepted"
+    assert [e["rule"] for e in detail["errors"]] == [w["text"] for w in warnings]
     assert version(session) == loaded and "daan-extra" not in overrides(session)
 
     saved = client.post(
@@ -191,7 +195,9 @@ def test_undo_reverts_exactly_that_change_unless_changed_since(
     # Undoing the same change again: the undo itself changed that override since.
     again = client.post(first["undo"], headers=planner)
     assert again.status_code == 409
-    assert again.json()["detail"]["changed_since"][0]["version"] == data["version"]
+    ErrorBody.model_validate(again.json())
+    assert again.json()["detail"]["errors"][0]["field"] == f"version {data['version']}"
+    assert "anouk-extra-dec" in again.json()["detail"]["errors"][0]["rule"]
 
     # A changed override, then undo of the change: back to how it was.
     changed = dict(other, reason="ruil")
@@ -264,6 +270,10 @@ def test_bad_input_names_the_field_and_the_rule(
     r = client.post("/api/v1/planning/overrides", json=dict(EXTRA, **change), headers=planner)
     assert r.status_code == status, r.text
     body = r.json()
+    try:
+        ValidationErrorBody.model_validate(body)
+    except ValueError:
+        ErrorBody.model_validate(body)
     errors = body.get("errors") or body["detail"]["errors"]
     # A rule across fields (end after start) is named by the rule's text.
     assert any(field in e["field"] or f"'{field}'" in e["rule"] for e in errors), errors
