@@ -987,16 +987,27 @@
     );
   }
 
-  // Replacing a group must not take the focus away from someone using it.
-  function replaceKeepingFocus(old, fresh) {
+  // Replacing a group must not take the focus away from someone using it. A control
+  // that is disabled while its request runs gets the focus back when it is enabled
+  // again (unless the focus went somewhere else meanwhile).
+  var refocus = new Map(); // dispatch id -> the control to focus once it is enabled
+
+  function replaceKeepingFocus(id, old, fresh) {
     var active = document.activeElement;
-    var key = active && old.contains(active) && active.dataset ? active.dataset.focus : null;
-    var start = key && "selectionStart" in active ? active.selectionStart : null;
-    var end = key && "selectionEnd" in active ? active.selectionEnd : null;
+    var inside = active && old.contains(active) && active.dataset;
+    var key = inside ? active.dataset.focus : null;
+    if (!key && (!active || active === document.body)) key = refocus.get(id) || null;
+    refocus.delete(id);
+    var start = inside && "selectionStart" in active ? active.selectionStart : null;
+    var end = inside && "selectionEnd" in active ? active.selectionEnd : null;
     old.replaceWith(fresh);
     if (!key) return;
     var again = fresh.querySelector("[data-focus='" + key + "']");
-    if (!again || again.disabled) return;
+    if (!again) return;
+    if (again.disabled) {
+      refocus.set(id, key);
+      return;
+    }
     again.focus();
     if (start !== null && typeof again.setSelectionRange === "function") {
       try {
@@ -1032,7 +1043,7 @@
       var row = rows.get(d.id);
       if (stale(row, d, alarms)) {
         var group = buildGroup(d, alarms);
-        if (row) replaceKeepingFocus(row.group, group);
+        if (row) replaceKeepingFocus(d.id, row.group, group);
         row = { summary: d, alarms: JSON.stringify(alarms), ui: uiKey(d.id), group: group };
         rows.set(d.id, row);
       }
@@ -1050,6 +1061,7 @@
         choices.delete(id);
         alarmKeys.delete(id);
         attention.delete(id);
+        refocus.delete(id);
       }
     });
     firstRender = false;

@@ -128,6 +128,12 @@ def row_of(page: Page, reference: str) -> Any:
     return page.locator(f"tr.incident[data-reference='{reference}']")
 
 
+def ticked(reference: str, item: str) -> str:
+    """Selector of a ticked item on an incident's pocket card."""
+    group = f"tbody.incident-group:has(tr[data-reference='{reference}'])"
+    return f"{group} li.check.done[data-item='{item}']"
+
+
 def group_of(page: Page, reference: str) -> Any:
     row_of(page, reference)
     return page.locator(f"tbody.incident-group:has(tr[data-reference='{reference}'])")
@@ -221,9 +227,7 @@ def test_the_first_hour_on_a_desktop(server: str, browser: Browser, tmp_path: Pa
     # --- the pocket card: tick, reload, still ticked ---------------------------------
     kindcheck = group.get_by_role("checkbox", name=re.compile("^Doe de kindcheck"))
     kindcheck.check()
-    page.wait_for_selector(
-        f"tbody.incident-group:has(tr[data-reference='{ref}']) li.check.done[data-item='kindcheck']"
-    )
+    page.wait_for_selector(ticked(ref, "kindcheck"))
     assert "afgevinkt" in group.locator("li[data-item='kindcheck']").inner_text()
     assert group.locator(".checklist-count").inner_text() == "1 van 9"
     page.reload()
@@ -231,6 +235,14 @@ def test_the_first_hour_on_a_desktop(server: str, browser: Browser, tmp_path: Pa
     assert group.get_by_role("checkbox", name=re.compile("^Doe de kindcheck")).is_checked()
     assert not group.get_by_role("checkbox", name=re.compile("^Vraag goed door")).is_checked()
     assert page.title() == BASE_TITLE  # nothing new since the page opened
+    # by keyboard: the row is redrawn by the tick, the focus stays on the box
+    ask = group.get_by_role("checkbox", name=re.compile("^Vraag goed door"))
+    ask.focus()
+    page.keyboard.press("Space")
+    page.wait_for_selector(ticked(ref, "doorvragen"))
+    until(
+        page, "() => document.activeElement && document.activeElement.dataset.item === 'doorvragen'"
+    )
 
     # --- accepted: now "veilig om binnen te komen" and closing apply -------------------
     r = httpx.post(
@@ -349,9 +361,7 @@ def test_the_first_hour_on_a_phone(server: str, browser: Browser, tmp_path: Path
     assert page.evaluate(UNNAMED, group.element_handle()) == []
     check = group.get_by_role("checkbox", name=re.compile("^Verzamel bewijsmateriaal"))
     check.tap()
-    page.wait_for_selector(
-        f"tbody.incident-group:has(tr[data-reference='{ref}']) li.check.done[data-item='bewijs']"
-    )
+    page.wait_for_selector(ticked(ref, "bewijs"))
     page.screenshot(path=str(tmp_path / "first-hour-phone.png"), full_page=True)
     page.reload()
     group = group_of(page, ref)
