@@ -5,14 +5,19 @@ swap is done, for exactly its period and layer)."""
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import product
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from core import migrate
+from core.db import make_engine, make_session_factory
 from core.timeutil import AMS
 from dispatch import swaps
 from dispatch.models import AuditLog
@@ -22,6 +27,7 @@ from oncall import service as oncall_service
 from oncall import versions
 from oncall.schemas import ConfigSet, Layer, Override, OverrideKind
 from oncall.snapshot import ConfigSnapshot
+from tests.conftest import BACKENDS, _make_database
 
 A, T = SwapAction, SwapState
 
@@ -519,3 +525,68 @@ def test_swap_messages_carry_no_incident_data(approving: Session) -> None:
     for body in bodies.values():
         for word in ("SO-", "melding", "incident", "Eendorp", "adres", "leeftijd", "HG", "KM"):
             assert word not in body, (word, body)
+
+
+# --- races, over real connections ---------------------------------------------------------
+
+
+@pytest.fixture(params=BACKENDS)
+def own_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A database of its own (real commits from several threads)."""
+    url, handle = _make_database(request.param, tmp_path)
+    migrate.upgrade(url)
+    eng = make_engine(url)
+    with make_session_factory(eng)() as s:
+        oncall_service.write_config(session=s, config=config(), now=NOW, source="tests")
+        s.commit()
+    yield eng
+    eng.dispose()
+    if handle is not None:
+        admin, name = handle  # type: ignore[misc]
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def test_colleagues_racing_for_one_offer(own_engine: Engine) -> None:
+    """Cor and Bram take the same offer at once, each twice (a retry): one of them gets
+    it, once; the other is refused; one override, one version, one set of SMS."""
+    sessions = make_session_factory(own_engine)
+    with sessions() as s:
+        swap = offer(s)
+        swap_id, version = swap.id, oncall_service.get_version(session=s)
+    barrier = threading.Barrier(4)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def take(person: str) -> None:
+        barrier.wait()
+        with sessions() as s:
+            try:
+                swaps.take(s, snap(s), swap_id, person=person, now=NOW, actor=person)
+                s.commit()
+                result = f"{person}:ok"
+            except SwapRefused as exc:
+                s.rollback()
+                result = f"{person}:{exc.code}"
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=take, args=(p,)) for p in ("cor", "cor", "bram", "bram")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    with sessions() as s:
+        row = s.get(Swap, swap_id)
+        assert row is not None and row.state == "done" and row.taker_id in ("cor", "bram")
+        winner = row.taker_id
+        loser = "bram" if winner == "cor" else "cor"
+        assert sorted(outcomes) == sorted(
+            [f"{winner}:ok", f"{winner}:ok", f"{loser}:not_open", f"{loser}:not_open"]
+        )
+        assert oncall_service.get_version(session=s) == version + 1
+        assert roster(s) == {winner}
+        keys = s.scalars(select(RosterMessage.key).where(RosterMessage.swap_id == swap_id)).all()
+        assert sorted(k.split(":", 2)[2] for k in keys) == sorted(
+            ["offered:offerer", "taken:offerer", "taken:taker", "done:offerer", "done:taker"]
+        )
