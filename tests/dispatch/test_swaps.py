@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import product
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import Engine, select
@@ -542,7 +542,7 @@ def own_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engin
     yield eng
     eng.dispose()
     if handle is not None:
-        admin, name = handle  # type: ignore[misc]
+        admin, name = cast(tuple[Any, str], handle)
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
 
