@@ -344,7 +344,10 @@ def evaluation_csv(
     return Response(
         to_csv(csv_rows(report, snapshot, table)),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+        },
     )
 
 
