@@ -10,8 +10,9 @@ incidents, and a planner may follow it too.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,36 @@ def test_the_piket_connection_carries_no_incidents_and_planners_may_follow_it(
     with connect(refused) as ws, pytest.raises(ConnectionClosed) as closed:
         ws.recv(timeout=5)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+
+
+def test_nothing_is_computed_without_a_dashboard_and_a_new_one_gets_the_current_table(
+    live: Live,
+) -> None:
+    hub = live.app_state.hub
+    assert hub is not None
+    live.clock.set(BEFORE)
+    # No piket connection: a configuration change builds nothing.
+    built = hub._piket
+    override = {
+        "id": "niemand-kijkt",
+        "team": TEAM,
+        "kind": "add",
+        "person": "dh-kevin-ramdin",
+        "start": (BEFORE - timedelta(hours=1)).isoformat(),
+        "end": (BEFORE + timedelta(hours=1)).isoformat(),
+    }
+    assert live.http.post("/api/v1/overrides", json=override).status_code == 201
+    live.clock.set(BEFORE + timedelta(hours=3))  # past a handover too
+    for _ in range(3):
+        time.sleep(live.app_state.settings.stream_poll_seconds)
+    assert hub._piket is built
+    # A dashboard connecting now gets the table as it is now, at once.
+    ticket = live.http.post("/api/v1/stream/tickets").json()["ticket"]
+    url = live.url.replace("http://", "ws://") + f"/ws?piket=only&ticket={ticket}"
+    with connect(url) as ws:
+        assert json.loads(ws.recv(timeout=5))["type"] == "caught_up"
+        table = json.loads(ws.recv(timeout=5))
+    assert table["at"] == (BEFORE + timedelta(hours=3)).astimezone(UTC).isoformat()
+    cit = next(t for t in table["teams"] if t["id"] == TEAM)
+    assert [p["name"] for p in cit["people"]] == names_at(live, BEFORE + timedelta(hours=3))
+    assert live.http.delete("/api/v1/overrides/niemand-kijkt").status_code == 200
