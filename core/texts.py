@@ -647,6 +647,7 @@ DIGEST_NL: dict[str, str] = {
     "gegevens over meldingen. Aanpassen kan op de planningspagina.",
 }
 
+
 def duration_nl(minutes: int) -> str:
     """'45 min', '3 u', '2 u 30 min', '1 d 4 u'."""
     days, rest = divmod(max(0, minutes), 24 * 60)
@@ -763,6 +764,8 @@ SWAP_SMS_NL: dict[str, str] = {
     "cancelled": "Je ruilaanbod is ingetrokken: piket {team}, {when} blijft jouw dienst.",
     "expired": "Niemand heeft je piket {team}, {when} overgenomen. De planner is ingelicht; "
     "tot er iets geregeld is blijft het jouw dienst.",
+    "expired_planner": "Niet overgenomen: niemand neemt het piket van {offerer} over ({team}, "
+    "{when}). Regel zo nodig een vervanger.",
 }
 SWAP_APPROVAL_NOTE_NL = " De planner moet de ruil nog goedkeuren; tot dan blijft het rooster zo."
 
