@@ -408,3 +408,21 @@ def test_the_stream_follows_only_the_roles_regions(world: World) -> None:
         world.client.websocket_connect(f"/ws?key={API_KEY}") as ws,
     ):
         ws.receive_json()
+
+
+def test_the_evaluation_is_for_the_planners_own_region_only(world: World) -> None:
+    planner = world.headers["planner"]
+    before = fingerprint(world.connection)
+    for path in ("/api/v1/evaluation", "/api/v1/evaluation.csv"):
+        other = world.client.get(path, params={"region": REGION_B}, headers=planner)
+        assert other.status_code == 403 and REGION_B in other.json()["detail"], path
+        mine = world.client.get(path, params={"region": REGION_A}, headers=planner)
+        assert mine.status_code == 200, (path, mine.text)
+        for who in ("operator", "feed"):
+            refused = world.client.get(
+                path, params={"region": REGION_A}, headers=world.headers[who]
+            )
+            assert refused.status_code == 403, (who, path)
+    assert fingerprint(world.connection) == before
+    body = world.client.get("/api/v1/evaluation", params={"region": REGION_A}, headers=planner)
+    assert body.json()["totals"]["incidents"] == 1  # region A's incident, received today
