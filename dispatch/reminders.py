@@ -149,7 +149,15 @@ def plan_reminders(session: Session, snapshot: ConfigSnapshot, now: datetime) ->
 def checker(ctx: PagingContext) -> roster_sms.Check:
     """``check`` against this database's current configuration."""
     cache = snapshots(ctx)
-    return lambda session, message, now: check(cache.get(session=session), message)
+
+    def wanted(session: Session, message: RosterMessage, now: datetime) -> str | None:
+        if message.kind == MessageKind.SWAP:
+            return swaps.still_open(session, message.swap_id, message.key)
+        if message.kind != MessageKind.REMINDER:
+            return None
+        return check(cache.get(session=session), message)
+
+    return wanted
 
 
 def check(snapshot: ConfigSnapshot, message: RosterMessage) -> str | None:

@@ -244,6 +244,15 @@ class Recipient:
     phone: str
 
 
+def _words(snapshot: ConfigSnapshot, swap: Swap) -> dict[str, str]:
+    return {
+        "when": texts.roster_period(swap.start, swap.end),
+        "team": _team_name(snapshot, swap.team_id),
+        "offerer": _name(snapshot, swap.offerer_id),
+        "taker": _name(snapshot, swap.taker_id),
+    }
+
+
 def _tell(
     session: Session,
     snapshot: ConfigSnapshot,
@@ -253,12 +262,7 @@ def _tell(
     planners: Sequence[Recipient] = (),
 ) -> None:
     """One SMS per person involved for this state of the swap (once: keyed on it)."""
-    words = {
-        "when": texts.roster_period(swap.start, swap.end),
-        "team": _team_name(snapshot, swap.team_id),
-        "offerer": _name(snapshot, swap.offerer_id),
-        "taker": _name(snapshot, swap.taker_id),
-    }
+    words = _words(snapshot, swap)
     people: list[tuple[str, str | None, str]] = []  # (role, person, template key)
     if event == SwapState.OFFERED:
         people.append(("offerer", swap.offerer_id, "offered"))
@@ -404,9 +408,11 @@ def offer(
     now: datetime,
     actor: str,
     note: str | None = None,
+    planners: Sequence[Recipient] = (),
 ) -> tuple[Swap, bool]:
     """Offer [start, end) of ``person``'s block in ``team``; returns the swap and whether
-    this call made it (a retried request gets the open offer it made before)."""
+    this call made it (a retried request gets the open offer it made before).
+    ``planners`` are told if nobody takes it in time."""
     _check_period(start, end, now)
     start, end = ensure_utc(start), ensure_utc(end)
     if team not in snapshot.teams:
@@ -465,7 +471,34 @@ def offer(
             raise
         return existing, False
     _tell(session, snapshot, swap, SwapState.OFFERED, now)
+    # The planners' SMS if nobody takes it, written now and due when the offer expires:
+    # the sweep sends it only if the offer is still open then (``still_open``).
+    words = _words(snapshot, swap)
+    for planner in planners:
+        enqueue(
+            session,
+            key=f"swap:{swap.id}:{SwapState.EXPIRED.value}:planner:{planner.who}",
+            kind=MessageKind.SWAP,
+            phone=planner.phone,
+            body=texts.swap_sms("expired_planner", words, approval=False),
+            due_at=expires_at,
+            now=now,
+            team_id=team,
+            shift_start=start,
+            swap_id=swap.id,
+        )
     return swap, True
+
+
+def still_open(session: Session, message_swap_id: int | None, key: str) -> str | None:
+    """Why a planner's "niet overgenomen" SMS due now is not true (the offer was taken,
+    withdrawn or decided meanwhile), or None."""
+    if f":{SwapState.EXPIRED.value}:planner:" not in key or message_swap_id is None:
+        return None
+    state = session.scalar(select(Swap.state).where(Swap.id == message_swap_id))
+    if state in (SwapState.OFFERED, SwapState.EXPIRED):
+        return None
+    return f"swap {message_swap_id} is {state}: nothing to tell the planner"
 
 
 def _check_period(start: datetime, end: datetime, now: datetime) -> None:

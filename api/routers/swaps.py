@@ -196,6 +196,11 @@ def planners_to_tell(
     return out
 
 
+def snapshot_region(snapshot: ConfigSnapshot, team: str) -> str | None:
+    row = snapshot.teams.get(team)
+    return row.region if row is not None else None
+
+
 def _wake(state: Any, session: Session, swap_id: int) -> None:
     roster_sms.wake(state.paging, roster_sms.ids_of_swap(session, swap_id))
 
@@ -249,6 +254,7 @@ def do_offer(
             now=now,
             actor=caller.actor,
             note=body.note,
+            planners=planners_to_tell(session, snapshot, snapshot_region(snapshot, body.team)),
         )
     except SwapRefused as exc:
         session.rollback()

@@ -199,6 +199,17 @@ def test_refuse_and_expire_reach_the_planner(
     assert [(p["swap"]["id"], p["label"]) for p in problems] == [(second["id"], "niet overgenomen")]
     assert cor.post(f"/api/v1/swaps/{second['id']}/take").status_code == 409
     assert roster(session) == {"anna"}
+    # The planner of r1 (Bram's phone) is told by SMS about the offer nobody took; the
+    # one written for the refused swap is not sent.
+    told = {
+        row.swap_id: row.status
+        for row in session.scalars(
+            select(RosterMessage)
+            .where(RosterMessage.key.like("swap:%:expired:planner:plan-een"))
+            .execution_options(populate_existing=True)
+        )
+    }
+    assert told == {first["id"]: "cancelled", second["id"]: "sent"}
 
 
 @pytest.mark.parametrize(
