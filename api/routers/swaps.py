@@ -28,6 +28,7 @@ from access.principal import Principal, Role
 from api import audit, auth, config_writes
 from api.bounds import LinkToken
 from api.deps import AppClock, DbSession, Planner, Snapshot, State
+from api.errors import InvalidInput
 from api.routers.pages import Viewer, templates
 from core import texts
 from dispatch import roster_sms, swaps
@@ -148,12 +149,11 @@ def planner_regions(caller: Principal) -> set[str] | None:
     return None if caller.role is Role.ADMIN or caller.regions is None else set(caller.regions)
 
 
-def refused(exc: SwapRefused) -> HTTPException:
+def refused(exc: SwapRefused) -> Exception:
+    """422 naming the field when the input is at fault (as request validation answers);
+    409 when the swap's state or the roster refuses it."""
     if exc.field is not None:
-        return HTTPException(
-            422,
-            detail={"message": exc.detail, "errors": [{"field": exc.field, "rule": exc.code}]},
-        )
+        return InvalidInput(exc.field, exc.detail, exc.code)
     return HTTPException(
         status.HTTP_409_CONFLICT, detail={"message": exc.detail, "error": exc.code}
     )
