@@ -225,11 +225,13 @@ class _RotationClock:
 
 
 def _team_shifts(snapshot: ConfigSnapshot, team: str) -> list[Shift]:
+    """The team's shifts from the snapshot's own index (by start, config order on ties)."""
     index = snapshot._shifts.get(team)
     return list(index.items) if index else []
 
 
 def _team_overrides(snapshot: ConfigSnapshot, team: str) -> list[Override]:
+    """The team's overrides from the snapshot's own index."""
     index = snapshot._overrides.get(team)
     return list(index.items) if index else []
 
@@ -460,7 +462,7 @@ def _walk(
         gap = (max(r.staff for r in needing), available) if short else None
         if gap != gap_state:
             if gap_state is not None:
-                gaps.append(Gap(team, _ordered(snapshot, gap_rules), gap_since, at, *gap_state))
+                gaps.append(Gap(team, tuple(sorted(gap_rules)), gap_since, at, *gap_state))
             gap_state, gap_since, gap_rules = gap, at, set()
         gap_rules.update(short)
     for entry, since in open_blocks.items():
@@ -468,13 +470,9 @@ def _walk(
     if need_state is not None and need_state[0]:
         needs.append(Need(team, need_state[0], need_state[1], need_since, end))
     if gap_state is not None:
-        gaps.append(Gap(team, _ordered(snapshot, gap_rules), gap_since, end, *gap_state))
+        gaps.append(Gap(team, tuple(sorted(gap_rules)), gap_since, end, *gap_state))
     blocks.sort(key=lambda b: (b.start, b.layer != "primary", b.person))
     return _Walk(blocks, needs, gaps)
-
-
-def _ordered(snapshot: ConfigSnapshot, rules: set[str]) -> tuple[str, ...]:
-    return tuple(sorted(rules))
 
 
 # --- public ---------------------------------------------------------------------
