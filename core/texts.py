@@ -832,6 +832,7 @@ SHIFTS_PAGE_NL: dict[str, str] = {
     "done_cancel": "Je aanbod is ingetrokken.",
     "failed": "Dat lukte niet",
     "expired_link": "Deze link werkt niet (meer). Meld je aan om je diensten te zien.",
+    "closed": "Te kort dag om te ruilen; bel je planner.",
     "team": "Team",
     "layer": "Laag",
     "period": "Periode",

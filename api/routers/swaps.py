@@ -637,6 +637,10 @@ def page_data(
                 "start": p.start.isoformat(),
                 "end": p.end.isoformat(),
                 "when": texts.roster_period(p.start, p.end),
+                # Offers close the team's swap_offer_hours before the shift.
+                "closed": p.start
+                - timedelta(hours=swaps.planning_of(snapshot, p.team).swap_offer_hours)
+                <= now,
                 "offered": any(
                     s.offerer_id == person
                     and s.team_id == p.team
