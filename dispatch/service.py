@@ -351,6 +351,7 @@ def intake(
                     "basisteam": basisteam,
                     "municipality": municipality,
                     "case_type": data.case_type.value,
+                    "reported_at": data.reported_at.isoformat(),
                 },
             ),
             ("dispatch.planned", summary),

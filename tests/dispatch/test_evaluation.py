@@ -499,3 +499,58 @@ def test_police_calling_the_line_is_an_outcome_of_its_own(
     assert outcomes == {"police_call": 2, "cancelled": 1}
     assert report.total.applied == 0 and report.total.declines == 0
     assert report.total.unanswered == 0  # nobody was paged, so nobody failed to answer
+
+
+def test_an_incident_counts_from_the_police_report_not_its_arrival(
+    sessions: sessionmaker[Session], loaded: int, example_snapshot: ConfigSnapshot
+) -> None:
+    """Reported at 23:50 and reaching the service at 00:05 the next day (a feed held it
+    back): it is the previous day's incident, in its 23:00 hour, and the time to the
+    first acceptance runs from the report."""
+    reported = utc("2026-06-11T21:50Z")  # 23:50 local
+    arrived = reported + timedelta(minutes=15)
+    data = IncidentCreate.model_validate(
+        {
+            "source": "evaluation-test",
+            "external_id": uuid.uuid4().hex,
+            "reported_at": reported.isoformat(),
+            "basisteam": GV_NOORD,
+            "case_type": "HG",
+            "persons": [{"role": "victim", "age": 34}],
+            "police_unit": "EV-1",
+            "police_callback": "06 12345678",
+        }
+    )
+    with sessions() as s:
+        result = service.intake(
+            session=s, data=data, snapshot=example_snapshot, now=arrived, national=NATIONAL
+        )
+        s.commit()
+    state, rows = _dispatch(sessions, result.dispatch_id)
+    if state == "consult":  # after hours a consult agrees first (at once)
+        consult = next(a for a, purpose, _st in rows if purpose == "consult")
+        _answer(sessions, consult, True, arrived)
+        state, rows = _dispatch(sessions, result.dispatch_id)
+    respond = [a for a, purpose, _st in rows if purpose != "consult"]
+    _answer(sessions, respond[0], True, arrived + timedelta(seconds=60))
+
+    def day(d: date) -> evaluation.Report:
+        with sessions() as s:
+            facts = evaluation_store.facts(s, REGION, *evaluation.period_bounds(d, d))
+        return evaluation.report(REGION, d, d, facts)
+
+    june11 = day(date(2026, 6, 11))
+    assert june11.total.incidents == 1
+    assert june11.by_hour[23].incidents == 1
+    assert june11.total.accept.median == 16 * 60.0  # 15 minutes' delay + 1 minute
+    assert day(date(2026, 6, 12)).total.incidents == 0
+
+
+def test_a_report_time_ahead_of_the_arrival_is_not_believed() -> None:
+    arrived = utc("2026-06-11T21:50Z")
+    ahead = (arrived + timedelta(minutes=5)).isoformat()
+    assert evaluation.report_time({"reported_at": ahead}, arrived) == arrived
+    behind = arrived - timedelta(minutes=5)
+    assert evaluation.report_time({"reported_at": behind.isoformat()}, arrived) == behind
+    assert evaluation.report_time({}, arrived) == arrived
+    assert evaluation.report_time({"reported_at": "gisteren"}, arrived) == arrived
