@@ -7,11 +7,12 @@ notices the change on its next request.
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import JSON, Text, cast, delete, insert, literal, select, text, type_coerce, update
 from sqlalchemy.orm import Session
 
 from core.timeutil import AMS
@@ -384,6 +385,8 @@ class _Documents:
         self._version = -1
         self._config: s.ConfigSet | None = None
         self._document: dict[str, Any] | None = None
+        self._sections: dict[str, tuple[Any, str]] = {}
+        self._entries: dict[int, tuple[Any, str]] = {}
 
     def get(self, version: int, config: s.ConfigSet) -> dict[str, Any] | None:
         with self._lock:
@@ -394,6 +397,36 @@ class _Documents:
     def put(self, version: int, config: s.ConfigSet, document: dict[str, Any]) -> None:
         with self._lock:
             self._version, self._config, self._document = version, config, document
+
+    def text_of(self, document: dict[str, Any]) -> str:
+        """``document`` as JSON text. A section's text is kept with the section's list,
+        which the next version's document shares when the edit did not touch it; in a
+        touched section each entry's text is kept with the entry. So an edit encodes
+        only what it changed instead of the whole national configuration."""
+        with self._lock:
+            known_sections, known_entries = self._sections, self._entries
+        sections: dict[str, tuple[Any, str]] = {}
+        entries: dict[int, tuple[Any, str]] = {}
+        out = []
+        for section, items in document.items():
+            hit = known_sections.get(section)
+            if hit is not None and hit[0] is items:
+                text = hit[1]
+            else:
+                parts = []
+                for entry in items:
+                    found = known_entries.get(id(entry))
+                    if found is not None and found[0] is entry:
+                        parts.append(found[1])
+                    else:
+                        parts.append(json.dumps(entry))
+                    entries[id(entry)] = (entry, parts[-1])
+                text = f"[{', '.join(parts)}]"
+            sections[section] = (items, text)
+            out.append(f"{json.dumps(section)}: {text}")
+        with self._lock:
+            self._sections, self._entries = sections, entries
+        return "{" + ", ".join(out) + "}"
 
 
 DOCUMENTS = _Documents()
@@ -601,14 +634,22 @@ def write_touched(
         # changing a shift's start changes its key: the old row goes, the new one comes
         _WRITERS[t.section](session, t.before, t.after)
     previous_doc = DOCUMENTS.get(previous_version, previous)
-    if previous_doc is None:
-        previous_doc = changes.document(previous)
+    if previous_doc is None:  # another process wrote it, or this one just started
+        previous_doc = _stored_document(session, previous_version, previous)
     document = _document_after(previous_doc, current, touched)
     state.version = previous_version + 1
     state.updated_at = now
     state.source = source
-    session.add(
-        m.ConfigVersion(
+    text = DOCUMENTS.text_of(document)
+    # The document goes in as JSON text built from the previous version's entries (only
+    # the touched ones are encoded again); read back, it is the same JSON value.
+    stored: Any = (
+        type_coerce(literal(text, Text), Text)
+        if session.get_bind().dialect.name == "sqlite"
+        else cast(literal(text, Text), JSON)
+    )
+    session.execute(
+        insert(m.ConfigVersion).values(
             version=state.version,
             at=now,
             author=author[:160],
@@ -616,11 +657,22 @@ def write_touched(
             rollback_of=rollback_of,
             summary=changes.summary(diff),
             diff=diff,
-            document=document,
+            document=stored,
         )
     )
     session.flush()
     return state.version, document
+
+
+def _stored_document(session: Session, version: int, config: s.ConfigSet) -> dict[str, Any]:
+    """The document of ``version`` as stored (parsing JSON is far cheaper than building
+    the document from the configuration); built when no version row holds it."""
+    found = session.scalar(
+        select(m.ConfigVersion.document).where(m.ConfigVersion.version == version)
+    )
+    if isinstance(found, dict) and all(section in found for section in s.ConfigSet.SECTIONS):
+        return found
+    return changes.document(config)
 
 
 def _local(value: datetime | None) -> datetime | None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from oncall import changes, edits
+from oncall import changes, edits, versions
 from oncall import service as oncall_service
 from oncall.schemas import ConfigSet, Membership, Override, Person, Shift
 
@@ -209,4 +209,7 @@ def test_written_rows_and_document_equal_a_full_write(session: Session, loaded: 
         config = applied.config
         assert oncall_service.read_config(session=session) == config
         assert document == changes.document(config)
+        stored = versions.get(session, version)
+        assert stored is not None and stored.document == changes.document(config)
+        assert versions.config_of(stored) == config
     assert version == loaded + len(steps)
