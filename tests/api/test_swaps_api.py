@@ -276,7 +276,8 @@ def test_the_shifts_page(users: dict[str, As]) -> None:
     assert "Mijn piketdiensten" in page.text and 'data-action="offer"' in page.text
     # Sunday's piket starts within the team's 48 hours: no button, the planner instead.
     assert "Te kort dag om te ruilen; bel je planner." in page.text
-    assert 'data-start="2026-11-29T08:00:00+00:00"' not in page.text
+    assert 'data-layer="primary" data-start="2026-11-29T08:00:00+00:00"' not in page.text
+    assert 'data-layer="primary" data-start="2026-12-01T08:00:00+00:00"' in page.text
     assert users["plan-een"].get("/shifts").status_code == 403
 
 
