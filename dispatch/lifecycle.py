@@ -460,6 +460,11 @@ class _Rules:
                     )
                 dispatch.update(consult_kind=kind, consult_at=self.now)
                 record["consult_kind"] = kind
+        if outcome == "no_responder" and facts.paging_state == "police_call":
+            raise self.error(
+                "outcome no_responder does not apply when the police call the line "
+                "themselves (nobody was paged): close as phone_consult or no_consult"
+            )
         if outcome == "no_responder" and not (
             facts.paging_state == "no_responder" or not facts.has_assignments
         ):

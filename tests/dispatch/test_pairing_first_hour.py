@@ -324,6 +324,13 @@ def test_intake_under_a_police_call_rule_pages_nobody_and_raises_no_alarm(
     assert again["police_call"]["number"] == VT_LINE
     listed = client.get("/api/v1/incidents", params={"status": "police_call"}).json()
     assert [x["id"] for x in listed] == [d["id"]]
+    # "No responder" does not describe it: nobody was asked.
+    r = client.post(
+        f"/api/v1/incidents/{d['id']}/actions",
+        json={"action": "close", "outcome": "no_responder"},
+    )
+    assert r.status_code == 409, r.text
+    assert "police call the line" in r.text
     # The control room records the phone consult the police had, and closes.
     r = client.post(
         f"/api/v1/incidents/{d['id']}/actions", json={"action": "consult", "kind": "phone"}
