@@ -13,8 +13,10 @@ in the offerer's place, for exactly that period and layer), written as a configu
 version by ``swap:<id>`` through ``oncall.service.add_override``.
 
 An offer nobody took ``swap_offer_hours`` before the shift expires (the sweeper,
-``expire``) and goes to the region's planners: ``open_problems`` lists it, with the
-swaps waiting for their approval.
+``expire``) and goes to the region's planners: an SMS written with the offer and due
+when it expires (sent only if the offer is still open then), and ``open_problems``,
+which lists it with the swaps waiting for their approval (the planners' list and the
+daily digest read it).
 """
 
 from __future__ import annotations
