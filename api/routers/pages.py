@@ -254,6 +254,8 @@ def dashboard(
     if viewer is None:
         return RedirectResponse("/login", status_code=303)
     principal = viewer.principal
+    if principal.role is Role.WORKER:  # a worker's home is their own shifts
+        return RedirectResponse("/shifts", status_code=303)
     if principal.role not in PAGE_ROLES:
         return _refused(request, viewer)
     now = clock.now()

@@ -282,7 +282,10 @@ def test_a_worker_account_sees_its_own_shifts_and_nothing_else(
     # a worker account sees nothing of incidents or rosters
     assert app_client.get("/api/v1/incidents").status_code == 403
     assert app_client.get("/api/v1/oncall").status_code == 403
-    assert app_client.get("/", follow_redirects=False).status_code == 403
+    # signed in, a worker's home is their own shifts (the dashboard is not theirs)
+    home = app_client.get("/", follow_redirects=False)
+    assert (home.status_code, home.headers["location"]) == (303, "/shifts")
+    assert app_client.get("/shifts").status_code == 200
 
 
 def test_a_key_may_come_as_a_bearer_token_for_scrapers(

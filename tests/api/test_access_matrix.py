@@ -196,7 +196,9 @@ def world(
             follow_redirects=False,
         )
         assert login.status_code == 303
-        refused = client.get("/")
+        home = client.get("/", follow_redirects=False)  # a worker's home: their shifts
+        assert (home.status_code, home.headers["location"]) == (303, "/shifts")
+        refused = client.get("/admin")
         assert refused.status_code == 403
         csrf = re.search(r'name="csrf" value="([^"]+)"', refused.text)
         assert csrf is not None
@@ -424,5 +426,9 @@ def test_the_evaluation_is_for_the_planners_own_region_only(world: World) -> Non
             )
             assert refused.status_code == 403, (who, path)
     assert fingerprint(world.connection) == before
-    body = world.client.get("/api/v1/evaluation", params={"region": REGION_A}, headers=planner)
-    assert body.json()["totals"]["incidents"] == 1  # region A's incident, received today
+    body = world.client.get(
+        "/api/v1/evaluation",
+        params={"region": REGION_A, "start": "2026-03-10", "end": "2026-03-10"},
+        headers=planner,
+    )
+    assert body.json()["totals"]["incidents"] == 1  # region A's incident, reported that day
