@@ -241,7 +241,13 @@ def _overlapping(items: Iterable[_T], start: datetime, end: datetime) -> list[_T
 
 
 def _needing_rules(snapshot: ConfigSnapshot, team: str) -> list[CoverageRule]:
-    return [r for r in snapshot.config.rules if r.team == team and r.role != RuleRole.PARTNER]
+    """The rules that need people on call: not a partner's, and not one where the police
+    call the team's line themselves (nobody is paged then, so nobody need be on call)."""
+    return [
+        r
+        for r in snapshot.config.rules
+        if r.team == team and r.role != RuleRole.PARTNER and r.police_call is None
+    ]
 
 
 # --- state at an instant --------------------------------------------------------

@@ -245,7 +245,11 @@ def _truth(snapshot: ConfigSnapshot, team: str, at: datetime) -> set[tuple[str, 
 
 
 def _assert_matches(snapshot: ConfigSnapshot, cal: TeamCalendar, instants: list[datetime]) -> None:
-    rules = [r for r in snapshot.config.rules if r.team == cal.team and r.role != RuleRole.PARTNER]
+    rules = [
+        r
+        for r in snapshot.config.rules
+        if r.team == cal.team and r.role != RuleRole.PARTNER and r.police_call is None
+    ]
     hours = snapshot.office_hours(cal.team)
     for at in instants:
         truth = _truth(snapshot, cal.team, at)

@@ -8,6 +8,8 @@ import pytest
 
 from core.timeutil import AMS
 from oncall.gaps import find_gaps, unreachable
+from oncall.schemas import Mode, PoliceCall
+from oncall.snapshot import ConfigSnapshot
 from tests.dispatch.test_pairing import SNAP
 
 
@@ -119,3 +121,28 @@ def test_a_short_gap_between_samples_is_found() -> None:
     snap = ConfigSnapshot(config)
     gaps = find_gaps(snap, "vt-zl", local(2026, 3, 10), local(2026, 3, 11))
     assert (local(2026, 3, 10, 3, 1), local(2026, 3, 10, 3, 6)) in [(g.start, g.end) for g in gaps]
+
+
+def test_a_rule_where_the_police_call_the_line_needs_nobody_on_call() -> None:
+    """Gooi's after-hours piket rule turned into "the police call the line": the team
+    then needs nobody on call after hours, so Hanna's inactive week leaves gaps only in
+    office hours (without the change it is one gap of the whole week)."""
+    config = SNAP.config
+    rules = tuple(
+        r.model_copy(update={"police_call": PoliceCall(), "mode": Mode.PHONE})
+        if r.id == "gv-piket"
+        else r
+        for r in config.rules
+    )
+    teams = tuple(
+        t.model_copy(update={"phone": t.phone or "+31882000000"}) if t.id == "vt-gv" else t
+        for t in config.teams
+    )
+    snapshot = ConfigSnapshot(config.model_copy(update={"rules": rules, "teams": teams}))
+    gaps = find_gaps(snapshot, "vt-gv", local(2026, 1, 12), local(2026, 1, 19))
+    assert gaps, "office hours still need someone"
+    assert {g.rules for g in gaps} == {("gv-kantoor",)}
+    # office hours only (08:30-17:00 on weekdays), nothing in the evenings or at night
+    assert len(gaps) == 5
+    assert all(g.start.astimezone(AMS).hour >= 8 for g in gaps)
+    assert all(g.end.astimezone(AMS).hour == 17 for g in gaps)
