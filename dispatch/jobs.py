@@ -128,7 +128,6 @@ class RQWaker:
                 hang_up_call, args=(sid, provider), result_ttl=0, retry=Retry(max=2, interval=1)
             )
 
-
     def arm_roster(self, message_ids: list[str]) -> None:
         """Roster SMS were committed (``dispatch.roster_sms``): a job each, now. Lost
         jobs are the sweeper's, as for pages."""

@@ -6,8 +6,8 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 import access.models  # noqa: F401  (register tables)
-import dispatch.models  # noqa: F401
-import dispatch.feed_models  # noqa: F401
+import dispatch.feed_models
+import dispatch.models
 import dispatch.roster_models  # noqa: F401
 import oncall.models  # noqa: F401
 from core.db import Base

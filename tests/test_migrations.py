@@ -15,8 +15,8 @@ from sqlalchemy import Engine, delete, inspect
 from sqlalchemy.orm import Session
 
 import access.models  # noqa: F401  (register every table on Base.metadata)
-import dispatch.models  # noqa: F401
-import dispatch.feed_models  # noqa: F401
+import dispatch.feed_models
+import dispatch.models
 import dispatch.roster_models  # noqa: F401
 import oncall.models  # noqa: F401
 from core import migrate

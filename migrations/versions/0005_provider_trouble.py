@@ -29,9 +29,7 @@ def upgrade() -> None:
         batch_op.create_index("ix_pages_failing_since", ["failing_since"], unique=False)
     with op.batch_alter_table("dispatches", schema=None) as batch_op:
         batch_op.add_column(sa.Column("accept_alarm_at", UTCDateTime(), nullable=True))
-        batch_op.add_column(
-            sa.Column("half_staffed_decision", sa.String(length=8), nullable=True)
-        )
+        batch_op.add_column(sa.Column("half_staffed_decision", sa.String(length=8), nullable=True))
         batch_op.create_index("ix_dispatches_accept_alarm_at", ["accept_alarm_at"], unique=False)
     op.create_table(
         "alarms",

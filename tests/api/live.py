@@ -103,9 +103,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_live(
-    backend: str, tmp: Path, config: ConfigSet, **overrides: Any
-) -> Iterator[Live]:
+def start_live(backend: str, tmp: Path, config: ConfigSet, **overrides: Any) -> Iterator[Live]:
     """The stack; ``overrides`` are settings of the app's (a shorter provider timeout)."""
     url, handle = _make_database(backend, tmp)
     migrate.upgrade(url)
