@@ -25,7 +25,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi import Path as PathParam
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -423,9 +423,18 @@ def _same_key(path_id: str, value: BaseModel) -> None:
 # --- people ----------------------------------------------------------------------------
 
 
+class PersonIn(Person):
+    """A person as the API takes one: ``active`` is true or false only (0 is not false)."""
+
+    active: StrictBool = True
+
+    def person(self) -> Person:
+        return Person.model_validate(self.model_dump())
+
+
 @router.post("/people", response_model=EditResult, responses=EDIT_RESPONSES, summary="Add a person")
 def create_person(
-    person: Person,
+    person: PersonIn,
     request: Request,
     session: DbSession,
     caller: Planner,
@@ -433,7 +442,15 @@ def create_person(
     accept_warnings: AcceptWarnings = False,
 ) -> EditResult:
     return _save(
-        request, session, caller, "people", edits.Op.CREATE, None, person, dry_run, accept_warnings
+        request,
+        session,
+        caller,
+        "people",
+        edits.Op.CREATE,
+        None,
+        person.person(),
+        dry_run,
+        accept_warnings,
     )
 
 
@@ -445,7 +462,7 @@ def create_person(
 )
 def update_person(
     person_id: SlugPath,
-    person: Person,
+    person: PersonIn,
     request: Request,
     session: DbSession,
     caller: Planner,
@@ -460,7 +477,7 @@ def update_person(
         "people",
         edits.Op.UPDATE,
         person_id,
-        person,
+        person.person(),
         dry_run,
         accept_warnings,
     )

@@ -313,6 +313,10 @@ def test_people_are_edited_with_phones_checked_and_rosters_kept_valid(
     r = client.delete("/api/v1/planning/people/gv-anouk-de-vries", headers=planner)
     assert r.status_code == 422 and "gv-vt-kantoor" in r.json()["detail"]["errors"][0]["rule"]
 
+    zero = client.put(
+        "/api/v1/planning/people/gv-fenna-jansen", json=dict(new, active=0), headers=planner
+    )
+    assert zero.status_code == 422 and zero.json()["errors"][0]["field"] == "active"
     # Inactive: she stays on the roster but is no longer reachable.
     inactive = dict(new, active=False)
     r = client.put("/api/v1/planning/people/gv-fenna-jansen", json=inactive, headers=planner)
