@@ -165,3 +165,45 @@ def test_a_planner_fills_a_gap_from_the_candidates_and_undoes_it(
     page.click("button[data-view='month']")
     expect(page.locator(f".day[data-day='{day.isoformat()}'] .gap-box").first).to_be_visible()
     page.screenshot(path=str(tmp_path / "planner-month.png"), full_page=True)
+
+
+def test_a_planner_checks_a_csv_roster_sees_its_errors_and_imports_it(
+    server: str, browser: Browser, tmp_path: Path
+) -> None:
+    base = server
+    made = httpx.post(
+        base + "/api/v1/accounts",
+        headers=ADMIN,
+        json={
+            "username": "planner-meierij",
+            "role": "planner",
+            "password": PASSWORD,
+            "regions": ["meierij"],
+        },
+    )
+    assert made.status_code == 201, made.text
+    day = date.today() + timedelta(days=20)
+    when = f"{day:%d-%m-%Y}"
+    page = browser.new_context().new_page()
+    sign_in(page, base, "planner-meierij")
+    page.goto(f"{base}/planner/teams/{TEAM}?start={day.isoformat()}")
+    bad = f"persoon;begin;eind;laag\nmei-umar-bakker;{when} 09:00;morgen;reserve\n"
+    page.fill("#import-text", bad)
+    page.click("#import-form button[type=submit]")
+    rows = page.locator("#import-errors tbody tr")
+    expect(rows).to_have_count(1)
+    assert "eind" in rows.first.inner_text() and "2" in rows.first.inner_text()
+
+    good = f"persoon;begin;eind;laag\nmei-umar-bakker;{when} 09:00;{when} 17:00;reserve\n"
+    page.fill("#import-text", good)
+    page.click("#import-form button[type=submit]")
+    expect(page.locator("#preview")).to_be_visible()
+    page.click("#preview-save")
+    expect(page.locator("#undo-bar")).to_be_visible()
+    cell = page.locator(f".day[data-day='{day.isoformat()}']")
+    expect(cell.locator("li.block.backup[data-person='mei-umar-bakker']")).to_have_count(1)
+    shifts = httpx.get(base + "/api/v1/config", headers=ADMIN).json()["shifts"]
+    assert any(
+        s["person"] == "mei-umar-bakker" and s["start"].startswith(day.isoformat()) for s in shifts
+    )
+    page.screenshot(path=str(tmp_path / "planner-import.png"), full_page=True)
