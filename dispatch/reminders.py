@@ -40,7 +40,7 @@ from dispatch import flows, roster_sms, swaps
 from dispatch.delivery import PagingContext
 from dispatch.roster_models import RosterCursor, RosterMessage
 from dispatch.roster_sms import MessageKind
-from oncall import calendar, versions
+from oncall import calendar, changes, versions
 from oncall.models import ConfigState
 from oncall.schemas import ConfigSet, Person
 from oncall.service import SnapshotCache, get_version
@@ -179,7 +179,8 @@ def _by_team(items: Iterable[Any]) -> dict[str, list[Any]]:
     out: dict[str, list[Any]] = {}
     for item in items:
         out.setdefault(item.team, []).append(item)
-    return {team: sorted(rows, key=lambda r: r.id) for team, rows in out.items()}
+    # shifts have no id: any stable order will do, the lists are only compared
+    return {team: sorted(rows, key=repr) for team, rows in out.items()}
 
 
 def touched_teams(old: ConfigSet, new: ConfigSet) -> set[str]:
@@ -256,10 +257,13 @@ def _tell_version(
     old_row = versions.get(session, version - 1) if version > 1 else None
     if new_row is None or old_row is None or new_row.author.startswith("swap:"):
         return 0
-    old_config, new_config = versions.config_of(old_row), versions.config_of(new_row)
-    teams = touched_teams(old_config, new_config)
+    old_doc, new_doc = old_row.document or {}, new_row.document or {}
+    teams = touched_in(new_row.diff or {}, old_doc, new_doc)
     if not teams:
         return 0
+    # Only the touched teams' part of each version is parsed: the whole national
+    # configuration is thousands of people and overrides, and this runs in the sweep.
+    old_config, new_config = roster_part(old_doc, teams), roster_part(new_doc, teams)
     old, new = ConfigSnapshot(old_config, version - 1), ConfigSnapshot(new_config, version)
     made = 0
     for person, blocks in sorted(moved(old, new, teams, start, end).items()):
@@ -278,6 +282,64 @@ def _tell_version(
             team_id=blocks[0].team if blocks else None,
         )
     return made
+
+
+_ROSTERS = ("rotations", "shifts", "overrides")
+
+
+def _bare(key: str) -> str:
+    """A diff key without the '#n' a repeated key gets (``oncall.changes``)."""
+    return key.split("#", 1)[0]
+
+
+def touched_in(diff: dict[str, Any], old_doc: dict[str, Any], new_doc: dict[str, Any]) -> set[str]:
+    """Teams whose roster may differ between two stored versions, read from the newer
+    one's diff (pure): as ``touched_teams``, without parsing either configuration."""
+    teams: set[str] = set()
+    for section in _ROSTERS:
+        entry = diff.get(section) or {}
+        keys = {
+            _bare(k)
+            for k in (*entry.get("added", ()), *entry.get("removed", ()), *entry.get("changed", {}))
+        }
+        if not keys:
+            continue
+        if section == "shifts":  # team/person/start
+            teams |= {k.split("/", 1)[0] for k in keys}
+            continue
+        for doc in (old_doc, new_doc):
+            teams |= {e["team"] for e in doc.get(section, ()) if e.get("id") in keys}
+    people = diff.get("people") or {}
+    ids = {
+        _bare(k)
+        for k in (*people.get("added", ()), *people.get("removed", ()), *people.get("changed", {}))
+    }
+    if ids:
+        for doc in (old_doc, new_doc):
+            for p in doc.get("people", ()):
+                if p.get("id") in ids:
+                    teams |= {m["team"] for m in p.get("memberships", ())}
+    return teams
+
+
+def roster_part(doc: dict[str, Any], teams: set[str]) -> ConfigSet:
+    """The part of a stored configuration that decides who is on call in ``teams``: the
+    teams and regions, their rotations, shifts and overrides, and the people on them
+    (members, and anyone those name)."""
+    part: dict[str, Any] = {k: doc.get(k, []) for k in ("regions", "teams")}
+    named: set[str] = set()
+    for section in _ROSTERS:
+        rows = [e for e in doc.get(section, ()) if e.get("team") in teams]
+        part[section] = rows
+        for e in rows:
+            named.update(e.get("participants", ()))
+            named.update(str(e[k]) for k in ("person", "replaces") if e.get(k))
+    part["people"] = [
+        p
+        for p in doc.get("people", ())
+        if p.get("id") in named or any(m.get("team") in teams for m in p.get("memberships", ()))
+    ]
+    return changes.from_document(part)
 
 
 def _cursor(session: Session, name: str, now: datetime) -> RosterCursor:

@@ -23,7 +23,7 @@ from dispatch.roster_models import RosterMessage
 from notifications.fake.harness import FakeTwilioServer
 from notifications.provider import SmsRequest
 from oncall import service as oncall_service
-from oncall.schemas import Layer, Override, OverrideKind
+from oncall.schemas import ConfigSet, Layer, Override, OverrideKind
 from oncall.snapshot import ConfigSnapshot
 from tests.dispatch.test_swaps import PHONES, config
 
@@ -269,3 +269,54 @@ def test_retention_removes_settled_roster_sms(
     left = {r.person_id: r.status for r in rows(session, "reminder")}
     assert "anna" not in left  # sent: gone with its phone number
     assert set(left.values()) <= {"scheduled"}  # what is still to go stays
+
+
+def test_the_sweep_reads_only_the_touched_teams_and_finds_the_same_moves(
+    example_config: ConfigSet,
+) -> None:
+    """The change notices parse only the touched teams' part of two stored versions; what
+    they find moved equals what the whole configurations say (the example regions, an
+    override in one team and a person leaving another)."""
+    from oncall import changes
+
+    old = example_config
+    team = old.rotations[0].team
+    other = next(p for p in old.people if team not in {m.team for m in p.memberships})
+    start = datetime(2026, 12, 1, tzinfo=UTC)
+    # whoever is on call in the team on the 3rd is ill that day
+    on = reminders.team_blocks(ConfigSnapshot(old), team, start + timedelta(days=2), start
+                               + timedelta(days=3))  # fmt: skip
+    person = on[0].person
+    override = Override(
+        id="ziek-1",
+        team=team,
+        kind=OverrideKind.REMOVE,
+        person=person,
+        start=on[0].start,
+        end=on[0].end,
+    )
+    new = old.model_copy(
+        update={
+            "overrides": (*old.overrides, override),
+            "people": tuple(
+                p.model_copy(update={"active": False}) if p.id == other.id else p
+                for p in old.people
+            ),
+        }
+    )
+    diff = changes.diff(old, new)
+    old_doc, new_doc = changes.document(old), changes.document(new)
+    teams = reminders.touched_in(diff, old_doc, new_doc)
+    assert teams == reminders.touched_teams(old, new)
+    assert team in teams and {m.team for m in other.memberships} <= teams
+    end = start + timedelta(days=14)
+    whole = reminders.moved(ConfigSnapshot(old), ConfigSnapshot(new), teams, start, end)
+    parts = reminders.moved(
+        ConfigSnapshot(reminders.roster_part(old_doc, teams)),
+        ConfigSnapshot(reminders.roster_part(new_doc, teams)),
+        teams,
+        start,
+        end,
+    )
+    assert parts == whole
+    assert person in parts
