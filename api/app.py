@@ -42,6 +42,7 @@ from core.bus import make_bus
 from core.clock import Clock, SystemClock
 from core.db import make_engine, make_session_factory
 from core.settings import Settings, get_settings
+from dispatch import reminders
 from dispatch.digest import digest_schedule
 from dispatch.driver import Driver
 from dispatch.jobs import ConfigurationError, RQWaker, build_context
@@ -133,11 +134,13 @@ def create_app(
             digest=digest_schedule(settings, sessions, clock),
         )
         paging.waker = driver
+    snapshots = SnapshotCache()
+    reminders.share_snapshots(sessions, snapshots)  # the sweep reads what the API holds
     app.state.samenop = AppState(
         settings=settings,
         engine=engine,
         sessions=sessions,
-        snapshots=SnapshotCache(),
+        snapshots=snapshots,
         clock=clock,
         paging=paging,
         driver=driver,

@@ -42,6 +42,7 @@ from dispatch.roster_models import RosterCursor, RosterMessage
 from dispatch.roster_sms import MessageKind
 from oncall import calendar, changes, versions
 from oncall.models import ConfigState
+from oncall.models import Team as TeamRow
 from oncall.schemas import ConfigSet, Person
 from oncall.service import SnapshotCache, get_version
 from oncall.snapshot import ConfigSnapshot
@@ -59,6 +60,12 @@ CHANGES, REMINDERS = "changes", "reminders"
 
 # The sweep's snapshots, one cache per database (sessions factory) of this process.
 _CACHES: WeakKeyDictionary[Any, SnapshotCache] = WeakKeyDictionary()
+
+
+def share_snapshots(sessions: Any, cache: SnapshotCache) -> None:
+    """Use the API process's snapshot cache for this database (embedded mode: the sweep
+    runs in the API process, which already holds the current configuration)."""
+    _CACHES[sessions] = cache
 
 
 def snapshots(ctx: PagingContext) -> SnapshotCache:
@@ -105,6 +112,12 @@ def _phone(person: Person | None) -> str | None:
 
 
 # --- reminders -----------------------------------------------------------------------------
+
+
+def any_reminders(session: Session) -> bool:
+    """Whether any team sets ``planning.reminder_hours`` (one small read)."""
+    stated = session.scalars(select(TeamRow.planning).where(TeamRow.planning.is_not(None)))
+    return any(isinstance(p, dict) and p.get("reminder_hours") for p in stated)
 
 
 def plan_reminders(session: Session, snapshot: ConfigSnapshot, now: datetime) -> int:
@@ -377,6 +390,12 @@ def plan(ctx: PagingContext) -> int:
     told = flows.run(ctx, lambda s: tell_changes(s, ctx.clock.now()))
 
     def remind(session: Session) -> int:
+        if not any_reminders(session):  # no team asks: nothing to read or plan
+            now = ctx.clock.now()
+            cursor = _cursor(session, REMINDERS, now)
+            cursor.version = get_version(session=session)
+            cursor.until = now + PLAN_EVERY
+            return 0
         snapshot = snapshots(ctx).get(session=session)
         return plan_reminders(session, snapshot, ctx.clock.now())
 

@@ -80,7 +80,7 @@ def healthz_while(
     return done[0], timings
 
 
-def assert_responsive(timings: list[float], what: str) -> None:
+def assert_responsive(timings: list[float], what: str, min_probes: int = 10) -> None:
     timings = sorted(timings)
     p90 = timings[int(len(timings) * 0.9)]
     median = statistics.median(timings)
@@ -89,7 +89,7 @@ def assert_responsive(timings: list[float], what: str) -> None:
         f"max {timings[-1]:.1f} ms"
     )
     print(summary)
-    assert len(timings) >= 10, summary
+    assert len(timings) >= min_probes, summary
     assert median < 50 and p90 < 50, summary
     assert timings[-1] < 1000, summary  # never blocked behind the work
 
@@ -123,7 +123,8 @@ def test_healthz_answers_while_heavy_work_runs(
 
         found, timings = healthz_while(base, gaps)
         assert found.status_code == 200, found.text
-        assert_responsive(timings, "while computing 8 weeks of gaps for every team")
+        # Gaps come from the roster's boundaries (not sampled): a fraction of a second.
+        assert_responsive(timings, "while computing 8 weeks of gaps for every team", 3)
 
         def write() -> httpx.Response:
             return httpx.put(
