@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.app import create_app
@@ -93,9 +93,14 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def connection(engine: Engine) -> Iterator[Connection]:
-    """Everything a test writes is rolled back: commits inside become savepoints."""
+    """Everything a test writes is rolled back: commits inside become savepoints.
+
+    A few tests commit for real (several connections, a real server on this database);
+    what they leave of the roster's cursors would make the next test's sweep tell
+    "changes" between their configuration and this one, so each test starts without."""
     with engine.connect() as conn:
         trans = conn.begin()
+        conn.execute(text("DELETE FROM roster_cursors"))
         try:
             yield conn
         finally:
