@@ -40,7 +40,7 @@ from api.stream import Hub
 from core import metrics
 from core.bus import make_bus
 from core.clock import Clock, SystemClock
-from core.db import make_engine, make_session_factory
+from core.db import make_engine, make_session_factory, read_only
 from core.settings import Settings, get_settings
 from dispatch import reminders
 from dispatch.digest import digest_schedule
@@ -143,6 +143,7 @@ def create_app(
         snapshots=snapshots,
         clock=clock,
         paging=paging,
+        readers=make_session_factory(read_only(engine)),
         driver=driver,
         bus=bus,
     )

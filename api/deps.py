@@ -46,6 +46,20 @@ async def get_db(state: State) -> AsyncIterator[Session]:
 DbSession = Annotated[Session, Depends(get_db)]
 
 
+async def get_reader(state: State) -> AsyncIterator[Session]:
+    """A session for a request that only reads: on SQLite it does not queue behind a
+    writer (a configuration import holds the write lock for a while), and any write in
+    it is refused."""
+    session = state.readers()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+DbReader = Annotated[Session, Depends(get_reader)]
+
+
 async def get_clock(state: State) -> Clock:
     return state.clock
 
@@ -54,8 +68,12 @@ async def get_settings_dep(state: State) -> Settings:
     return state.settings
 
 
-def get_snapshot(state: State, session: DbSession) -> ConfigSnapshot:
-    return state.snapshots.get(session=session)
+def get_snapshot(state: State) -> ConfigSnapshot:
+    """The pairing snapshot of the current configuration version, read in a transaction
+    of its own that only reads: on SQLite a request does not queue for the write lock
+    just to learn the version (every intake did, behind every other writer)."""
+    with state.readers() as session:
+        return state.snapshots.get(session=session)
 
 
 AppClock = Annotated[Clock, Depends(get_clock)]

@@ -24,6 +24,8 @@ class AppState:
     snapshots: SnapshotCache
     clock: Clock
     paging: PagingContext
+    # Sessions whose transactions only read: on SQLite they never wait for a writer.
+    readers: sessionmaker[Session]
     # The in-process delivery loop (embedded mode); None when RQ workers deliver.
     driver: Driver | None = None
     # Tells every API process that events were committed (Redis or in-memory).

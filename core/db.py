@@ -88,10 +88,24 @@ def _locking_connection(lock: _WriteLock) -> type[sqlite3.Connection]:
     class Connection(sqlite3.Connection):
         holds_write_lock = False
 
+        reading_only = False
+
         def begin_immediate(self) -> None:
             self.holds_write_lock = lock.acquire()
             try:
                 self.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                self._let_go()
+                raise
+
+        def begin_read(self) -> None:
+            """A deferred transaction that may only read: it reads the last committed
+            state (WAL) without queueing behind a writer, and SQLite refuses any write
+            in it (``query_only``) instead of failing later on a stale snapshot."""
+            self.execute("PRAGMA query_only=ON")
+            self.reading_only = True
+            try:
+                self.execute("BEGIN")
             except BaseException:
                 self._let_go()
                 raise
@@ -115,6 +129,9 @@ def _locking_connection(lock: _WriteLock) -> type[sqlite3.Connection]:
                 self._let_go()
 
         def _let_go(self) -> None:
+            if self.reading_only:
+                self.reading_only = False
+                self.execute("PRAGMA query_only=OFF")
             if self.holds_write_lock:
                 self.holds_write_lock = False
                 lock.release()
@@ -134,9 +151,25 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+# An execution option of an engine (see ``read_only``): its transactions only read.
+READ_ONLY = "samenop_read_only"
+
+
+def read_only(engine: Engine) -> Engine:
+    """``engine`` for transactions that only read. On SQLite they begin deferred and do
+    not wait for the write lock (a reader sees the last commit, as WAL allows), and a
+    write in one is refused; on PostgreSQL they are ``READ ONLY, REPEATABLE READ``."""
+    if engine.dialect.name == "sqlite":
+        return engine.execution_options(**{READ_ONLY: True})
+    # REPEATABLE READ: a version and the configuration read after it agree.
+    return engine.execution_options(postgresql_readonly=True, isolation_level="REPEATABLE READ")
+
+
 def _begin_immediate(conn: Any) -> None:
     dbapi_conn = conn.connection.dbapi_connection
-    if hasattr(dbapi_conn, "begin_immediate"):
+    if conn.get_execution_options().get(READ_ONLY) and hasattr(dbapi_conn, "begin_read"):
+        dbapi_conn.begin_read()
+    elif hasattr(dbapi_conn, "begin_immediate"):
         dbapi_conn.begin_immediate()
     else:  # a connection made some other way: SQLite's busy handler queues it
         conn.exec_driver_sql("BEGIN IMMEDIATE")

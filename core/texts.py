@@ -518,8 +518,7 @@ WORKER_SAFETY_NL: dict[str, str] = {
     "kantooruren telefonisch bereikbaar voor spoedverzoeken OTS/UHP).",
     "om": "De politie stemt zo nodig af met het OM over een strafbaar feit, bevoegdheden en "
     "keuzes in de opsporing.",
-    "measures": "Maak afspraken over de maatregelen en onderzoekshandelingen en wie ze "
-    "uitvoert.",
+    "measures": "Maak afspraken over de maatregelen en onderzoekshandelingen en wie ze uitvoert.",
 }
 # Stap 3 (Gezamenlijk) onderzoek: who talks to whom.
 WORKER_CONVERSATION_NL: dict[str, str] = {
@@ -756,8 +755,7 @@ SWAP_SMS_NL: dict[str, str] = {
     "overnemen; tot dan blijft het jouw dienst.",
     "taken_offerer": "{taker} neemt je piket over: {team}, {when}.",
     "taken_taker": "Je neemt het piket van {offerer} over: {team}, {when}.",
-    "taken_planner": "Ruil ter goedkeuring: {taker} neemt piket {team}, {when} over van "
-    "{offerer}.",
+    "taken_planner": "Ruil ter goedkeuring: {taker} neemt piket {team}, {when} over van {offerer}.",
     "done": "Ruil rond: {taker} heeft piket {team}, {when} in plaats van {offerer}. Het "
     "rooster is aangepast.",
     "refused": "De planner heeft de ruil geweigerd: piket {team}, {when} blijft bij {offerer}.",

@@ -266,12 +266,14 @@ def tell_changes(session: Session, now: datetime) -> int:
 def _tell_version(
     session: Session, version: int, start: datetime, end: datetime, now: datetime
 ) -> int:
-    new_row = versions.get(session, version)
-    old_row = versions.get(session, version - 1) if version > 1 else None
-    if new_row is None or old_row is None or new_row.author.startswith("swap:"):
+    new_row = versions.stored(session, version)
+    if new_row is None or new_row.author.startswith("swap:"):
         return 0
-    old_doc, new_doc = old_row.document or {}, new_row.document or {}
-    teams = touched_in(new_row.diff or {}, old_doc, new_doc)
+    old_row = versions.stored(session, version - 1) if version > 1 else None
+    if old_row is None:
+        return 0
+    old_doc, new_doc = old_row.document, new_row.document
+    teams = touched_in(new_row.diff, old_doc, new_doc)
     if not teams:
         return 0
     # Only the touched teams' part of each version is parsed: the whole national
@@ -337,9 +339,12 @@ def touched_in(diff: dict[str, Any], old_doc: dict[str, Any], new_doc: dict[str,
 
 def roster_part(doc: dict[str, Any], teams: set[str]) -> ConfigSet:
     """The part of a stored configuration that decides who is on call in ``teams``: the
-    teams and regions, their rotations, shifts and overrides, and the people on them
-    (members, and anyone those name)."""
-    part: dict[str, Any] = {k: doc.get(k, []) for k in ("regions", "teams")}
+    regions, those teams with their rotations, shifts and overrides, and the people on
+    them (members, and anyone those name) with their memberships of those teams."""
+    part: dict[str, Any] = {
+        "regions": doc.get("regions", []),
+        "teams": [t for t in doc.get("teams", ()) if t.get("id") in teams],
+    }
     named: set[str] = set()
     for section in _ROSTERS:
         rows = [e for e in doc.get(section, ()) if e.get("team") in teams]
@@ -348,7 +353,7 @@ def roster_part(doc: dict[str, Any], teams: set[str]) -> ConfigSet:
             named.update(e.get("participants", ()))
             named.update(str(e[k]) for k in ("person", "replaces") if e.get(k))
     part["people"] = [
-        p
+        {**p, "memberships": [m for m in p.get("memberships", ()) if m.get("team") in teams]}
         for p in doc.get("people", ())
         if p.get("id") in named or any(m.get("team") in teams for m in p.get("memberships", ()))
     ]

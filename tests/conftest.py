@@ -150,6 +150,7 @@ def client(
 ) -> Iterator[TestClient]:
     app = create_app(settings, clock=clock, run_delivery=False, run_stream=False)
     app.state.samenop.sessions = sessions
+    app.state.samenop.readers = sessions  # the test transaction
     app.state.samenop.paging.sessions = sessions
     if app.state.samenop.driver is not None:
         app.state.samenop.driver.parallel = 1  # one shared test connection

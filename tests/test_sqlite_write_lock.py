@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 
-from core.db import make_engine
+from core.db import make_engine, read_only
 
 
 @pytest.fixture
@@ -71,3 +72,45 @@ def test_the_lock_is_let_go_after_a_rollback_an_error_and_a_close(engine: Engine
     assert done.wait(2), "the write lock was not let go"
     with engine.connect() as c:
         assert c.execute(text("SELECT n FROM t ORDER BY n")).scalars().all() == [4]
+
+
+def test_a_reading_transaction_does_not_wait_for_a_writer(engine: Engine) -> None:
+    """``/healthz`` and other reads answer while an import holds the write lock; they
+    see the last commit."""
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+    holding, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO t VALUES (2)"))
+            holding.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        holding.wait(5)
+        started = time.perf_counter()
+        with read_only(engine).begin() as conn:
+            assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 1
+        assert time.perf_counter() - started < 0.2
+    finally:
+        release.set()
+        thread.join(5)
+    with read_only(engine).begin() as conn:
+        assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 2
+
+
+def test_a_reading_transaction_refuses_a_write_and_the_connection_writes_again(
+    engine: Engine,
+) -> None:
+    engine.pool.dispose()
+    with pytest.raises(OperationalError, match="readonly"):  # noqa: SIM117
+        with read_only(engine).begin() as conn:
+            conn.execute(text("INSERT INTO t VALUES (1)"))
+    # The same pooled connection, used for writing afterwards, is no longer read-only.
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO t VALUES (2)"))
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT n FROM t")).scalars().all() == [2]

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from api import auth
-from api.deps import DbSession, State
+from api.deps import DbReader, State
 from oncall.service import get_version
 
 router = APIRouter(tags=["health"], dependencies=[auth.public("liveness and readiness")])
@@ -21,7 +21,7 @@ router = APIRouter(tags=["health"], dependencies=[auth.public("liveness and read
     summary="Ready: the database (and Redis, when configured) answer",
     responses={503: {"description": "A required backing service does not answer"}},
 )
-def healthz(session: DbSession, state: State) -> Any:
+def healthz(session: DbReader, state: State) -> Any:
     session.execute(text("SELECT 1"))
     body: dict[str, Any] = {
         "status": "ok",

@@ -46,6 +46,7 @@ def app_client(
     )
     app = create_app(tight, clock=clock, run_delivery=False, run_stream=False)
     app.state.samenop.sessions = sessions
+    app.state.samenop.readers = sessions  # the test transaction
     app.state.samenop.paging.sessions = sessions
     with TestClient(app) as client:
         yield client
@@ -307,6 +308,7 @@ def test_the_api_documentation_is_for_signed_in_staff_in_production(
     production = settings.model_copy(update={"environment": "production"})
     app = create_app(production, clock=clock, run_delivery=False, run_stream=False)
     app.state.samenop.sessions = sessions
+    app.state.samenop.readers = sessions  # the test transaction
     with TestClient(app, base_url="https://testserver") as client:
         assert client.get("/docs", follow_redirects=False).headers["location"] == "/login"
         assert client.get("/docs", headers={"X-API-Key": API_KEY}).status_code == 200

@@ -168,6 +168,7 @@ def world(
 ) -> Iterator[World]:
     app = create_app(settings, clock=clock, run_delivery=False, run_stream=False)
     app.state.samenop.sessions = sessions
+    app.state.samenop.readers = sessions  # the test transaction
     app.state.samenop.paging.sessions = sessions
     if app.state.samenop.driver is not None:
         app.state.samenop.driver.parallel = 1

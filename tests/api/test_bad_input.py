@@ -282,6 +282,7 @@ def small(
     tight = settings.model_copy(update={"max_body_bytes": 4096, "max_config_body_bytes": 16384})
     app = create_app(tight, clock=clock, run_delivery=False, run_stream=False)
     app.state.samenop.sessions = sessions
+    app.state.samenop.readers = sessions  # the test transaction
     app.state.samenop.paging.sessions = sessions
     with TestClient(app, headers={"X-API-Key": API_KEY}) as c:
         yield c

@@ -254,11 +254,13 @@ def test_dashboard_is_open_in_the_development_demo(
 ) -> None:
     app = create_app(settings.model_copy(update={"environment": "development", "demo_open": True}))
     app.state.samenop.sessions = sessions
+    app.state.samenop.readers = sessions  # the test transaction
     with TestClient(app) as c:
         assert c.get("/").status_code == 200
     # development alone is not the demo: the pages still want a sign-in
     closed = create_app(settings.model_copy(update={"environment": "development"}))
     closed.state.samenop.sessions = sessions
+    closed.state.samenop.readers = sessions  # the test transaction
     with TestClient(closed) as c:
         assert c.get("/", follow_redirects=False).status_code == 303
 
@@ -273,6 +275,7 @@ def test_concurrent_duplicates_make_one_dispatch(engine: Engine, settings: Setti
         s.commit()
     app = create_app(settings)
     app.state.samenop.sessions = factory
+    app.state.samenop.readers = factory  # the test transaction
     payload = body()
     results: list[tuple[int, str]] = []
     try:

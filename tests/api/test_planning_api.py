@@ -118,6 +118,7 @@ def planning_client(
     }
     app = create_app(settings, clock=clock, run_delivery=False, run_stream=False)
     app.state.samenop.sessions = sessions
+    app.state.samenop.readers = sessions  # the test transaction
     app.state.samenop.paging.sessions = sessions
     with TestClient(app) as client:
         yield client, {name: {"X-API-Key": key} for name, key in keys.items()}

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -212,4 +212,24 @@ def test_written_rows_and_document_equal_a_full_write(session: Session, loaded: 
         stored = versions.get(session, version)
         assert stored is not None and stored.document == changes.document(config)
         assert versions.config_of(stored) == config
+        # What the sweep reads: the very document, kept, equal to the stored JSON.
+        kept = versions.stored(session, version)
+        assert kept is not None and kept.document is document
+        assert kept.document == stored.document and kept.at == stored.at
     assert version == loaded + len(steps)
+
+
+def test_a_kept_document_is_used_only_for_the_version_written_at_that_time(
+    session: Session, loaded: int
+) -> None:
+    """A version number can come back with other contents (a write rolled back, a
+    database restored): the kept document is known by number and time."""
+    versions.RECENT.clear()
+    stored = versions.stored(session, loaded)
+    assert stored is not None  # read from the database, then kept
+    assert versions.stored(session, loaded) is not None
+    assert versions.RECENT.get(loaded, stored.at) is stored.document
+    versions.RECENT.put(loaded, stored.at + timedelta(microseconds=1), {"people": []})
+    again = versions.stored(session, loaded)
+    assert again is not None and again.document is stored.document
+    assert again.document.get("people")

@@ -3,6 +3,8 @@ and a national-sized set, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -149,6 +151,54 @@ def test_snapshot_cache_reuses_the_snapshot_until_the_version_moves(
     assert "hvb-test-extra" in {o.id for o in second.config.overrides}
     assert "hvb-test-extra" not in {o.id for o in first.config.overrides}
     assert cache.get(session=session) is second
+
+
+def test_a_request_meeting_a_version_being_committed_waits_for_its_snapshot(
+    session: Session, loaded: int, example_config: ConfigSet
+) -> None:
+    """Between a save's commit and its snapshot being put, a request that sees the new
+    version waits for that snapshot instead of reading the configuration back (on the
+    national configuration: hundreds of milliseconds, once per planner's save)."""
+    cache = SnapshotCache()
+    assert cache.get(session=session).version == loaded
+    changed = extra_override(example_config)
+    built = ConfigSnapshot(changed, loaded + 1)
+    got: list[tuple[ConfigSnapshot, float]] = []
+
+    def request() -> None:
+        start = time.perf_counter()
+        got.append((cache.get(session=session), time.perf_counter() - start))
+
+    with cache.committing(loaded + 1, lambda: built):
+        version = oncall_service.write_config(session=session, config=changed, now=NOW, source="t")
+        session.commit()
+        assert version == loaded + 1
+        thread = threading.Thread(target=request)
+        thread.start()
+        time.sleep(0.3)  # the request has met the new version and waits
+        assert not got
+    thread.join(5)
+    snapshot, waited = got[0]
+    assert snapshot is built  # not read back
+    assert waited >= 0.2
+    assert cache.get(session=session) is built
+
+
+def test_a_commit_that_fails_puts_nothing_and_requests_read_the_database(
+    sessions: sessionmaker[Session], session: Session, loaded: int, example_config: ConfigSet
+) -> None:
+    cache = SnapshotCache()
+    wrong = ConfigSnapshot(example_config, loaded + 1)
+    with pytest.raises(RuntimeError), cache.committing(loaded + 1, lambda: wrong):
+        raise RuntimeError("the commit failed")
+    with sessions() as other:  # another writer then takes that version number
+        version = write(other, extra_override(example_config))
+    assert version == loaded + 1
+    start = time.perf_counter()
+    snapshot = cache.get(session=session)
+    assert time.perf_counter() - start < SnapshotCache.PENDING_WAIT_SECONDS
+    assert snapshot is not wrong and snapshot.version == version
+    assert "hvb-test-extra" in {o.id for o in snapshot.config.overrides}
 
 
 # --- a write that fails half-way -----------------------------------------------------------
