@@ -86,7 +86,7 @@ def create_app(
             driver.start()
         if run_stream:
             state.hub = Hub(
-                lambda: state.sessions(),
+                lambda: state.readers(),  # it only reads: never queues behind a writer
                 bus,
                 clock,
                 poll_seconds=settings.stream_poll_seconds,

@@ -24,6 +24,8 @@ changed.
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -278,8 +280,7 @@ def _tell_version(
         return 0
     # Only the touched teams' part of each version is parsed: the whole national
     # configuration is thousands of people and overrides, and this runs in the sweep.
-    old_config, new_config = roster_part(old_doc, teams), roster_part(new_doc, teams)
-    old, new = ConfigSnapshot(old_config, version - 1), ConfigSnapshot(new_config, version)
+    old, new = _PARTS.of(old_row, teams), _PARTS.of(new_row, teams)
     made = 0
     for person, blocks in sorted(moved(old, new, teams, start, end).items()):
         phone = _phone(new.people.get(person))
@@ -299,6 +300,32 @@ def _tell_version(
     return made
 
 
+class _Parts:
+    """The last roster parts built, by version, time and teams: a planner working on one
+    team makes each version's part the "before" of the next one's notices."""
+
+    SIZE = 4
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._parts: OrderedDict[tuple[int, datetime, frozenset[str]], ConfigSnapshot] = (
+            OrderedDict()
+        )
+
+    def of(self, stored: versions.Stored, teams: set[str]) -> ConfigSnapshot:
+        key = (stored.version, stored.at, frozenset(teams))
+        with self._lock:
+            found = self._parts.get(key)
+        if found is None:
+            found = ConfigSnapshot(roster_part(stored.document, teams), stored.version)
+            with self._lock:
+                self._parts[key] = found
+                while len(self._parts) > self.SIZE:
+                    self._parts.popitem(last=False)
+        return found
+
+
+_PARTS = _Parts()
 _ROSTERS = ("rotations", "shifts", "overrides")
 
 

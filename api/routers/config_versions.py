@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from api import config_writes, work
 from api.config_writes import CONFIRMATION_RESPONSES, Confirm
-from api.deps import Admin, DbSession, Planner
+from api.deps import Admin, DbReader, DbSession, Planner
 from oncall import changes, versions
 from oncall import service as oncall_service
 from oncall.loader import ConfigError, ConfigIssue, validate_references
@@ -88,7 +88,7 @@ def _listed(row: versions.Listed) -> VersionListed:
     "/versions", response_model=list[VersionListed], summary="Configuration versions, newest first"
 )
 def list_versions(
-    session: DbSession,
+    session: DbReader,
     caller: Planner,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     before: Annotated[
@@ -104,7 +104,7 @@ def list_versions(
     summary="One version: who, when, what changed, and the whole configuration",
     responses={404: {"description": "No such version"}},
 )
-def get_version(version: VersionNumber, session: DbSession, caller: Planner) -> VersionRead:
+def get_version(version: VersionNumber, session: DbReader, caller: Planner) -> VersionRead:
     row = versions.get(session, version)
     if row is None:
         raise HTTPException(404, detail=f"no configuration version {version}")
@@ -127,7 +127,7 @@ def get_version(version: VersionNumber, session: DbSession, caller: Planner) -> 
     responses={404: {"description": "No such version"}},
 )
 def diff_versions(
-    a: VersionNumber, b: VersionNumber, session: DbSession, caller: Planner
+    a: VersionNumber, b: VersionNumber, session: DbReader, caller: Planner
 ) -> VersionDiff:
     try:
         found = versions.compare(session, a, b)
@@ -196,7 +196,7 @@ def _written(
     summary="One region's part of the configuration (to edit and PUT back)",
     responses={404: {"description": "No such region"}},
 )
-def get_region(region_id: RegionId, session: DbSession, caller: Planner) -> dict[str, Any]:
+def get_region(region_id: RegionId, session: DbReader, caller: Planner) -> dict[str, Any]:
     config = oncall_service.read_config(session=session)
     if all(r.id != region_id for r in config.regions):
         raise HTTPException(404, detail=f"unknown region '{region_id}'")

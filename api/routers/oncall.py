@@ -12,7 +12,16 @@ from access.principal import Principal
 from api import config_writes, scope, work
 from api.apidocs import CONFIG_BODY
 from api.bounds import Instant, RegionQuery, SlugPath, TeamQuery
-from api.deps import Admin, AppClock, AppSettings, DbSession, Planner, RosterReader, Snapshot
+from api.deps import (
+    Admin,
+    AppClock,
+    AppSettings,
+    DbReader,
+    DbSession,
+    Planner,
+    RosterReader,
+    Snapshot,
+)
 from api.errors import InvalidInput
 from core.timeutil import ensure_utc
 from oncall import service as oncall_service
@@ -344,7 +353,7 @@ class GapRead(BaseModel):
 )
 async def coverage_gaps(
     snapshot: Snapshot,
-    session: DbSession,
+    session: DbReader,
     clock: AppClock,
     settings: AppSettings,
     caller: RosterReader,

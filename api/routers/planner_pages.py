@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from access.principal import Principal, Role
 from api import auth, work
 from api.bounds import SlugPath
-from api.deps import AppClock, DbSession, Snapshot, State
+from api.deps import AppClock, DbReader, Snapshot, State
 from api.routers.pages import Viewer, templates
 from core import texts
 from core.timeutil import AMS
@@ -95,7 +95,7 @@ def _week_cells(cal: calendar.TeamCalendar, monday: date) -> list[dict[str, Any]
 async def planner_overview(
     request: Request,
     state: State,
-    session: DbSession,
+    session: DbReader,
     snapshot: Snapshot,
     clock: AppClock,
     viewer: Viewer,
@@ -203,7 +203,7 @@ def _team_data(snapshot: ConfigSnapshot, team_id: str) -> dict[str, Any]:
 def planner_team(
     team: SlugPath,
     request: Request,
-    session: DbSession,
+    session: DbReader,
     snapshot: Snapshot,
     clock: AppClock,
     viewer: Viewer,

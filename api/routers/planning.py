@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from access.principal import Principal
 from api import scope, work
 from api.bounds import Instant, SlugPath
-from api.deps import AppClock, AppSettings, DbSession, Planner, RosterReader, Snapshot
+from api.deps import AppClock, AppSettings, DbReader, Planner, RosterReader, Snapshot
 from api.errors import InvalidInput
 from core.texts import GAP_NL, UNREACHABLE_NL
 from core.timeutil import AMS, ensure_utc
@@ -327,7 +327,7 @@ def night_callouts(
 async def team_calendar(
     team_id: TeamPath,
     snapshot: Snapshot,
-    session: DbSession,
+    session: DbReader,
     clock: AppClock,
     settings: AppSettings,
     caller: RosterReader,
@@ -370,7 +370,7 @@ async def team_calendar(
 async def region_overview(
     region_id: SlugPath,
     snapshot: Snapshot,
-    session: DbSession,
+    session: DbReader,
     clock: AppClock,
     settings: AppSettings,
     caller: RosterReader,
@@ -411,7 +411,7 @@ async def region_overview(
 async def team_gaps(
     team_id: TeamPath,
     snapshot: Snapshot,
-    session: DbSession,
+    session: DbReader,
     clock: AppClock,
     settings: AppSettings,
     caller: RosterReader,
@@ -453,7 +453,7 @@ async def team_gaps(
 async def gap_candidates(
     team_id: TeamPath,
     snapshot: Snapshot,
-    session: DbSession,
+    session: DbReader,
     clock: AppClock,
     settings: AppSettings,
     caller: Planner,
@@ -492,7 +492,7 @@ async def gap_candidates(
 async def team_fairness(
     team_id: TeamPath,
     snapshot: Snapshot,
-    session: DbSession,
+    session: DbReader,
     clock: AppClock,
     settings: AppSettings,
     caller: Planner,

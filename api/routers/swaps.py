@@ -27,7 +27,7 @@ from access.models import Account
 from access.principal import Principal, Role
 from api import audit, auth, config_writes
 from api.bounds import LinkToken
-from api.deps import AppClock, DbSession, Planner, Snapshot, State
+from api.deps import AppClock, DbReader, DbSession, Planner, Snapshot, State
 from api.errors import InvalidInput
 from api.routers.pages import Viewer, templates
 from core import texts
@@ -321,7 +321,7 @@ def do_cancel(
 @router.get("", response_model=list[SwapRead], summary="Swaps a worker or planner may see")
 def list_swaps(
     caller: SwapReader,
-    session: DbSession,
+    session: DbReader,
     snapshot: Snapshot,
     clock: AppClock,
     state_: Annotated[
@@ -363,7 +363,7 @@ class ProblemRead(BaseModel):
 )
 def problems(
     caller: Planner,
-    session: DbSession,
+    session: DbReader,
     snapshot: Snapshot,
     clock: AppClock,
     region: Annotated[str | None, Query(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")] = None,
