@@ -45,10 +45,14 @@ def tune_gc() -> None:
     full collection takes about 300 ms, during which no event is sent. Objects alive at
     start-up are frozen out of collection, and a full collection runs a hundred times
     less often (the young generations still run as usual, so garbage is still freed).
+    The configuration snapshot, loaded later, is frozen when it is put in place.
     """
+    from oncall import service
+
     gc.freeze()
     gen0, gen1, _ = gc.get_threshold()
     gc.set_threshold(gen0, gen1, 1000)
+    service.FREEZE_SNAPSHOTS = True  # and again after each new configuration snapshot
 
 
 def log_config(log_level: str) -> dict[str, Any]:

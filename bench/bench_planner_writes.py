@@ -111,6 +111,7 @@ async def incidents_in_background(
     ]
     latencies: list[float] = out.setdefault("incidents", [])
     failures: list[float] = out.setdefault("incident_failures", [])
+    during: list[float] = out.setdefault("incidents_planner", [])
     tasks: list[asyncio.Task[None]] = []
     limits = httpx.Limits(max_connections=16, max_keepalive_connections=16)
     async with httpx.AsyncClient(
@@ -133,6 +134,8 @@ async def incidents_in_background(
                 in_flight -= 1
             if r.status_code in (200, 201):
                 latencies.append((time.perf_counter() - t0) * 1000)
+                if not out.get("planner_done"):  # sent while the planner was saving
+                    during.append(latencies[-1])
             else:
                 failures.append(float(r.status_code))
 
@@ -191,6 +194,7 @@ async def run_once(args: argparse.Namespace, base: str, round_no: int) -> dict[s
     bodies = override_bodies(args.seed, args.overrides + args.baseline, f"r{round_no}")
     planner_path = "/api/v1/planning/overrides?accept_warnings=true"
     new, new_errors = await planner(base, bodies[: args.overrides], planner_path, args.pause)
+    out["planner_done"] = [1.0]
     old, old_errors = await planner(base, bodies[args.overrides :], "/api/v1/overrides", 0.2)
     stop.set()
     if background is not None:
@@ -201,6 +205,7 @@ async def run_once(args: argparse.Namespace, base: str, round_no: int) -> dict[s
         "old": old,
         "old_errors": old_errors,
         "incidents": out.get("incidents", []),
+        "incidents_planner": out.get("incidents_planner", []),
         "incident_failures": out.get("incident_failures", []),
         "incidents_skipped": out.get("incidents_skipped", []),
     }
@@ -273,8 +278,9 @@ def main() -> int:
             print(f"older save (POST /api/v1/overrides, whole config): {_pct(result['old'])}")
             for err in result["old_errors"][:5]:
                 print(f"  error: {err}")
+            print(f"incidents while the planner saved: {_pct(result['incidents_planner'])}")
             print(
-                f"incidents meanwhile: {_pct(result['incidents'])}; "
+                f"incidents, whole run (the older saves too): {_pct(result['incidents'])}; "
                 f"failed {len(result['incident_failures'])}, not sent (server behind) "
                 f"{len(result['incidents_skipped'])}"
             )

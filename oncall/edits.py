@@ -80,6 +80,19 @@ class Applied:
     keys: dict[str, list[str]] = field(default_factory=dict)  # section -> keys touched
 
 
+def changed_teams(touched: Iterable[Touched]) -> dict[str, set[str]]:
+    """Per section touched, the teams of its objects before and after the change (for
+    ``ConfigSnapshot.evolved``)."""
+    out: dict[str, set[str]] = {}
+    for t in touched:
+        teams = out.setdefault(t.section, set())
+        for obj in (t.before, t.after):
+            team = getattr(obj, "team", None)
+            if isinstance(team, str):
+                teams.add(team)
+    return out
+
+
 def key_of(section: str, obj: BaseModel) -> str:
     return changes.key_of(section, obj)
 

@@ -8,7 +8,7 @@ rules are indexed by area, shifts and overrides by team and start time.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
@@ -48,6 +48,20 @@ class _Intervals(Generic[T]):
         hi = bisect_right(self.starts, instant)
         lo = bisect_right(self.starts, instant - self.max_len - timedelta(microseconds=1))
         return [x for x in self.items[lo:hi] if x.start <= instant < x.end]
+
+
+def _rebuilt(
+    index: dict[str, _Intervals[T]], items: Sequence[T], teams: set[str]
+) -> dict[str, _Intervals[T]]:
+    """``index`` with the intervals of ``teams`` built again from ``items``."""
+    out = {k: v for k, v in index.items() if k not in teams}
+    by_team: dict[str, list[T]] = {}
+    for item in items:
+        if item.team in teams:
+            by_team.setdefault(item.team, []).append(item)
+    for team, found in by_team.items():
+        out[team] = _Intervals.build(found)
+    return out
 
 
 class ConfigSnapshot:
@@ -115,6 +129,43 @@ class ConfigSnapshot:
         # Overrides keep config order among equals (precedence depends on it).
         self._override_order = {o.id: i for i, o in enumerate(config.overrides)}
         self._overrides = {team: _Intervals.build(v) for team, v in overrides.items()}
+
+    ROSTER_SECTIONS = frozenset({"people", "rotations", "shifts", "overrides"})
+
+    def evolved(
+        self, config: ConfigSet, version: int, changed: Mapping[str, Collection[str]]
+    ) -> ConfigSnapshot:
+        """The lookups for ``config``, which differs from this snapshot's only in the
+        sections named in ``changed``, and in a roster section only for the teams named
+        there (``people``: the section is rebuilt whole). Only those are built again;
+        the rest is shared with this snapshot (neither is ever changed). A planner's
+        save builds the national snapshot in well under a millisecond instead of ~10.
+        Any other section changed: built afresh."""
+        if not set(changed) <= self.ROSTER_SECTIONS:
+            return ConfigSnapshot(config, version)
+        new = object.__new__(ConfigSnapshot)
+        new.__dict__.update(self.__dict__)
+        new.config, new.version = config, version
+        if "people" in changed:
+            new.people = {p.id: p for p in config.people}
+            members: dict[str, dict[str, str]] = {}
+            for person in config.people:
+                for ms in person.memberships:
+                    members.setdefault(ms.team, {})[person.id] = ms.role
+            new.members = members
+        if "rotations" in changed:
+            teams = set(changed["rotations"])
+            rotations = {k: v for k, v in self._rotations.items() if k not in teams}
+            for rot in config.rotations:
+                if rot.team in teams:
+                    rotations.setdefault(rot.team, []).append(rot)
+            new._rotations = rotations
+        if "shifts" in changed:
+            new._shifts = _rebuilt(self._shifts, config.shifts, set(changed["shifts"]))
+        if "overrides" in changed:
+            new._override_order = {o.id: i for i, o in enumerate(config.overrides)}
+            new._overrides = _rebuilt(self._overrides, config.overrides, set(changed["overrides"]))
+        return new
 
     # --- areas ---------------------------------------------------------------
     def knows_area(self, basisteam: str | None, municipality: str | None) -> bool:

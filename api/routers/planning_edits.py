@@ -367,8 +367,9 @@ def run_edit(
         detail["warnings_accepted"] = prepared.warnings
     key = next(iter(next(iter(prepared.applied.keys.values()), [])), "")
     audit.note(session, request, caller, action, object_type, key, detail, region=region)
-    config = prepared.applied.config
-    with state.snapshots.committing(version, lambda: ConfigSnapshot(config, version)):
+    base, config = snapshot, prepared.applied.config
+    changed = edits.changed_teams(prepared.applied.touched)
+    with state.snapshots.committing(version, lambda: base.evolved(config, version, changed)):
         session.commit()
         oncall_service.DOCUMENTS.put(version, prepared.applied.config, document)
     return result.model_copy(

@@ -3,8 +3,10 @@ and a national-sized set, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
+import weakref
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -199,6 +201,28 @@ def test_a_commit_that_fails_puts_nothing_and_requests_read_the_database(
     assert time.perf_counter() - start < SnapshotCache.PENDING_WAIT_SECONDS
     assert snapshot is not wrong and snapshot.version == version
     assert "hvb-test-extra" in {o.id for o in snapshot.config.overrides}
+
+
+def test_a_served_process_freezes_a_new_snapshot_and_still_frees_the_one_it_replaces(
+    monkeypatch: pytest.MonkeyPatch, example_config: ConfigSet
+) -> None:
+    """``samenop serve`` freezes what is alive once a snapshot is in place (a full
+    collection walking the national configuration took 150-200 ms inside a request);
+    a replaced snapshot must still be freed, by reference counting."""
+    monkeypatch.setattr(oncall_service, "FREEZE_SNAPSHOTS", True)
+    cache = SnapshotCache()
+    try:
+        first = ConfigSnapshot(example_config, 1)
+        cache.put(first)
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        gone = weakref.ref(first)
+        del first
+        cache.put(ConfigSnapshot(extra_override(example_config), 2))
+        assert gone() is None  # no cycle keeps the replaced snapshot alive
+        assert gc.get_freeze_count() >= frozen
+    finally:
+        gc.unfreeze()
 
 
 # --- a write that fails half-way -----------------------------------------------------------
