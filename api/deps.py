@@ -68,12 +68,18 @@ async def get_settings_dep(state: State) -> Settings:
     return state.settings
 
 
-def get_snapshot(state: State) -> ConfigSnapshot:
-    """The pairing snapshot of the current configuration version, read in a transaction
-    of its own that only reads: on SQLite a request does not queue for the write lock
-    just to learn the version (every intake did, behind every other writer)."""
-    with state.readers() as session:
-        return state.snapshots.get(session=session)
+def get_snapshot(state: State, session: DbSession) -> ConfigSnapshot:
+    """The pairing snapshot of the current configuration version.
+
+    On SQLite the version is read in a transaction of its own that only reads: every
+    transaction of the request's session queues for the one write lock, and an intake
+    waited there behind every other writer just to learn the version. On PostgreSQL
+    the request's own transaction reads it (one round trip, no lock).
+    """
+    if state.engine.dialect.name == "sqlite":
+        with state.readers() as reading:
+            return state.snapshots.get(session=reading)
+    return state.snapshots.get(session=session)
 
 
 AppClock = Annotated[Clock, Depends(get_clock)]
