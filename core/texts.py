@@ -596,6 +596,9 @@ CANDIDATE_NL: dict[str, str] = {
     "rules_ok": "blijft binnen de rust- en eerlijkheidsregels",
 }
 GAP_NL = "{needed} nodig, {available} bereikbaar op piket"
+# Covered, but nobody to spare: one falling out makes a gap.
+TIGHT_NL = "krap: {needed} nodig en precies {needed} bereikbaar, niemand achter de hand"
+TIGHT_CELL_NL = "krap {hours} u"
 # `samenop gaps` (api/cli.py)
 CLI_GAP_NL = "{team} ({team_id}): {start} - {end} ({minutes} min; {staffing}; regels {rules})"
 CLI_GAPS_TOTAL_NL = "{count} gat(en) in {days} dag(en) vanaf {start}"

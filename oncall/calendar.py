@@ -92,6 +92,21 @@ class Gap:
 
 
 @dataclass(frozen=True)
+class Tight:
+    """Covered, but with no one to spare: exactly as many reachable people on call as
+    the rules need (``needed``), so one of them falling out makes a gap."""
+
+    team: str
+    start: datetime
+    end: datetime
+    needed: int
+
+    @property
+    def minutes(self) -> int:
+        return int((self.end - self.start).total_seconds() // 60)
+
+
+@dataclass(frozen=True)
 class TeamCalendar:
     team: str
     start: datetime
@@ -99,6 +114,7 @@ class TeamCalendar:
     blocks: tuple[Block, ...]
     needs: tuple[Need, ...]
     gaps: tuple[Gap, ...]
+    tight: tuple[Tight, ...] = ()
 
 
 # --- boundaries -----------------------------------------------------------------
@@ -346,6 +362,7 @@ class _Walk:
     blocks: list[Block]
     needs: list[Need]
     gaps: list[Gap]
+    tight: list[Tight]
 
 
 def _check_range(start: datetime, end: datetime) -> tuple[datetime, datetime]:
@@ -424,6 +441,9 @@ def _walk(
     gap_state: tuple[int, int] | None = None
     gap_since = start
     gap_rules: set[str] = set()
+    tight: list[Tight] = []
+    tight_state: int | None = None
+    tight_since = start
     needing: tuple[CoverageRule, ...] = ()
     reach = {p: is_reachable(snapshot, team, p) for p in snapshot.members.get(team, {})}
 
@@ -471,14 +491,22 @@ def _walk(
                 gaps.append(Gap(team, tuple(sorted(gap_rules)), gap_since, at, *gap_state))
             gap_state, gap_since, gap_rules = gap, at, set()
         gap_rules.update(short)
+        staff = need_state[1] if need_state is not None else 0
+        spare = None if short or not staff or available != staff else staff
+        if spare != tight_state:
+            if tight_state is not None:
+                tight.append(Tight(team, tight_since, at, tight_state))
+            tight_state, tight_since = spare, at
     for entry, since in open_blocks.items():
         close(entry, since, end)
     if need_state is not None and need_state[0]:
         needs.append(Need(team, need_state[0], need_state[1], need_since, end))
     if gap_state is not None:
         gaps.append(Gap(team, tuple(sorted(gap_rules)), gap_since, end, *gap_state))
+    if tight_state is not None:
+        tight.append(Tight(team, tight_since, end, tight_state))
     blocks.sort(key=lambda b: (b.start, b.layer != "primary", b.person))
-    return _Walk(blocks, needs, gaps)
+    return _Walk(blocks, needs, gaps, tight)
 
 
 # --- public ---------------------------------------------------------------------
@@ -497,7 +525,15 @@ def team_calendar(
         raise KeyError(team)
     start, end = _check_range(start, end)
     walk = _walk(snapshot, team, start, end, check=check)
-    return TeamCalendar(team, start, end, tuple(walk.blocks), tuple(walk.needs), tuple(walk.gaps))
+    return TeamCalendar(
+        team,
+        start,
+        end,
+        tuple(walk.blocks),
+        tuple(walk.needs),
+        tuple(walk.gaps),
+        tuple(walk.tight),
+    )
 
 
 def team_blocks(

@@ -64,6 +64,10 @@ def _gate(request: Request, viewer: auth.SignedIn | None) -> Response | None:
     return None
 
 
+def _hours_nl(minutes: int) -> str:
+    return str(round(minutes / 60, 1)).replace(".", ",")
+
+
 def _week_cells(cal: calendar.TeamCalendar, monday: date) -> list[dict[str, Any]]:
     cells = []
     for week in range(WEEKS):
@@ -80,12 +84,21 @@ def _week_cells(cal: calendar.TeamCalendar, monday: date) -> list[dict[str, Any]
                     f"{_short(local.date())} {local:%H:%M}: "
                     + texts.GAP_NL.format(needed=gap.needed, available=gap.available)
                 )
+        tight = 0
+        for span in cal.tight:
+            a, b = max(span.start, lo), min(span.end, hi)
+            if b > a:
+                tight += int((b - a).total_seconds() // 60)
         cells.append(
             {
                 "start": first.isoformat(),
                 "minutes": minutes,
                 "hours": round(minutes / 60, 1),
                 "title": "; ".join(texts_[:6]),
+                "tight": texts.TIGHT_CELL_NL.format(hours=_hours_nl(tight)) if tight else "",
+                "tight_title": texts.TIGHT_NL.format(needed=max(s.needed for s in cal.tight))
+                if tight
+                else "",
             }
         )
     return cells

@@ -27,7 +27,7 @@ from api import scope, work
 from api.bounds import Instant, SlugPath
 from api.deps import AppClock, AppSettings, DbReader, Planner, RosterReader, Snapshot
 from api.errors import InvalidInput
-from core.texts import GAP_NL, UNREACHABLE_NL
+from core.texts import GAP_NL, TIGHT_NL, UNREACHABLE_NL
 from core.timeutil import AMS, ensure_utc
 from dispatch.models import Assignment
 from dispatch.states import AssignmentStatus
@@ -89,6 +89,16 @@ class GapOut(BaseModel):
     text: str
 
 
+class TightRead(BaseModel):
+    """Covered with no one to spare: one person falling out makes a gap ("krap")."""
+
+    start: datetime
+    end: datetime
+    minutes: int
+    needed: int
+    text: str
+
+
 class UnreachableRead(BaseModel):
     person: str
     name: str
@@ -105,6 +115,7 @@ class CalendarRead(BaseModel):
     blocks: list[BlockRead]
     needs: list[NeedRead]
     gaps: list[GapOut]
+    tight: list[TightRead]  # covered, but with no one to spare
 
 
 class DayRead(BaseModel):
@@ -112,6 +123,7 @@ class DayRead(BaseModel):
     gap_minutes: int
     least_available: int | None  # fewest reachable people on call while a rule needs them
     thin: bool  # any gap that day
+    tight_minutes: int  # covered with no one to spare (one falling out makes a gap)
 
 
 class TeamOverview(BaseModel):
@@ -119,6 +131,7 @@ class TeamOverview(BaseModel):
     team_name: str
     gap_minutes: int
     gaps: list[GapOut]
+    tight_minutes: int  # covered, but with no one to spare
     days: list[DayRead]
     blocks: list[BlockRead] | None = None
 
@@ -256,6 +269,27 @@ def _gap(g: calendar.Gap) -> GapOut:
     )
 
 
+def _tight(t: calendar.Tight) -> TightRead:
+    return TightRead(
+        start=t.start,
+        end=t.end,
+        minutes=t.minutes,
+        needed=t.needed,
+        text=TIGHT_NL.format(needed=t.needed),
+    )
+
+
+def _overlap_minutes(
+    spans: Sequence[calendar.Gap | calendar.Tight], lo: datetime, hi: datetime
+) -> int:
+    minutes = 0
+    for s in spans:
+        a, b = max(s.start, lo), min(s.end, hi)
+        if b > a:
+            minutes += int((b - a).total_seconds() // 60)
+    return minutes
+
+
 def _days(cal: calendar.TeamCalendar) -> list[DayRead]:
     """Per local day of the range: minutes of gap and the thinnest cover."""
     first = cal.start.astimezone(AMS).date()
@@ -265,17 +299,21 @@ def _days(cal: calendar.TeamCalendar) -> list[DayRead]:
     while day <= last:
         lo = max(cal.start, wall_to_utc(datetime.combine(day, time())))
         hi = min(cal.end, wall_to_utc(datetime.combine(day + timedelta(days=1), time())))
-        minutes = 0
-        for g in cal.gaps:
-            a, b = max(g.start, lo), min(g.end, hi)
-            if b > a:
-                minutes += int((b - a).total_seconds() // 60)
+        minutes = _overlap_minutes(cal.gaps, lo, hi)
         least: int | None = None
         for need in cal.needs:
             if need.start < hi and need.end > lo:
                 count = _least_reachable(cal, max(need.start, lo), min(need.end, hi))
                 least = count if least is None else min(least, count)
-        out.append(DayRead(date=day, gap_minutes=minutes, least_available=least, thin=minutes > 0))
+        out.append(
+            DayRead(
+                date=day,
+                gap_minutes=minutes,
+                least_available=least,
+                thin=minutes > 0,
+                tight_minutes=_overlap_minutes(cal.tight, lo, hi),
+            )
+        )
         day += timedelta(days=1)
     return out
 
@@ -356,6 +394,7 @@ async def team_calendar(
                 for n in cal.needs
             ],
             gaps=[_gap(g) for g in cal.gaps],
+            tight=[_tight(t) for t in cal.tight],
         )
 
     return await work.run(job, seconds=settings.work_timeout_seconds, what="a team calendar")
@@ -393,6 +432,7 @@ async def region_overview(
                     team_name=snapshot.teams[cal.team].name,
                     gap_minutes=sum(g.minutes for g in cal.gaps),
                     gaps=[_gap(g) for g in cal.gaps],
+                    tight_minutes=sum(t.minutes for t in cal.tight),
                     days=_days(cal),
                     blocks=[_block(b, names) for b in cal.blocks] if blocks else None,
                 )

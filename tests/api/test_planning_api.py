@@ -196,6 +196,9 @@ def test_overview_of_a_region(planning_client: Any) -> None:
     assert team["gap_minutes"] == sum(d["gap_minutes"] for d in team["days"])
     assert any(d["thin"] for d in team["days"])
     assert team["blocks"] is None
+    # "krap": one reachable person on call where one is needed (no one to spare)
+    assert team["tight_minutes"] == sum(d["tight_minutes"] for d in team["days"]) > 0
+    assert all(d["gap_minutes"] + d["tight_minutes"] <= 25 * 60 for d in team["days"])  # 25 October
     with_blocks = _get(
         client,
         h["planner"],
@@ -378,3 +381,24 @@ def test_rest_after_a_night_call_out_from_the_database(
     assert not [
         b for b in out["breaches"] if b["code"] == "min_rest_after_night" and b["person"] == "bas"
     ]
+
+
+def test_a_calendar_marks_where_coverage_is_tight(planning_client: Any) -> None:
+    """Monday 26 October: Bas is on call, Cor is added 13:00-22:00 where two are needed:
+    covered, but with nobody to spare; before 13:00 Bas alone covers the one needed."""
+    client, h = planning_client
+    out = _get(
+        client,
+        h["planner"],
+        f"{BASE}/teams/{R1_TEAM}/calendar",
+        start="2026-10-26T09:00",
+        end="2026-10-26T23:00",
+    )
+    spans = [(t["start"], t["end"], t["needed"]) for t in out["tight"]]
+    assert spans == [
+        ("2026-10-26T08:00:00Z", "2026-10-26T12:00:00Z", 1),
+        ("2026-10-26T12:00:00Z", "2026-10-26T21:00:00Z", 2),
+        ("2026-10-26T21:00:00Z", "2026-10-26T22:00:00Z", 1),
+    ]
+    assert out["gaps"] == []
+    assert "niemand achter de hand" in out["tight"][1]["text"]

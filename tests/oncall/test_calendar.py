@@ -272,6 +272,13 @@ def _assert_matches(snapshot: ConfigSnapshot, cal: TeamCalendar, instants: list[
             assert gap[0].needed == max(r.staff for r in needing)
         else:
             assert gap == [], (cal.team, at.isoformat())
+        # "krap": covered with no one to spare
+        staff = max((r.staff for r in needing), default=0)
+        tight = [s for s in cal.tight if s.start <= at < s.end]
+        if needing and not short and staff and available == staff:
+            assert len(tight) == 1 and tight[0].needed == staff, (cal.team, at.isoformat())
+        else:
+            assert tight == [], (cal.team, at.isoformat())
 
 
 @pytest.mark.parametrize(("lo", "hi"), HOT_DAYS)
