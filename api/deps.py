@@ -46,15 +46,19 @@ async def get_db(state: State) -> AsyncIterator[Session]:
 DbSession = Annotated[Session, Depends(get_db)]
 
 
-async def get_reader(state: State) -> AsyncIterator[Session]:
-    """A session for a request that only reads: on SQLite it does not queue behind a
-    writer (a configuration import holds the write lock for a while), and any write in
-    it is refused."""
-    session = state.readers()
-    try:
+async def get_reader(state: State, session: DbSession) -> AsyncIterator[Session]:
+    """A session for a request that only reads. On SQLite a read-only one of its own: it
+    does not queue behind a writer (a configuration import holds the write lock for a
+    while), and any write in it is refused. On PostgreSQL, where readers never wait for
+    writers, the request's own session (one connection per request)."""
+    if state.engine.dialect.name != "sqlite":
         yield session
+        return
+    reader = state.readers()
+    try:
+        yield reader
     finally:
-        session.close()
+        reader.close()
 
 
 DbReader = Annotated[Session, Depends(get_reader)]

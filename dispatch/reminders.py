@@ -308,21 +308,25 @@ class _Parts:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._parts: OrderedDict[tuple[int, datetime, frozenset[str]], ConfigSnapshot] = (
-            OrderedDict()
-        )
+        # A part is kept with the very document it came from: the same version number
+        # and time can come back with another document (a rolled-back write).
+        self._parts: OrderedDict[
+            tuple[int, datetime, frozenset[str]], tuple[dict[str, Any], ConfigSnapshot]
+        ] = OrderedDict()
 
     def of(self, stored: versions.Stored, teams: set[str]) -> ConfigSnapshot:
         key = (stored.version, stored.at, frozenset(teams))
         with self._lock:
             found = self._parts.get(key)
-        if found is None:
-            found = ConfigSnapshot(roster_part(stored.document, teams), stored.version)
-            with self._lock:
-                self._parts[key] = found
-                while len(self._parts) > self.SIZE:
-                    self._parts.popitem(last=False)
-        return found
+        if found is not None and found[0] is stored.document:
+            return found[1]
+        part = ConfigSnapshot(roster_part(stored.document, teams), stored.version)
+        with self._lock:
+            self._parts[key] = (stored.document, part)
+            self._parts.move_to_end(key)
+            while len(self._parts) > self.SIZE:
+                self._parts.popitem(last=False)
+        return part
 
 
 _PARTS = _Parts()
