@@ -90,7 +90,9 @@ def assert_responsive(timings: list[float], what: str, min_probes: int = 10) -> 
     )
     print(summary)
     assert len(timings) >= min_probes, summary
-    assert median < 50 and p90 < 50, summary
+    assert median < 50, summary
+    if len(timings) >= 10:  # with fewer probes the 90th percentile is just the slowest
+        assert p90 < 50, summary
     assert timings[-1] < 1000, summary  # never blocked behind the work
 
 
