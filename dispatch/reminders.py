@@ -24,8 +24,6 @@ changed.
 from __future__ import annotations
 
 import logging
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from core import texts
 from core.logs import FaultLog
+from core.lru import Lru
 from core.timeutil import ensure_utc
 from dispatch import flows, roster_sms, swaps
 from dispatch.delivery import PagingContext
@@ -280,7 +279,7 @@ def _tell_version(
         return 0
     # Only the touched teams' part of each version is parsed: the whole national
     # configuration is thousands of people and overrides, and this runs in the sweep.
-    old, new = _PARTS.of(old_row, teams), _PARTS.of(new_row, teams)
+    old, new = _part(old_row, teams), _part(new_row, teams)
     made = 0
     for person, blocks in sorted(moved(old, new, teams, start, end).items()):
         phone = _phone(new.people.get(person))
@@ -300,36 +299,23 @@ def _tell_version(
     return made
 
 
-class _Parts:
-    """The last roster parts built, by version, time and teams: a planner working on one
-    team makes each version's part the "before" of the next one's notices."""
-
-    SIZE = 4
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        # A part is kept with the very document it came from: the same version number
-        # and time can come back with another document (a rolled-back write).
-        self._parts: OrderedDict[
-            tuple[int, datetime, frozenset[str]], tuple[dict[str, Any], ConfigSnapshot]
-        ] = OrderedDict()
-
-    def of(self, stored: versions.Stored, teams: set[str]) -> ConfigSnapshot:
-        key = (stored.version, stored.at, frozenset(teams))
-        with self._lock:
-            found = self._parts.get(key)
-        if found is not None and found[0] is stored.document:
-            return found[1]
-        part = ConfigSnapshot(roster_part(stored.document, teams), stored.version)
-        with self._lock:
-            self._parts[key] = (stored.document, part)
-            self._parts.move_to_end(key)
-            while len(self._parts) > self.SIZE:
-                self._parts.popitem(last=False)
-        return part
+# The last roster parts built, by version, time and teams: a planner working on one team
+# makes each version's part the "before" of the next one's notices. A part is kept with
+# the very document it came from: the same version number and time can come back with
+# another document (a rolled-back write).
+_PARTS: Lru[tuple[int, datetime, frozenset[str]], tuple[dict[str, Any], ConfigSnapshot]] = Lru(4)
 
 
-_PARTS = _Parts()
+def _part(stored: versions.Stored, teams: set[str]) -> ConfigSnapshot:
+    key = (stored.version, stored.at, frozenset(teams))
+    found = _PARTS.get(key)
+    if found is not None and found[0] is stored.document:
+        return found[1]
+    part = ConfigSnapshot(roster_part(stored.document, teams), stored.version)
+    _PARTS.put(key, (stored.document, part))
+    return part
+
+
 _ROSTERS = ("rotations", "shifts", "overrides")
 
 

@@ -664,7 +664,7 @@ def write_touched(
         )
     )
     session.flush()
-    versions.RECENT.put(state.version, now, document)
+    versions.RECENT.put((state.version, now), document)
     return state.version, document
 
 

@@ -7,8 +7,6 @@ configuration was committed. Reading, listing and comparing versions is here.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,41 +14,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, undefer
 
+from core.lru import Lru
 from oncall import changes
 from oncall.models import ConfigVersion
 from oncall.schemas import ConfigSet
 
-
-class _Recent:
-    """The documents of the last few versions this process wrote or read, each known by
-    its number and its time (a version number alone can come back with other contents
-    when a write rolls back or a database is restored). Reading a version's document
-    back means decoding the whole configuration's JSON, which the sweep did twice for
-    every planner's save."""
-
-    SIZE = 4
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._documents: OrderedDict[tuple[int, datetime], dict[str, Any]] = OrderedDict()
-
-    def put(self, version: int, at: datetime, document: dict[str, Any]) -> None:
-        with self._lock:
-            self._documents[(version, at)] = document
-            self._documents.move_to_end((version, at))
-            while len(self._documents) > self.SIZE:
-                self._documents.popitem(last=False)
-
-    def get(self, version: int, at: datetime) -> dict[str, Any] | None:
-        with self._lock:
-            return self._documents.get((version, at))
-
-    def clear(self) -> None:
-        with self._lock:
-            self._documents.clear()
-
-
-RECENT = _Recent()
+# The documents of the last few versions this process wrote or read, each known by its
+# number and its time (a version number alone can come back with other contents when a
+# write rolls back or a database is restored). Reading a version's document back means
+# decoding the whole configuration's JSON, which the sweep did twice for every save.
+RECENT: Lru[tuple[int, datetime], dict[str, Any]] = Lru(4)
 
 
 @dataclass(frozen=True)
@@ -72,13 +45,13 @@ def stored(session: Session, version: int) -> Stored | None:
     ).first()
     if head is None:
         return None
-    document = RECENT.get(version, head.at)
+    document = RECENT.get((version, head.at))
     if document is None:
         document = session.scalar(
             select(ConfigVersion.document).where(ConfigVersion.version == version)
         )
         document = document if isinstance(document, dict) else {}
-        RECENT.put(version, head.at, document)
+        RECENT.put((version, head.at), document)
     return Stored(version, head.at, head.author, head.diff or {}, document)
 
 
@@ -105,7 +78,7 @@ def record(
         document=changes.document(current),
     )
     session.add(row)
-    RECENT.put(version, now, row.document)
+    RECENT.put((version, now), row.document)
     return row
 
 

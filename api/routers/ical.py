@@ -12,11 +12,9 @@ and local day, so an override or a swap shows at the calendar's next refresh.
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Request, Response, status
 from pydantic import BaseModel, Field
@@ -29,6 +27,7 @@ from api import audit, auth
 from api.bounds import INT32_MAX, SlugPath
 from api.deps import AppClock, AppSettings, DbSession, Planner, Snapshot, State
 from api.errors import InvalidInput
+from core.lru import Lru
 from core.timeutil import AMS
 from dispatch import digest
 from dispatch import feed_models as feeds
@@ -82,42 +81,12 @@ def _read(row: feeds.CalendarFeed) -> FeedRead:
 # --- the feed itself -----------------------------------------------------------------
 
 
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
-
-
-class _Lru(Generic[K, V]):
-    """A small least-recently-used map, shared by the request threads."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._lock = threading.Lock()
-        self._items: OrderedDict[K, V] = OrderedDict()
-
-    def get(self, key: K) -> V | None:
-        with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-            return found
-
-    def put(self, key: K, value: V) -> None:
-        with self._lock:
-            self._items[key] = value
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
 # Built feeds by (configuration version, kind, target, local day): a calendar app
 # polling every few minutes costs a dictionary lookup until the roster changes.
-CACHE: _Lru[tuple[int, str, str, str], tuple[bytes, str]] = _Lru(512)
+CACHE: Lru[tuple[int, str, str, str], tuple[bytes, str]] = Lru(512)
 # A team's blocks by (version, team, from, to): after a change, the first feed of a team
 # walks its roster and every other person of the team reuses that walk.
-TEAM_BLOCKS: _Lru[tuple[int, str, datetime, datetime], tuple[Block, ...]] = _Lru(256)
+TEAM_BLOCKS: Lru[tuple[int, str, datetime, datetime], tuple[Block, ...]] = Lru(256)
 
 
 def cached_team_blocks(

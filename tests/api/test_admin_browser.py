@@ -18,10 +18,11 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from tests.accounts import PASSWORD
-from tests.api.test_dashboard_browser import ARGS, CHROMIUM, KEY
+from tests.api.browsers import chromium, sign_in
+from tests.api.test_dashboard_browser import KEY
 from tests.api.test_dashboard_browser import server as _server
 
 server = _server  # the same service process (regions loaded, an operator "meldkamer")
@@ -43,21 +44,8 @@ def admin_server(server: str, tmp_path: Path) -> str:
 
 @pytest.fixture
 def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), "Debian's chromium is required (apt-get install chromium)"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-def sign_in(page: Page, base: str, username: str) -> None:
-    page.goto(base + "/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(base + "/")
+    with chromium() as browser:
+        yield browser
 
 
 def intake(base: str, secret: str, **over: Any) -> httpx.Response:

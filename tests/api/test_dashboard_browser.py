@@ -21,18 +21,9 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from tests.accounts import PASSWORD
+from tests.api.browsers import ARGS, CHROMIUM
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 KEY = "browser-key"
 OPERATOR = ["--role", "operator", "--password-stdin"]
 

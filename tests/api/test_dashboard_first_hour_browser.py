@@ -21,10 +21,11 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.accounts import PASSWORD
-from tests.api.test_dashboard_browser import ARGS, CHROMIUM, KEY, running_server
+from tests.api.browsers import chromium
+from tests.api.test_dashboard_browser import KEY, running_server
 
 HEADERS = {"X-API-Key": KEY}
 BASE_TITLE = "Samen op in acuut — meldkamer"
@@ -93,15 +94,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), "Debian's chromium is required (apt-get install chromium)"
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM, args=[*ARGS, "--autoplay-policy=no-user-gesture-required"]
-        )
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium("--autoplay-policy=no-user-gesture-required") as browser:
+        yield browser
 
 
 def signed_in(context: BrowserContext, base: str) -> Page:

@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from sqlalchemy import select
 
 from access.principal import Role
@@ -43,8 +43,9 @@ from notifications.fake.harness import FakeTwilioServer
 from oncall import service as oncall_service
 from oncall.schemas import ConfigSet
 from tests.accounts import PASSWORD, make_account
+from tests.api.browsers import chromium
 from tests.api.live import free_port
-from tests.api.test_dashboard_browser import ARGS, CHROMIUM, ROOT
+from tests.api.test_dashboard_browser import ROOT
 
 KEY = "live-browser-key"
 BRAM = "+31612340102"  # vt-gv, office hours on Tue 2026-03-10 16:59: paged first
@@ -181,13 +182,8 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), "Debian's chromium is required (apt-get install chromium)"
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture

@@ -13,19 +13,18 @@ import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import expect
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from core.db import make_session_factory
 from core.timeutil import AMS
 from oncall.schemas import ConfigSet
-from tests.accounts import PASSWORD, make_account
+from tests.accounts import make_account
+from tests.api.browsers import chromium, sign_in
 from tests.api.live import Live, start_live
-from tests.api.test_dashboard_browser import ARGS, CHROMIUM
 from tests.api.test_scenarios import GV_NOORD, incident
 
 TEAM = "cit-haaglanden"
@@ -43,60 +42,47 @@ def names_at(live: Live, at: datetime) -> list[str]:
     return [snapshot.people[p].name for p in snapshot.on_call(TEAM, at).people()]
 
 
-def sign_in(page: Page, base: str, username: str) -> None:
-    page.goto(base + "/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(base + "/")
-
-
 def test_piket_nu_follows_an_override_and_a_handover_without_reload(live: Live) -> None:
-    assert Path(CHROMIUM).exists(), "Debian's chromium is required (apt-get install chromium)"
     live.clock.set(BEFORE)
     make_account(make_session_factory(live.app_state.engine), "meldkamer-piket")
     night = names_at(live, BEFORE)
     assert night, "somebody is on the night desk"
     replacement = "Linda de Graaf"  # on the day desk from 11:00, not at night
     assert replacement not in night
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            page = browser.new_page()
-            sign_in(page, live.url, "meldkamer-piket")
-            cell = page.locator(f"#oncall tr[data-team='{TEAM}'] td").nth(2)
-            expect(cell).to_have_text(", ".join(night))
-            # The script's own connection delivers the table (its first message).
-            expect(page.locator("#piket")).to_have_attribute("data-live", "on", timeout=10_000)
-            seq = page.locator("#piket").get_attribute("data-seq")
+    with chromium() as browser:
+        page = browser.new_page()
+        sign_in(page, live.url, "meldkamer-piket")
+        cell = page.locator(f"#oncall tr[data-team='{TEAM}'] td").nth(2)
+        expect(cell).to_have_text(", ".join(night))
+        # The script's own connection delivers the table (its first message).
+        expect(page.locator("#piket")).to_have_attribute("data-live", "on", timeout=10_000)
+        seq = page.locator("#piket").get_attribute("data-seq")
 
-            # An override through the API: the new person shows, no reload.
-            override = {
-                "id": "piket-live-test",
-                "team": TEAM,
-                "kind": "replace",
-                "person": "dh-linda-de-graaf",
-                "replaces": "dh-maarten-vos" if "Maarten Vos" in night else "dh-nadia-chaouch",
-                "start": (BEFORE - timedelta(hours=1)).isoformat(),
-                "end": (BEFORE + timedelta(minutes=30)).isoformat(),
-            }
-            made = live.http.post("/api/v1/overrides", json=override)
-            assert made.status_code == 201, made.text
-            expect(cell).to_contain_text(replacement, timeout=10_000)
-            assert page.locator("#piket").get_attribute("data-seq") != seq
-            page_loads = page.evaluate("performance.getEntriesByType('navigation').length")
-            assert page_loads == 1
+        # An override through the API: the new person shows, no reload.
+        override = {
+            "id": "piket-live-test",
+            "team": TEAM,
+            "kind": "replace",
+            "person": "dh-linda-de-graaf",
+            "replaces": "dh-maarten-vos" if "Maarten Vos" in night else "dh-nadia-chaouch",
+            "start": (BEFORE - timedelta(hours=1)).isoformat(),
+            "end": (BEFORE + timedelta(minutes=30)).isoformat(),
+        }
+        made = live.http.post("/api/v1/overrides", json=override)
+        assert made.status_code == 201, made.text
+        expect(cell).to_contain_text(replacement, timeout=10_000)
+        assert page.locator("#piket").get_attribute("data-seq") != seq
+        page_loads = page.evaluate("performance.getEntriesByType('navigation').length")
+        assert page_loads == 1
 
-            # The handover at 11:00: move the clock past it; the desk people show.
-            after = BEFORE + timedelta(minutes=31)
-            desk = names_at(live, after)
-            assert desk and set(desk) != set(night) | {replacement}
-            live.clock.set(after)
-            expect(cell).to_have_text(", ".join(desk), timeout=10_000)
-            expect(page.locator("#piket-at")).to_contain_text("11:29")
-            assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
-        finally:
-            browser.close()
+        # The handover at 11:00: move the clock past it; the desk people show.
+        after = BEFORE + timedelta(minutes=31)
+        desk = names_at(live, after)
+        assert desk and set(desk) != set(night) | {replacement}
+        live.clock.set(after)
+        expect(cell).to_have_text(", ".join(desk), timeout=10_000)
+        expect(page.locator("#piket-at")).to_contain_text("11:29")
+        assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
     live.http.delete("/api/v1/overrides/piket-live-test")
 
 

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from core.timeutil import is_public_holiday
 from tests.accounts import PASSWORD
-from tests.api.test_dashboard_browser import ARGS, CHROMIUM, KEY
+from tests.api.browsers import chromium, sign_in
+from tests.api.test_dashboard_browser import KEY
 from tests.api.test_dashboard_browser import server as _server
 
 server = _server  # the service process with the shipped regions
@@ -29,13 +30,8 @@ ADMIN = {"X-API-Key": KEY}
 
 @pytest.fixture
 def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), "Debian's chromium is required (apt-get install chromium)"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium() as browser:
+        yield browser
 
 
 def gaps_on(base: str, day: date) -> list[dict[str, object]]:
@@ -81,18 +77,8 @@ def make_gap(base: str) -> date:
     return day
 
 
-def sign_in(page: Page, base: str, username: str) -> None:
-    page.goto(base + "/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(base + "/")
-
-
-def test_a_planner_fills_a_gap_from_the_candidates_and_undoes_it(
-    server: str, browser: Browser, tmp_path: Path
-) -> None:
-    base = server
+def make_planner(base: str) -> None:
+    """The account 'planner-meierij', planner of the Meierij."""
     made = httpx.post(
         base + "/api/v1/accounts",
         headers=ADMIN,
@@ -104,6 +90,13 @@ def test_a_planner_fills_a_gap_from_the_candidates_and_undoes_it(
         },
     )
     assert made.status_code == 201, made.text
+
+
+def test_a_planner_fills_a_gap_from_the_candidates_and_undoes_it(
+    server: str, browser: Browser, tmp_path: Path
+) -> None:
+    base = server
+    make_planner(base)
     day = make_gap(base)
     before = httpx.get(base + "/api/v1/config/versions", headers=ADMIN).json()[0]["version"]
 
@@ -171,17 +164,7 @@ def test_a_planner_checks_a_csv_roster_sees_its_errors_and_imports_it(
     server: str, browser: Browser, tmp_path: Path
 ) -> None:
     base = server
-    made = httpx.post(
-        base + "/api/v1/accounts",
-        headers=ADMIN,
-        json={
-            "username": "planner-meierij",
-            "role": "planner",
-            "password": PASSWORD,
-            "regions": ["meierij"],
-        },
-    )
-    assert made.status_code == 201, made.text
+    make_planner(base)
     day = date.today() + timedelta(days=20)
     when = f"{day:%d-%m-%Y}"
     page = browser.new_context().new_page()

@@ -21,13 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, ViewportSize, sync_playwright
+from playwright.sync_api import Browser, Page, Route, ViewportSize
 from sqlalchemy import select
 
 from core.db import make_session_factory
 from dispatch.models import Assignment, Dispatch, Event
 from oncall.schemas import ConfigSet
-from tests.api.test_dashboard_browser import ARGS, CHROMIUM
+from tests.api.browsers import chromium
 from tests.api.test_live_browser import PHONE, Stack, wait_for
 
 HOUSEHOLD = [
@@ -72,15 +72,23 @@ def luminance(rgb: str) -> float:
 PANELS = ["onderweg", "motorkapoverleg", "veiligheid", "gesprek", "overdracht", "afsluiten"]
 
 
+def phone_page(browser: Browser, scale: float = 1) -> Page:
+    """A page on a touch phone of the worker's size, in Dutch and Amsterdam time."""
+    context = browser.new_context(
+        viewport=ViewportSize(width=PHONE["width"], height=PHONE["height"]),
+        device_scale_factor=scale,
+        is_mobile=True,
+        has_touch=True,
+        timezone_id="Europe/Amsterdam",
+        locale="nl-NL",
+    )
+    return context.new_page()
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), "Debian's chromium is required (apt-get install chromium)"
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture
@@ -122,15 +130,7 @@ def test_worker_first_hour_on_a_phone(browser: Browser, stack: Stack, tmp_path: 
     link = re.search(r"https?://\S+/p/[A-Za-z0-9_-]+", sms)
     assert link is not None
 
-    context = browser.new_context(
-        viewport=ViewportSize(width=PHONE["width"], height=PHONE["height"]),
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-        timezone_id="Europe/Amsterdam",
-        locale="nl-NL",
-    )
-    phone = context.new_page()
+    phone = phone_page(browser, scale=2)
     phone.goto(link.group(0))
     phone.tap("button.accept")
     phone.tap("#worker-link")
@@ -178,13 +178,13 @@ def test_worker_first_hour_on_a_phone(browser: Browser, stack: Stack, tmp_path: 
     assert arrived.is_visible() and shown_panel(phone) == "onderweg"
 
     # --- "Ik ben ter plaatse" offline: back at once, with the reason --------------------
-    context.set_offline(True)
+    phone.context.set_offline(True)
     phone.tap("#arrived")
     error = arrived.locator(".error")
     error.wait_for(state="visible")
     assert error.inner_text() == "Geen verbinding. Controleer je internet en probeer het opnieuw."
     assert arrived.is_visible() and phone.locator("#arrived").is_enabled()
-    context.set_offline(False)
+    phone.context.set_offline(False)
     phone.wait_for_selector("#live[data-state='live']", timeout=15_000)  # reconnects itself
 
     # --- "Ik ben ter plaatse": gone before the server answers ----------------------------
@@ -278,7 +278,7 @@ def test_worker_first_hour_on_a_phone(browser: Browser, stack: Stack, tmp_path: 
     dark = phone.evaluate(CARD_COLOURS)
     assert dark != light and luminance(dark[0]) < 0.2 < luminance(dark[1]), dark
     phone.screenshot(path=str(tmp_path / "worker-closed.png"), full_page=True)
-    context.close()
+    phone.context.close()
 
 
 def test_arrival_refused_because_the_incident_was_cancelled_meanwhile(
@@ -296,14 +296,7 @@ def test_arrival_refused_because_the_incident_was_cancelled_meanwhile(
     )[0]
     link = re.search(r"https?://\S+/w/[A-Za-z0-9_-]+", sms)
     assert link is not None
-    context = browser.new_context(
-        viewport=ViewportSize(width=PHONE["width"], height=PHONE["height"]),
-        is_mobile=True,
-        has_touch=True,
-        timezone_id="Europe/Amsterdam",
-        locale="nl-NL",
-    )
-    phone = context.new_page()
+    phone = phone_page(browser)
     phone.goto(link.group(0))
     phone.wait_for_selector("#live[data-state='live']")
     phone.fill("#eta-minutes", "5")
@@ -327,7 +320,7 @@ def test_arrival_refused_because_the_incident_was_cancelled_meanwhile(
     )
     assert arrived.is_hidden()
     assert phone.locator("#closed").inner_text() == "Afgesloten: geannuleerd door de politie."
-    context.close()
+    phone.context.close()
 
 
 def worker_link_by_sms(stack: Stack, number: str) -> str:
@@ -352,14 +345,7 @@ def test_second_worker_on_the_way_keeps_the_arrival_step(browser: Browser, stack
         assert r.status_code == 200, r.text
         numbers[a["position"]] = a["phone"]
     first = worker_link_by_sms(stack, numbers[1])
-    context = browser.new_context(
-        viewport=ViewportSize(width=PHONE["width"], height=PHONE["height"]),
-        is_mobile=True,
-        has_touch=True,
-        timezone_id="Europe/Amsterdam",
-        locale="nl-NL",
-    )
-    phone = context.new_page()
+    phone = phone_page(browser)
     phone.goto(worker_link_by_sms(stack, numbers[2]))
     phone.wait_for_selector("#live[data-state='live']")
     phone.fill("#eta-minutes", "25")
@@ -378,4 +364,4 @@ def test_second_worker_on_the_way_keeps_the_arrival_step(browser: Browser, stack
     assert shown_panel(phone) == "motorkapoverleg"
     assert phone.locator("section[data-action='ter_plaatse']").is_hidden()
     assert phone.locator("text=Motorkapoverleg gestart").is_visible()
-    context.close()
+    phone.context.close()

@@ -228,8 +228,8 @@ def test_a_kept_document_is_used_only_for_the_version_written_at_that_time(
     stored = versions.stored(session, loaded)
     assert stored is not None  # read from the database, then kept
     assert versions.stored(session, loaded) is not None
-    assert versions.RECENT.get(loaded, stored.at) is stored.document
-    versions.RECENT.put(loaded, stored.at + timedelta(microseconds=1), {"people": []})
+    assert versions.RECENT.get((loaded, stored.at)) is stored.document
+    versions.RECENT.put((loaded, stored.at + timedelta(microseconds=1)), {"people": []})
     again = versions.stored(session, loaded)
     assert again is not None and again.document is stored.document
     assert again.document.get("people")
